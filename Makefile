@@ -1,0 +1,17 @@
+# The two commands of the README. Both install whatever is missing first (ci/setup.sh).
+ARGS ?=
+
+.PHONY: run test setup lint bench
+
+setup:
+	@ci/setup.sh
+
+run: setup
+	.venv/bin/tiercel run $(ARGS)
+
+test: setup
+	.venv/bin/ruff check src tests bench
+	.venv/bin/pytest -q -ra tests
+
+bench: setup
+	.venv/bin/python bench/live_throughput.py

@@ -1,0 +1,85 @@
+/* The kernel/user boundary of tiercel: every record the probe sends through the ring buffer.
+ * This file is the one definition; src/tiercel/events/wire.py mirrors it and
+ * tests/events/test_wire_layout.py checks sizes and offsets against the compiled structs.
+ * The first field of every record is its kind. All integers are host byte order.
+ */
+#ifndef TIERCEL_EVENTS_H
+#define TIERCEL_EVENTS_H
+
+enum rec_kind {
+    REC_SYSCALL = 1, /* one syscall, enter arguments merged with the return value */
+    REC_CLONE = 2,   /* a task was created (sched_process_fork), reported from the parent */
+    REC_EXIT = 3,    /* a task ended (sched_process_exit) */
+};
+
+/* Syscall shapes: how the probe reads a syscall's user memory. Filled by user space per nr. */
+enum shape_kind {
+    SHAPE_PLAIN = 0, /* arguments, up to three strings and one sockaddr */
+    SHAPE_EXEC = 1,  /* execve/execveat: filename and argv copied at enter, old memory is gone at exit */
+    SHAPE_CLONE = 2, /* clone family: reported by sched_process_fork; only failures come from exit */
+    SHAPE_EXIT = 3,  /* exit/exit_group: never return; the status is kept for the exit record */
+};
+
+#define SHAPE_NONE 0xff     /* "no such argument" in a shape field */
+#define SLOT0_OFF 0         /* first string (or sockaddr) */
+#define SLOT0_SIZE 4096
+#define SLOT1_OFF 4096      /* second string, or argv (twice the size: see the argv loop) */
+#define SLOT1_SIZE 4096
+#define SLOT2_OFF 12288     /* a short third string (mount's fstype) */
+#define SLOT2_SIZE 256
+#define DATA_SIZE 12544
+#define ARGV_MAX_ARGS 64    /* documented limit: argv beyond 64 arguments or 4096 bytes is cut */
+#define SOCKADDR_MAX 128
+
+#define REC_F_ARGV_TRUNCATED 1
+
+struct shape {
+    __u8 kind;          /* enum shape_kind */
+    __u8 str0;          /* argument index of a user string read into slot 0, or SHAPE_NONE */
+    __u8 str1;          /* ... into slot 1 (for SHAPE_EXEC: the argv array) */
+    __u8 str2;          /* ... into slot 2 */
+    __u8 sock;          /* argument index of a struct sockaddr pointer, read into slot 0 */
+    __u8 socklen;       /* argument index of its length */
+    __u8 socklen_ptr;   /* 1: that argument points to the length (accept), 0: it is the length */
+    __u8 pad;
+};
+
+struct rec_hdr {
+    __u16 kind;         /* enum rec_kind */
+    __u16 flags;        /* REC_F_* */
+    __u32 cpu;
+    __u64 ts;           /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
+    __u32 tid;          /* kernel task id (thread) */
+    __u32 pid;          /* kernel tgid (process) */
+    __u32 uid;
+    __u32 gid;
+    char comm[16];
+};
+
+struct rec_syscall {
+    struct rec_hdr h;
+    __s64 ret;
+    __u64 args[6];      /* raw syscall arguments as seen at enter */
+    __u32 nr;           /* syscall number of the running architecture */
+    __u16 len0;         /* bytes in slot 0 (strings include their NUL) */
+    __u16 len1;
+    __u16 len2;
+    __u16 pad[3];
+    char data[DATA_SIZE];
+};
+
+struct rec_clone {
+    struct rec_hdr h;   /* the parent */
+    __u32 child_tid;
+    __u32 child_pid;
+    __u64 flags;        /* clone flags as requested */
+    __u32 nr;           /* the syscall that created it; 0 for a kernel-created task */
+    __u32 pad;
+};
+
+struct rec_exit {
+    struct rec_hdr h;
+    __s64 status;       /* the exit()/exit_group() argument when the task called one, else -1 */
+};
+
+#endif

@@ -1,0 +1,149 @@
+"""Find the kernel headers, compile probe/tiercel.bpf.c with BCC, fill its shapes, attach it.
+
+Every way this can fail on a real host (not root, no headers, no tracefs, BPF refused, a compile
+error) becomes one EnvironmentProblem line saying what to install, mount or grant.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tiercel.errors import EnvironmentProblem
+from tiercel.events.syscalls import SHAPE_EXIT, SyscallTable
+
+TRACEFS_DIRS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
+
+
+def probe_dir() -> Path:
+    """Where tiercel.bpf.c and events.h live: $TIERCEL_PROBE_DIR, the wheel's copy, or the repo."""
+    env = os.environ.get("TIERCEL_PROBE_DIR")
+    candidates = [Path(env)] if env else []
+    here = Path(__file__).resolve()
+    candidates += [here.parent / "bpf", here.parents[3] / "probe"]
+    for c in candidates:
+        if (c / "tiercel.bpf.c").is_file():
+            return c
+    raise EnvironmentProblem("probe source tiercel.bpf.c not found (set TIERCEL_PROBE_DIR)")
+
+
+def find_headers(explicit: str | None) -> Path:
+    """The kernel build tree BCC compiles against: --kernel-headers, $TIERCEL_KERNEL_HEADERS, or
+    /lib/modules/$(uname -r)/build."""
+    release = platform.release()
+    chosen = explicit or os.environ.get("TIERCEL_KERNEL_HEADERS")
+    path = Path(chosen) if chosen else Path(f"/lib/modules/{release}/build")
+    if not (path / "include").is_dir():
+        where = f"{path}" if chosen else f"/lib/modules/{release}/build"
+        raise EnvironmentProblem(
+            f"kernel headers not found at {where}: install linux-headers-{release} "
+            "(or mount the host's /lib/modules and /usr/src into the container, "
+            "or pass --kernel-headers DIR)")
+    return path
+
+
+def find_tracefs() -> Path:
+    for d in TRACEFS_DIRS:
+        if (d / "events" / "syscalls").is_dir():
+            return d
+    raise EnvironmentProblem(
+        "tracefs is not mounted: run 'mount -t tracefs nodev /sys/kernel/tracing' "
+        "(in a container, bind-mount the host's /sys/kernel/tracing)")
+
+
+def check_privileges() -> None:
+    if os.geteuid() != 0:
+        raise EnvironmentProblem("tiercel must run as root (it loads BPF programs into the kernel)")
+
+
+@dataclass
+class Probe:
+    """A compiled and attached probe. `bpf` is BCC's BPF object."""
+
+    bpf: Any
+    attached: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    def lost(self) -> int:
+        """Records the kernel side could not send (ring buffer full), all kinds together."""
+        return sum(sum(v) for v in self.bpf["lost"].values()) if self.bpf else 0
+
+    def close(self) -> None:
+        if self.bpf is not None:
+            self.bpf.cleanup()
+            self.bpf = None
+
+
+def _import_bcc() -> Any:
+    try:
+        import bcc  # type: ignore[import-not-found]
+    except ImportError as e:
+        raise EnvironmentProblem(
+            "BCC's Python module is missing: install python3-bpfcc and use a Python that sees "
+            "/usr/lib/python3/dist-packages") from e
+    return bcc
+
+
+def compile_probe(table: SyscallTable, headers: str | None = None, ringbuf_pages: int = 2048) -> Probe:
+    """Compile the probe for this host. Raises EnvironmentProblem with the reason on failure."""
+    check_privileges()
+    find_tracefs()
+    hdr = find_headers(headers)
+    if headers:  # BCC finds /lib/modules/$(uname -r)/{build,source} by itself
+        os.environ["BCC_KERNEL_SOURCE"] = str(hdr)
+    bcc = _import_bcc()
+    src = probe_dir()
+    consts = {
+        "AGENT_TGID": os.getpid(),
+        "NR_EXIT": table.nr("exit"), "NR_EXIT_GROUP": table.nr("exit_group"),
+        "NR_CLONE": table.nr("clone"), "NR_CLONE3": table.nr("clone3"),
+        "NR_FORK": table.nr("fork"), "NR_VFORK": table.nr("vfork"),
+        "RINGBUF_PAGES": ringbuf_pages,
+    }
+    cflags = [f"-I{src}", "-Wno-macro-redefined", *(f"-D{k}={v}" for k, v in consts.items())]
+    try:
+        bpf = bcc.BPF(src_file=str(src / "tiercel.bpf.c").encode(), cflags=cflags)
+    except Exception as e:  # BCC raises bare Exception for compile and load errors
+        raise EnvironmentProblem(_explain_bcc_failure(str(e), hdr)) from e
+    return Probe(bpf)
+
+
+def _explain_bcc_failure(message: str, headers: Path) -> str:
+    low = message.lower()
+    if "permission denied" in low:  # EACCES from bpf(): the verifier rejected the program
+        return ("the kernel's BPF verifier rejected the probe on this kernel "
+                "(the verifier log is printed above); please report it with `uname -r`")
+    if "operation not permitted" in low:
+        return ("the kernel refused to load the BPF probe (operation not permitted): run as root with "
+                "CAP_BPF/CAP_SYS_ADMIN, and check kernel.unprivileged_bpf_disabled and any seccomp profile")
+    if "failed to compile" in low:
+        return (f"the BPF probe did not compile against the kernel headers in {headers}: "
+                "install the headers of the running kernel (see the compiler output above)")
+    return f"could not load the BPF probe: {message.splitlines()[0] if message else 'unknown error'}"
+
+
+def attach(probe: Probe, table: SyscallTable, names: Iterable[str]) -> Probe:
+    """Fill the shapes of `names` and attach their enter/exit tracepoints, plus the sched ones
+    (TRACEPOINT_PROBE functions are attached by BCC itself)."""
+    bpf = probe.bpf
+    shapes = bpf["shapes"]
+    tracefs = find_tracefs()
+    for name in sorted(set(names)):
+        sc = table.by_name[name]
+        if not (tracefs / "events" / "syscalls" / f"sys_enter_{sc.tp}").is_dir():
+            probe.missing.append(name)
+            continue
+        shapes[ctypes.c_uint32(sc.nr)] = shapes.Leaf.from_buffer_copy(sc.shape_bytes())
+        try:
+            bpf.attach_tracepoint(tp=f"syscalls:sys_enter_{sc.tp}", fn_name=b"sys_enter")
+            if sc.kind != SHAPE_EXIT:  # exit and exit_group never return
+                bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{sc.tp}", fn_name=b"sys_exit")
+        except Exception as e:
+            raise EnvironmentProblem(_explain_bcc_failure(str(e), Path("."))) from e
+        probe.attached.append(name)
+    return probe
