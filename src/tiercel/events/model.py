@@ -1,0 +1,130 @@
+"""The one event model shared by live capture and capture-file replay.
+
+Names follow Falco's fields: `Event.type` is `evt.type`, `Event.args` holds `evt.arg.<name>` in Falco's
+parameter order, `Process` is what `proc.*` reads and `Fd` what `fd.*` reads. The state stage fills
+`Event.proc` and `Event.fd`; the rules stage only reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DIR_ENTER = ">"
+DIR_EXIT = "<"
+
+
+@dataclass(slots=True, eq=False)
+class Fd:
+    """One open file descriptor of a process (libsinsp's fdinfo)."""
+
+    num: int
+    typechar: str                 # fd.typechar: f file, d directory, 4 ipv4, 6 ipv6, u unix, p pipe,
+    #                               e eventfd, s signalfd, l eventpoll, i inotify, t timerfd, m memfd
+    name: str = ""                # fd.name: the path, or "cip:cport->sip:sport" for a connection
+    openflags: int = 0            # flags passed to open (fd.openflags style raw value)
+    l4proto: str = ""             # fd.l4proto: tcp, udp, icmp, raw
+    cip: str = ""                 # client address: the side that connected
+    cport: int = 0
+    sip: str = ""                 # server address: the side that listened
+    sport: int = 0
+    is_server: bool = False       # this process holds the server end (accepted or listening)
+    ino: int = 0
+    dev: int = 0
+
+    @property
+    def type(self) -> str:
+        return FD_TYPES.get(self.typechar, "unknown")
+
+
+FD_TYPES = {
+    "f": "file", "d": "directory", "4": "ipv4", "6": "ipv6", "u": "unix", "p": "pipe",
+    "e": "event", "s": "signalfd", "l": "eventpoll", "i": "inotify", "t": "timerfd",
+    "m": "memfd", "n": "netlink", "b": "bpf", "r": "io_uring", "o": "unknown",
+}
+
+
+@dataclass(slots=True, eq=False)
+class Container:
+    """A container's identity and metadata (container.*, k8s.* fields); filled by tiercel.container."""
+
+    id: str                       # container.id: the first 12 hex digits, "host" style ids excluded
+    full_id: str = ""             # container.full_id
+    type: str = ""                # container.type: docker, containerd, cri-o, podman
+    name: str = ""                # container.name
+    image: str = ""               # container.image: repository:tag as the runtime reports it
+    image_repository: str = ""
+    image_tag: str = ""
+    image_id: str = ""
+    privileged: bool | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True, eq=False)
+class Process:
+    """A process (thread group) as the state knows it (libsinsp's threadinfo, per process).
+
+    Threads of one process share this object: fds, cwd and credentials are per process here.
+    """
+
+    pid: int                      # proc.pid (tgid)
+    ppid: int                     # proc.ppid
+    comm: str = ""                # proc.name: the kernel's task comm (at most 15 bytes)
+    exe: str = ""                 # proc.exe: argv[0] as the process was started
+    exepath: str = ""             # proc.exepath: the executable's full path
+    args: list[str] = field(default_factory=list)  # proc.args: argv[1:]
+    cwd: str = "/"                # proc.cwd, always ends with "/" like Falco's
+    uid: int = 0                  # user.uid
+    gid: int = 0                  # group.gid
+    user: str = ""                # user.name, looked up by the state when uid changes
+    group: str = ""               # group.name
+    loginuid: int = -1            # user.loginuid (-1: unset)
+    loginname: str = ""           # user.loginname
+    tty: int = 0                  # proc.tty
+    start_ts: int = 0             # ns since the epoch the process started (0: unknown)
+    parent: Process | None = None
+    fds: dict[int, Fd] = field(default_factory=dict)
+    threads: set[int] = field(default_factory=set)
+    container_id: str = ""        # container.id ("" on the host)
+    container: Container | None = None  # metadata, when the runtime has answered
+    exited: bool = False
+    argv_truncated: bool = False
+
+    @property
+    def cmdline(self) -> str:
+        """proc.cmdline: the name followed by the arguments, as Falco prints it."""
+        return " ".join([self.comm, *self.args]) if self.args else self.comm
+
+    def ancestor(self, n: int) -> Process | None:
+        """proc.aname[n]: 1 is the parent, 2 the grandparent; 0 is the process itself."""
+        p: Process | None = self
+        for _ in range(n):
+            if p is None:
+                return None
+            p = p.parent
+        return p
+
+
+@dataclass(slots=True, eq=False)
+class Event:
+    """One event: a syscall (enter arguments merged with the exit), a task creation or an exit."""
+
+    num: int                      # evt.num, from 1 in order of arrival
+    ts: int                       # evt.rawtime: ns since the epoch
+    type: str                     # evt.type: Falco's event name (openat, execve, clone, procexit)
+    dir: str                      # evt.dir: "<" for a syscall exit, ">" for an enter
+    tid: int                      # thread.tid
+    pid: int                      # proc.pid
+    cpu: int = 0                  # evt.cpu
+    uid: int = 0                  # the task's uid when the event happened
+    gid: int = 0
+    comm: str = ""                # the task's comm when the event happened
+    res: int | None = None        # evt.res as a number (None: the event has no return value)
+    args: dict[str, Any] = field(default_factory=dict)  # evt.arg.<name>, Falco's names and order
+    proc: Process | None = None   # filled by the state stage
+    fd: Fd | None = None          # the fd the event acts on or creates, filled by the state stage
+    ptid: int = 0                 # the parent's tid (clone events: the new task's parent)
+
+    @property
+    def failed(self) -> bool:
+        return self.res is not None and self.res < 0
