@@ -50,7 +50,7 @@ def validate(
 ) -> None:
     """Check rule files; print every error and warning with file:line:col; exit 1 on error."""
     try:
-        from tiercel.rules.commands import validate_command
+        from tiercel.rules.validate import validate_command
     except ImportError:
         print("tiercel: the rules engine is not built yet", file=sys.stderr)
         raise typer.Exit(2) from None
