@@ -123,7 +123,9 @@ class Event:
     args: dict[str, Any] = field(default_factory=dict)  # evt.arg.<name>, Falco's names and order
     proc: Process | None = None   # filled by the state stage
     fd: Fd | None = None          # the fd the event acts on or creates, filled by the state stage
-    ptid: int = 0                 # the parent's tid (clone events: the new task's parent)
+    sysargs: tuple[int, ...] = ()  # the raw syscall arguments (live capture only)
+    abspath: str | None = None    # evt.abspath: the path argument made absolute (dirfd, cwd)
+    abspath_dst: str | None = None  # evt.abspath.dst: the second path (rename, link, symlink)
 
     @property
     def failed(self) -> bool:

@@ -1,0 +1,147 @@
+"""Start-up as a list of small steps, and a teardown that always runs.
+
+    live:  probe (compile, attach) -> state seeded from /proc -> ring buffer loop
+           record -> decode -> enrich -> sink (JSON view now; rules and outputs next)
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import orjson
+
+from tiercel.events.decode import Decoder
+from tiercel.events.jsonview import event_fields
+from tiercel.events.model import Event
+from tiercel.events.syscalls import SyscallTable
+from tiercel.probe import loader
+from tiercel.probe.reader import RingReader
+from tiercel.state.enrich import Enricher
+
+POLL_MS = 100
+
+
+@dataclass
+class CaptureOptions:
+    duration: float | None = None
+    filter_pids: set[int] = field(default_factory=set)
+    kernel_headers: str | None = None
+    host_proc: Path = Path("/proc")
+    syscalls: set[str] | None = None  # None: every syscall tiercel knows
+
+
+@dataclass
+class Counters:
+    records: int = 0
+    events: int = 0
+    lost: int = 0
+    decode_errors: int = 0
+    event_errors: int = 0
+
+
+class LiveSource:
+    """The live pipeline up to enriched events: probe, ring buffer, decoder, state."""
+
+    def __init__(self, opts: CaptureOptions, sink: Callable[[Event], None]) -> None:
+        self.opts = opts
+        self.sink = sink
+        self.table = SyscallTable()
+        self.counters = Counters()
+        self.probe: loader.Probe | None = None
+        self.stopping = False
+
+    def start(self) -> None:
+        names = self.opts.syscalls or {s.name for s in self.table.entries}
+        self.probe = loader.compile_probe(self.table, self.opts.kernel_headers)
+        loader.attach(self.probe, self.table, names)
+        # Attach first, then read /proc: what happens in between is queued in the ring buffer.
+        self.enricher = Enricher(self.opts.host_proc)
+        self.enricher.table.seed()
+        self.decoder = Decoder(self.table, time.time_ns() - time.monotonic_ns())
+        self.reader = RingReader(self.probe, self._on_record)
+
+    def _on_record(self, data: bytes) -> None:
+        self.counters.records += 1
+        ev = self.decoder.decode(data)
+        if ev is None:
+            return
+        try:
+            self.enricher.apply(ev)
+            if self.opts.filter_pids and not _in_tree(ev, self.opts.filter_pids):
+                return
+            self.counters.events += 1
+            self.sink(ev)
+        except Exception:  # one bad event is counted, never fatal (STYLE 9)
+            self.counters.event_errors += 1
+
+    def run(self, duration: float | None) -> None:
+        deadline = time.monotonic() + duration if duration is not None else None
+        while not self.stopping and (deadline is None or time.monotonic() < deadline):
+            self.reader.poll(POLL_MS)
+
+    def stop(self) -> None:
+        if self.probe is not None:
+            try:
+                self.reader.drain()
+            finally:
+                self.counters.lost = self.probe.lost()
+                self.counters.decode_errors = self.decoder.errors
+                self.probe.close()
+                self.probe = None
+
+
+def _in_tree(ev: Event, pids: set[int]) -> bool:
+    p = ev.proc
+    for _ in range(64):
+        if p is None:
+            return False
+        if p.pid in pids:
+            return True
+        p = p.parent
+    return False
+
+
+def _install_signals(source: LiveSource) -> None:
+    def handler(_sig: int, _frame: FrameType | None) -> None:
+        source.stopping = True
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def report(counters: Counters, err: IO[str]) -> None:
+    print(f"tiercel: {counters.records} records, {counters.events} events, "
+          f"{counters.lost} lost in the kernel, {counters.decode_errors} undecodable, "
+          f"{counters.event_errors} failed", file=err)
+
+
+def run_capture(opts: CaptureOptions, out: IO[bytes] | None = None) -> int:
+    """`tiercel capture --json`: every event as one JSON line on stdout."""
+    stream = out or sys.stdout.buffer
+
+    def write(ev: Event) -> None:
+        stream.write(orjson.dumps(event_fields(ev)) + b"\n")
+
+    source = LiveSource(opts, write)
+    _install_signals(source)
+    try:
+        source.start()
+        assert source.probe is not None
+        print(f"tiercel: capturing ({len(source.probe.attached)} syscalls attached, "
+              f"{len(source.enricher.table)} processes known)", file=sys.stderr, flush=True)
+        while not source.stopping:
+            source.run(0.2 if opts.duration is None else opts.duration)
+            stream.flush()
+            if opts.duration is not None:
+                break
+    finally:
+        source.stop()
+        stream.flush()
+        report(source.counters, sys.stderr)
+    return 0

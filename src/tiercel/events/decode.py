@@ -1,0 +1,157 @@
+"""Ring-buffer records (probe/events.h) -> Event, with Falco's event names and parameter names.
+
+Decoding knows nothing of processes or fds: turning a dirfd-relative path into an absolute one, or
+an fd number into a name, is the state stage's job.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from tiercel.events import wire
+from tiercel.events.model import DIR_ENTER, DIR_EXIT, Event
+from tiercel.events.syscalls import SyscallTable
+
+AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
+CLONE_NAMES_DEFAULT = "clone"  # a task the kernel created without a syscall (kthreadd)
+
+# Parameters that are file descriptors: the kernel passes an int, the register holds 64 bits.
+_FD_PARAMS = frozenset({"fd", "dirfd", "olddirfd", "newdirfd", "linkdirfd", "olddir", "newdir",
+                        "oldfd", "newfd"})
+
+
+def text(raw: bytes) -> str:
+    """Kernel bytes -> str. Bytes that are not UTF-8 become \\xNN escapes, so JSON can carry them
+    and the original bytes stay visible."""
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def sockaddr(raw: bytes) -> tuple[Any, ...] | None:
+    """A struct sockaddr -> (family, address, port) for IP, (family, path) for unix."""
+    if len(raw) < 2:
+        return None
+    family = struct.unpack_from("<H", raw)[0]
+    if family == AF_INET and len(raw) >= 8:
+        return ("inet", socket.inet_ntop(socket.AF_INET, raw[4:8]), struct.unpack_from(">H", raw, 2)[0])
+    if family == AF_INET6 and len(raw) >= 24:
+        return ("inet6", socket.inet_ntop(socket.AF_INET6, raw[8:24]),
+                struct.unpack_from(">H", raw, 2)[0])
+    if family == AF_UNIX:
+        path = raw[2:]
+        if path[:1] == b"\0":  # abstract namespace: shown with a leading @ like ss(8)
+            return ("unix", "@" + text(path[1:].rstrip(b"\0")))
+        return ("unix", text(path.split(b"\0", 1)[0]))
+    return (str(family),)
+
+
+_RES, _ARG, _ARGFD, _STR, _ADDR, _ARGV = range(6)
+
+
+def plan(params: tuple[tuple[str, str], ...]) -> list[tuple[str, int, int]]:
+    """A syscall's parameter sources (events/syscalls.py) as (name, code, index) steps."""
+    steps = []
+    for name, src in params:
+        if src == "res":
+            steps.append((name, _RES, 0))
+        elif src == "argv":
+            steps.append((name, _ARGV, 1))
+        elif src == "addr":
+            steps.append((name, _ADDR, 0))
+        elif src[0] == "a":
+            steps.append((name, _ARGFD if name in _FD_PARAMS else _ARG, int(src[1])))
+        elif src[0] == "s":
+            steps.append((name, _STR, int(src[1])))
+    return steps
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _int32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+class Decoder:
+    """Turns records into Events; numbers them; converts monotonic timestamps to the epoch."""
+
+    def __init__(self, table: SyscallTable, boot_offset_ns: int) -> None:
+        self.table = table
+        self.offset = boot_offset_ns
+        self.num = 0
+        self.errors = 0
+        self._plans = {sc.nr: plan(sc.params) for sc in table.entries}
+        self._kinds: dict[int, Callable[[bytes], Event | None]] = {
+            wire.REC_SYSCALL: self._syscall, wire.REC_CLONE: self._clone, wire.REC_EXIT: self._exit,
+        }
+
+    def decode(self, data: bytes) -> Event | None:
+        """One record -> Event; None (and counted) when the record is malformed or unknown."""
+        try:
+            handler = self._kinds.get(data[0] | data[1] << 8)
+            ev = handler(data) if handler else None
+        except (struct.error, IndexError, KeyError, ValueError):
+            ev = None
+        if ev is None:
+            self.errors += 1
+        return ev
+
+    def _event(self, h: tuple[Any, ...], type_: str, dir_: str) -> Event:
+        self.num += 1
+        _, _, cpu, ts, tid, pid, uid, gid, comm = h[:9]
+        return Event(num=self.num, ts=ts + self.offset, type=type_, dir=dir_, tid=tid, pid=pid,
+                     cpu=cpu, uid=uid, gid=gid, comm=text(comm.split(b"\0", 1)[0]))
+
+    def _syscall(self, data: bytes) -> Event:
+        f = wire.SYSCALL.unpack_from(data)
+        ret, raw_args, nr, lens = f[9], f[10:16], f[16], f[17:20]
+        sc = self.table.by_nr[nr]
+        ev = self._event(f, sc.name, DIR_EXIT)
+        ev.res = ret
+        ev.sysargs = raw_args
+        base = wire.SYSCALL_DATA_OFF
+        slots = (
+            data[base:base + lens[0]],
+            data[base + wire.SLOT1_OFF:base + wire.SLOT1_OFF + lens[1]],
+            data[base + wire.SLOT2_OFF:base + wire.SLOT2_OFF + lens[2]],
+        )
+        args = ev.args
+        for name, code, idx in self._plans[nr]:
+            if code == _RES:
+                args[name] = ret
+            elif code == _ARG:
+                args[name] = _signed(raw_args[idx])
+            elif code == _ARGFD:
+                args[name] = _int32(raw_args[idx])
+            elif code == _STR:
+                args[name] = text(slots[idx].split(b"\0", 1)[0])
+            elif code == _ADDR:
+                args[name] = sockaddr(slots[0]) if lens[0] else None
+            elif code == _ARGV:
+                argv = [text(a) for a in slots[1].split(b"\0")]
+                if argv and argv[-1] == "":
+                    argv.pop()
+                args["exe"] = argv[0] if argv else ""
+                args[name] = argv[1:]
+                if f[1] & wire.REC_F_ARGV_TRUNCATED:
+                    args["args_truncated"] = True
+        return ev
+
+    def _clone(self, data: bytes) -> Event:
+        f = wire.CLONE.unpack_from(data)
+        child_tid, child_pid, flags, nr = f[9:13]
+        sc = self.table.by_nr.get(nr)
+        ev = self._event(f, sc.name if sc else CLONE_NAMES_DEFAULT, DIR_EXIT)
+        ev.res = child_tid
+        ev.args = {"res": child_tid, "flags": flags, "child_pid": child_pid}
+        return ev
+
+    def _exit(self, data: bytes) -> Event:
+        f = wire.EXIT.unpack_from(data)
+        ev = self._event(f, "procexit", DIR_ENTER)
+        ev.args = {"status": f[9]}
+        return ev

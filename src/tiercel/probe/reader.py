@@ -1,0 +1,31 @@
+"""Ring buffer -> bytes. Each record is copied out of the ring before the callback returns,
+because the kernel reuses the memory as soon as it does."""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from typing import Any
+
+from tiercel.probe.loader import Probe
+
+
+class RingReader:
+    def __init__(self, probe: Probe, on_record: Callable[[bytes], None]) -> None:
+        self._bpf: Any = probe.bpf
+        self._on_record = on_record
+        self.received = 0
+        self._bpf["events"].open_ring_buffer(self._callback)
+
+    def _callback(self, _ctx: Any, data: int, size: int) -> int:
+        self.received += 1
+        self._on_record(ctypes.string_at(data, size))
+        return 0
+
+    def poll(self, timeout_ms: int) -> None:
+        """Wait up to timeout_ms for records and hand over every one available."""
+        self._bpf.ring_buffer_poll(timeout_ms)
+
+    def drain(self) -> None:
+        """Hand over what is left in the ring without waiting."""
+        self._bpf.ring_buffer_consume()

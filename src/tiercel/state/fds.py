@@ -1,0 +1,140 @@
+"""File-descriptor state: what each fd of a process refers to, kept current by fd events."""
+
+from __future__ import annotations
+
+import posixpath
+
+from tiercel.events.model import Event, Fd, Process
+
+AT_FDCWD = -100
+O_DIRECTORY = 0o200000
+O_TMPFILE = 0o20200000
+SOCK_STREAM, SOCK_DGRAM, SOCK_RAW = 1, 2, 3
+_FAMILY_CHAR = {1: "u", 2: "4", 10: "6", 16: "n"}
+_FAMILY_OF_ADDR = {"inet": "4", "inet6": "6", "unix": "u"}
+_L4 = {SOCK_STREAM: "tcp", SOCK_DGRAM: "udp", SOCK_RAW: "raw"}
+
+
+def resolve(proc: Process, path: str, dirfd: int = AT_FDCWD) -> str:
+    """An absolute, lexically normalised path, as libsinsp builds fd.name: relative paths are
+    taken from dirfd's directory, or from the cwd."""
+    if not path:
+        return path
+    if path.startswith("/"):
+        return posixpath.normpath(path).replace("//", "/")
+    if dirfd == AT_FDCWD:
+        base = proc.cwd
+    else:
+        fd = proc.fds.get(dirfd)
+        base = fd.name if fd is not None and fd.name.startswith("/") else proc.cwd
+    return posixpath.normpath(posixpath.join(base, path))
+
+
+def socket_name(fd: Fd) -> str:
+    if fd.typechar in ("4", "6"):
+        return f"{fd.cip}:{fd.cport}->{fd.sip}:{fd.sport}"
+    return fd.name
+
+
+def on_open(proc: Process, ev: Event, path: str) -> None:
+    flags = ev.args.get("flags", 0) or 0
+    typechar = "d" if flags & O_DIRECTORY and not flags & O_TMPFILE == O_TMPFILE else "f"
+    fd = Fd(num=ev.res if ev.res is not None else -1, typechar=typechar, name=path, openflags=flags)
+    if ev.res is not None and ev.res >= 0:
+        proc.fds[ev.res] = fd
+    ev.fd = fd
+
+
+def on_close(proc: Process, ev: Event) -> None:
+    num = ev.args.get("fd", -1)
+    ev.fd = proc.fds.get(num)
+    if ev.res == 0:
+        proc.fds.pop(num, None)
+
+
+def on_dup(proc: Process, ev: Event) -> None:
+    old = proc.fds.get(ev.args.get("oldfd", -1))
+    if old is not None and ev.res is not None and ev.res >= 0:
+        new = Fd(ev.res, old.typechar, old.name, old.openflags, old.l4proto, old.cip, old.cport,
+                 old.sip, old.sport, old.is_server)
+        proc.fds[ev.res] = new
+        ev.fd = new
+    else:
+        ev.fd = old
+
+
+def on_socket(proc: Process, ev: Event) -> None:
+    if ev.res is None or ev.res < 0:
+        return
+    domain = ev.args.get("domain", 0)
+    stype = (ev.args.get("type", 0) or 0) & 0xF
+    fd = Fd(ev.res, _FAMILY_CHAR.get(domain, "o"), l4proto=_L4.get(stype, ""))
+    proc.fds[ev.res] = fd
+    ev.fd = fd
+
+
+def _sock(proc: Process, ev: Event, num: int) -> Fd:
+    fd = proc.fds.get(num)
+    if fd is None:  # opened before the agent started, or in a way it does not watch
+        fd = Fd(num, "o")
+        if num >= 0:
+            proc.fds[num] = fd
+    addr = ev.args.get("addr")
+    if addr and fd.typechar == "o":
+        fd.typechar = _FAMILY_OF_ADDR.get(addr[0], "o")
+    if addr and not fd.l4proto and fd.typechar in ("4", "6"):
+        fd.l4proto = "tcp"
+    return fd
+
+
+def on_connect(proc: Process, ev: Event) -> None:
+    fd = _sock(proc, ev, ev.args.get("fd", -1))
+    addr = ev.args.get("addr")
+    if addr and len(addr) == 3:
+        fd.sip, fd.sport, fd.is_server = addr[1], addr[2], False
+        fd.name = socket_name(fd)
+    elif addr and len(addr) == 2:
+        fd.name = addr[1]
+    ev.fd = fd
+
+
+def on_bind(proc: Process, ev: Event) -> None:
+    fd = _sock(proc, ev, ev.args.get("fd", -1))
+    addr = ev.args.get("addr")
+    if addr and len(addr) == 3:
+        # a bound socket's local end is the server end until it connects out
+        fd.sip, fd.sport, fd.is_server = addr[1], addr[2], True
+        fd.name = socket_name(fd)
+    elif addr and len(addr) == 2:
+        fd.name = addr[1]
+    ev.fd = fd
+
+
+def on_accept(proc: Process, ev: Event, listen_fd: int | None) -> None:
+    if ev.res is None or ev.res < 0:
+        return
+    listener = proc.fds.get(listen_fd) if listen_fd is not None else None
+    addr = ev.args.get("addr")
+    typechar = _FAMILY_OF_ADDR.get(addr[0], "o") if addr else (listener.typechar if listener else "o")
+    fd = Fd(ev.res, typechar, l4proto=listener.l4proto if listener else "tcp", is_server=True)
+    if listener is not None:
+        fd.sip, fd.sport = listener.sip, listener.sport
+    if addr and len(addr) == 3:
+        fd.cip, fd.cport = addr[1], addr[2]
+        fd.name = socket_name(fd)
+    elif listener is not None:
+        fd.name = listener.name
+    proc.fds[ev.res] = fd
+    ev.fd = fd
+
+
+def on_memfd(proc: Process, ev: Event) -> None:
+    if ev.res is not None and ev.res >= 0:
+        fd = Fd(ev.res, "m", "memfd:" + ev.args.get("name", ""))
+        proc.fds[ev.res] = fd
+        ev.fd = fd
+
+
+def by_number(proc: Process, ev: Event, param: str = "fd") -> None:
+    """Events that use an fd without changing it (fchdir, fchmod, fchown, setns, finit_module)."""
+    ev.fd = proc.fds.get(ev.args.get(param, -1))

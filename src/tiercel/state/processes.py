@@ -1,0 +1,120 @@
+"""The process table: seeded from /proc, kept current by clone/exec/exit events.
+
+Threads of a process share one Process; the table maps both tids and tgids to it. Entries of
+exited processes are dropped at once, so the table's size follows the host's live processes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tiercel.events.model import Event, Process
+from tiercel.state import procfs
+from tiercel.state.users import UserTable
+
+CLONE_THREAD = 0x00010000
+CLONE_FILES = 0x00000400
+
+
+class ProcessTable:
+    def __init__(self, host_proc: Path = Path("/proc"), users: UserTable | None = None) -> None:
+        self.host_proc = host_proc
+        self.users = users or UserTable(host_proc)
+        self.procs: dict[int, Process] = {}     # tgid -> process
+        self.threads: dict[int, Process] = {}   # tid -> its process
+        self.lazy_reads = 0                     # processes first seen by an event, read from /proc
+
+    def __len__(self) -> int:
+        return len(self.procs)
+
+    def seed(self) -> None:
+        """Every process /proc shows now, with parents linked."""
+        for pid in procfs.list_pids(self.host_proc):
+            proc = procfs.read_process(self.host_proc, pid)
+            if proc is not None:
+                self._add(proc, procfs.list_threads(self.host_proc, pid))
+        for proc in self.procs.values():
+            proc.parent = self.procs.get(proc.ppid)
+
+    def _add(self, proc: Process, tids: list[int]) -> None:
+        self._name_users(proc)
+        self.procs[proc.pid] = proc
+        for tid in tids or [proc.pid]:
+            proc.threads.add(tid)
+            self.threads[tid] = proc
+
+    def _name_users(self, proc: Process) -> None:
+        proc.user = self.users.user(proc.uid)
+        proc.group = self.users.group(proc.gid)
+        proc.loginname = self.users.user(proc.loginuid) if proc.loginuid >= 0 else ""
+
+    def lookup(self, ev: Event) -> Process:
+        """The process of the event's task; read from /proc, or made up from the event, when the
+        task started before the agent saw it."""
+        proc = self.threads.get(ev.tid)
+        if proc is not None:
+            return proc
+        proc = self.procs.get(ev.pid)
+        if proc is None:
+            proc = procfs.read_process(self.host_proc, ev.pid) or Process(
+                pid=ev.pid, ppid=0, comm=ev.comm, exe=ev.comm, uid=ev.uid, gid=ev.gid)
+            self.lazy_reads += 1
+            proc.parent = self.procs.get(proc.ppid)
+            self._add(proc, [])
+        proc.threads.add(ev.tid)
+        self.threads[ev.tid] = proc
+        return proc
+
+    def on_clone(self, ev: Event, parent: Process) -> None:
+        child_tid = ev.args["res"]
+        flags = ev.args.get("flags", 0)
+        if flags & CLONE_THREAD:
+            parent.threads.add(child_tid)
+            self.threads[child_tid] = parent
+            return
+        child = Process(
+            pid=child_tid, ppid=parent.pid, comm=parent.comm, exe=parent.exe, exepath=parent.exepath,
+            args=parent.args, cwd=parent.cwd, uid=parent.uid, gid=parent.gid, user=parent.user,
+            group=parent.group, loginuid=parent.loginuid, loginname=parent.loginname, tty=parent.tty,
+            start_ts=ev.ts, parent=parent,
+            fds=parent.fds if flags & CLONE_FILES else dict(parent.fds),
+            container_id=parent.container_id, container=parent.container,
+            argv_truncated=parent.argv_truncated,
+        )
+        self._add(child, [child_tid])
+
+    def on_exec(self, proc: Process, ev: Event, exepath: str) -> None:
+        args = ev.args
+        proc.exe = args.get("exe", "")
+        proc.args = args.get("args", [])
+        proc.exepath = exepath
+        proc.comm = ev.comm
+        proc.argv_truncated = bool(args.get("args_truncated"))
+        if ev.uid != proc.uid or ev.gid != proc.gid:
+            proc.uid, proc.gid = ev.uid, ev.gid
+            self._name_users(proc)
+        # close-on-exec descriptors are gone in the new program
+        for num in [n for n, fd in proc.fds.items() if fd.openflags & 0o2000000]:
+            del proc.fds[num]
+
+    def on_setid(self, proc: Process, ev: Event) -> None:
+        if ev.uid != proc.uid or ev.gid != proc.gid:
+            proc.uid, proc.gid = ev.uid, ev.gid
+            self._name_users(proc)
+
+    def on_exit(self, ev: Event) -> Process | None:
+        """A task ended: forget the thread; forget the process when its last task or its leader
+        is gone. Returns the process so the event can still be matched against rules."""
+        proc = self.threads.pop(ev.tid, None) or self.procs.get(ev.pid)
+        if proc is None:
+            return None
+        proc.threads.discard(ev.tid)
+        if ev.tid == proc.pid or not proc.threads:
+            proc.exited = True
+            for tid in proc.threads:
+                self.threads.pop(tid, None)
+            proc.threads.clear()
+            proc.fds = {}  # a dead process keeps only what its descendants' ancestry needs
+            if self.procs.get(proc.pid) is proc:
+                del self.procs[proc.pid]
+        return proc
