@@ -1,0 +1,95 @@
+"""The alert: what a matching rule produces, and Falco's JSON line for it.
+
+Falco's JSON alert has the keys `hostname, output, output_fields, priority, rule, source, tags, time`
+in that (sorted) order, compact separators, `time` in RFC 3339 UTC with nanoseconds, and `output`
+being the message prefixed by the event time and the priority:
+
+    {"hostname":"h","output":"16:17:57.881781397: Warning An open was seen (command=cat /dev/null)",
+     "output_fields":{"evt.time":1470327477881781397,"proc.cmdline":"cat /dev/null"},
+     "priority":"Warning","rule":"open_from_cat","source":"syscall","tags":["filesystem"],
+     "time":"2016-08-04T16:17:57.881781397Z"}
+
+`to_json_falco031` writes the exact line Falco 0.31 wrote (no hostname, output_fields last), which is
+what the upstream regression file `single_rule_with_cat_write.json` holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from tiercel.events.model import Event
+from tiercel.rules.format import format_time
+from tiercel.rules.items import PRIORITIES
+
+
+class _Rule(Protocol):
+    name: str
+    priority: int
+    source: str
+    tags: tuple[str, ...]
+
+    def render_output(self, event: Event) -> tuple[str, dict[str, Any]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert. `time` is the event's timestamp in ns since the epoch; `priority` is Falco's name."""
+
+    time: int
+    rule: str
+    priority: str
+    source: str
+    output: str
+    output_fields: Mapping[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    hostname: str = ""
+
+
+def rfc3339(ns: int) -> str:
+    """`2016-08-04T16:17:57.881781397Z`: UTC, always nine fractional digits."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+
+
+def make_alert(rule: _Rule, event: Event, hostname: str = "", time_iso8601: bool = False) -> Alert:
+    """Build the alert for `rule` matching `event`: Falco's prefix (time, priority) plus the message.
+
+    The prefix's time field joins output_fields, as in Falco (`evt.time`, or `evt.time.iso8601` when
+    ISO 8601 output times are configured).
+    """
+    time_field = "evt.time.iso8601" if time_iso8601 else "evt.time"
+    priority = PRIORITIES[rule.priority]
+    message, values = rule.render_output(event)
+    output = f"{format_time(event.ts, time_field)}: {priority} {message}"
+    values = {**values, time_field: event.ts}
+    return Alert(time=event.ts, rule=rule.name, priority=priority, source=rule.source, output=output,
+                 output_fields=dict(sorted(values.items())), tags=rule.tags, hostname=hostname)
+
+
+def to_json(alert: Alert, include_output: bool = True, include_tags: bool = True) -> str:
+    """Falco's JSON alert, one line (keys sorted, as Falco's JSON library writes them)."""
+    doc: dict[str, Any] = {"hostname": alert.hostname}
+    if include_output:
+        doc["output"] = alert.output
+    doc["output_fields"] = dict(alert.output_fields)
+    doc["priority"] = alert.priority
+    doc["rule"] = alert.rule
+    doc["source"] = alert.source
+    if include_tags:
+        doc["tags"] = list(alert.tags)
+    doc["time"] = rfc3339(alert.time)
+    return orjson.dumps(doc).decode()
+
+
+def to_json_falco031(alert: Alert) -> str:
+    """The line Falco 0.31 printed: no hostname, and `, "output_fields": {...}` appended last."""
+    head = orjson.dumps({"output": alert.output, "priority": alert.priority, "rule": alert.rule,
+                         "source": alert.source, "tags": list(alert.tags),
+                         "time": rfc3339(alert.time)}).decode()
+    fields = orjson.dumps(dict(alert.output_fields)).decode()
+    return f'{head[:-1]}, "output_fields": {fields}}}'

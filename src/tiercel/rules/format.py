@@ -1,0 +1,187 @@
+"""Output templates: `%field` placeholders in a rule's `output`, rendered the way Falco renders them.
+
+Syntax (libsinsp's formatter): text with `%field`, `%field[arg]` (`%proc.aname[2]`, `%evt.arg[0]`),
+`%evt.arg.name`; an optional width between `%` and the name (`%10proc.name`) pads the value. A
+leading `*` (Falco adds one to every rule output) means "render even when some values are missing";
+missing values render as `<NA>`. A field name is `ident(.ident)+`, so `(user=%user.name)` and
+`%fd.name.` end the name where a sentence would.
+
+`%container.info` is the old shorthand for the container's id and name; it is expanded here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from tiercel.events.model import Event
+
+NA = "<NA>"
+CONTAINER_INFO_EXPANSION = "container_id=%container.id container_name=%container.name"
+
+_TOKEN = re.compile(r"(\d*)([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)*)(?:\[([^\]\[]*)\])?")
+# Falco renders these absolute times as text in the message but as nanoseconds in output_fields.
+_TIME_FIELDS = ("evt.time", "evt.time.s", "evt.time.iso8601", "evt.datetime", "evt.datetime.s")
+
+
+class OutputFormatError(Exception):
+    """An output template that cannot be compiled; `pos` is the offset in the template."""
+
+    def __init__(self, message: str, pos: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+
+class _FieldDef(Protocol):
+    name: str
+    type: str
+
+    def extract(self, event: Event) -> Any: ...
+
+
+class FieldResolver(Protocol):
+    def resolve(self, name: str, arg: str | None) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FieldToken:
+    """One `%field[arg]` of a template. `key` is how Falco names it in output_fields."""
+
+    key: str
+    name: str
+    arg: str | None
+    width: int
+    pos: int
+    extract: Callable[[Event], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RawToken:
+    """A `%name[arg]` not yet checked against the field table."""
+
+    key: str
+    name: str
+    arg: str | None
+    width: int
+    pos: int
+
+
+def tokenize(template: str) -> list[str | RawToken]:
+    """Split a template into literal text and field references, without resolving fields."""
+    text = template[1:] if template.startswith("*") else template
+    base = len(template) - len(text)
+    parts: list[str | RawToken] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c != "%":
+            literal.append(c)
+            i += 1
+            continue
+        m = _TOKEN.match(text, i + 1)
+        if m is None:
+            rest = text[i + 1:]
+            raise OutputFormatError(f"invalid formatting token {rest}" if rest else
+                                    "invalid formatting syntax: formatting cannot end with a %", base + i)
+        if literal:
+            parts.append("".join(literal))
+            literal = []
+        width, name, arg = m.group(1), m.group(2), m.group(3)
+        if name == "container.info" and arg is None:
+            # the expansion's fields report the position of %container.info itself
+            parts.extend(p if isinstance(p, str) else RawToken(p.key, p.name, p.arg, p.width, base + i)
+                         for p in tokenize(CONTAINER_INFO_EXPANSION))
+        else:
+            key = name if arg is None else f"{name}[{arg}]"
+            parts.append(RawToken(key, name, arg, int(width) if width else 0, base + i))
+        i = m.end()
+    if literal:
+        parts.append("".join(literal))
+    return parts
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFormat:
+    """A compiled template: render to text, or collect the typed values for output_fields."""
+
+    template: str
+    parts: tuple[str | FieldToken, ...]
+
+    def render(self, event: Event) -> str:
+        out = []
+        for p in self.parts:
+            if isinstance(p, str):
+                out.append(p)
+            else:
+                s = render_value(p.extract(event), p.name)
+                out.append(s.ljust(p.width) if p.width else s)
+        return "".join(out)
+
+    def fields(self, event: Event) -> dict[str, Any]:
+        """{key: JSON value}: strings as rendered, numbers and booleans typed, missing as None."""
+        return {p.key: json_value(p.extract(event), p.name) for p in self.parts if not isinstance(p, str)}
+
+
+def compile_output(template: str, fields: FieldResolver) -> OutputFormat:
+    """Resolve every placeholder against the field table; the first unknown one is an error.
+
+    The message for an unknown field is Falco's: `invalid formatting token <rest of the template>`.
+    """
+    parts: list[str | FieldToken] = []
+    for p in tokenize(template):
+        if isinstance(p, str):
+            parts.append(p)
+            continue
+        try:
+            fdef = fields.resolve(p.name, p.arg)
+        except Exception as e:
+            rest = template[p.pos + 1:]
+            raise OutputFormatError(f"invalid formatting token {rest}", p.pos) from e
+        parts.append(FieldToken(p.key, p.name, p.arg, p.width, p.pos, fdef.extract))
+    return OutputFormat(template, tuple(parts))
+
+
+def render_value(value: Any, name: str = "") -> str:
+    """A value as Falco prints it in the message text."""
+    if value is None:
+        return NA
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and name in _TIME_FIELDS:
+        return format_time(value, name)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list | tuple | set | frozenset):
+        return "(" + ",".join(render_value(v) for v in value) + ")"
+    return str(value)
+
+
+def json_value(value: Any, name: str = "") -> Any:
+    """A value as Falco puts it in output_fields: absolute times stay nanoseconds."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_value(v) for v in value]
+    return render_value(value, name)
+
+
+def format_time(ns: int, name: str = "evt.time") -> str:
+    """evt.time is local wall-clock time with nanoseconds; the iso8601 form is UTC, like libsinsp."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    if name == "evt.time.iso8601":
+        return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}+0000"
+    local = datetime.fromtimestamp(secs).astimezone()
+    if name == "evt.time":
+        return local.strftime("%H:%M:%S") + f".{frac:09d}"
+    if name == "evt.time.s":
+        return local.strftime("%H:%M:%S")
+    if name == "evt.datetime":
+        return local.strftime("%Y-%m-%d %H:%M:%S") + f".{frac:09d}"
+    return local.strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,317 @@
+"""The rules pipeline: read -> collect -> parse -> passes -> compile -> Ruleset + LoadResult.
+
+Loading never stops at the first problem: each file, item, macro and rule fails on its own, and the
+result lists every error and warning with its position. A rule whose condition uses a broken macro
+is skipped quietly (the macro's own error says what is wrong) so one typo gives one error.
+
+    ruleset, result = load_rules([Path("rules/")])
+    print(result.render_text())
+    for m in ruleset.match(event): ...
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tiercel.events.model import Event
+from tiercel.rules import ast, passes
+from tiercel.rules.collector import Collector
+from tiercel.rules.compiler import CompileError, compile_condition
+from tiercel.rules.diagnostics import (
+    LOAD_ERR_COMPILE_CONDITION,
+    LOAD_ERR_COMPILE_OUTPUT,
+    LOAD_ERR_FILE_READ,
+    LOAD_ERR_UNKNOWN_FIELD,
+    LOAD_ERR_UNKNOWN_MACRO,
+    LOAD_NO_EVTTYPE,
+    LOAD_UNKNOWN_FILTER,
+    LOAD_UNUSED_LIST,
+    LOAD_UNUSED_MACRO,
+    LoadResult,
+    SourceSpan,
+)
+from tiercel.rules.exceptions import condition_with_exceptions
+from tiercel.rules.fields_spec import FieldError, UnknownField
+from tiercel.rules.format import OutputFormat, OutputFormatError, compile_output
+from tiercel.rules.items import CondText, ItemError, MacroInfo, RuleInfo
+from tiercel.rules.parser import ConditionSyntaxError, parse_condition
+from tiercel.rules.reader import read_items
+from tiercel.rules.ruleset import CompiledRule, Ruleset
+
+RULE_FILE_SUFFIXES = (".yaml", ".yml")
+
+
+def rule_files(paths: Iterable[Path | str], result: LoadResult) -> list[Path]:
+    """Files in the order given; a directory contributes its *.yaml files sorted by name (as Falco)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.is_file() and f.suffix in RULE_FILE_SUFFIXES))
+        elif p.exists():
+            out.append(p)
+        else:
+            result.error(LOAD_ERR_FILE_READ, f"Could not read rules file {p}: no such file or directory")
+    return out
+
+
+def load_rules(paths: Iterable[Path | str], fields: object | None = None,
+               match_all: bool = False) -> tuple[Ruleset, LoadResult]:
+    """Load rule files and directories, in order, into one ruleset."""
+    result = LoadResult()
+    sources: list[tuple[str, str]] = []
+    for f in rule_files(paths, result):
+        try:
+            sources.append((str(f), f.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as e:
+            result.error(LOAD_ERR_FILE_READ, f"Could not read rules file {f}: {e}")
+    return load_rules_text(sources, fields, match_all, result)
+
+
+def load_rules_text(sources: Sequence[tuple[str, str]], fields: object | None = None,
+                    match_all: bool = False, result: LoadResult | None = None
+                    ) -> tuple[Ruleset, LoadResult]:
+    """Load rules from (name, text) pairs, in order; `fields` defaults to the full field table."""
+    result = result if result is not None else LoadResult()
+    if fields is None:
+        from tiercel.rules.fields import FieldTable
+        fields = FieldTable()
+    collector = Collector(result)
+    for name, text in sources:
+        collector.collect(read_items(name, text, result))
+    state = _Compilation(collector, fields, result)
+    rules = state.run()
+    return Ruleset(rules, match_all=match_all), result
+
+
+@dataclass
+class _Compilation:
+    """Turns collected definitions into compiled rules, recording diagnostics on the way."""
+
+    col: Collector
+    fields: object
+    result: LoadResult
+    lists: dict[str, list[str]] = field(default_factory=dict)
+    macros: dict[str, ast.Node] = field(default_factory=dict)    # resolved macro trees
+    broken: set[str] = field(default_factory=set)                 # macros that failed to load
+    used_lists: set[str] = field(default_factory=set)
+    used_macros: set[str] = field(default_factory=set)
+    parsed_macros: dict[str, ast.Node] = field(default_factory=dict)
+    macro_failures: dict[str, tuple[str, str, int] | None] = field(default_factory=dict)
+
+    def run(self) -> list[CompiledRule]:
+        self._compile_lists()
+        self._compile_macros()
+        rules = []
+        for info in self.col.rules.values():
+            if info.unknown_source:
+                continue
+            rule = self._compile_rule(info)
+            if rule is not None:
+                rules.append(rule)
+        self._warn_unused()
+        return rules
+
+    # -- lists -----------------------------------------------------------------------------------
+
+    def _compile_lists(self) -> None:
+        """Falco: an item naming a list defined earlier (by index) is replaced by that list's items."""
+        for info in self.col.lists.values():
+            items: list[str] = []
+            for item in info.items:
+                ref = self.col.lists.get(item)
+                if ref is not None and ref.index < info.visibility and item in self.lists:
+                    self.used_lists.add(item)
+                    items.extend(self.lists[item])
+                else:
+                    items.append(item)
+            self.lists[info.name] = items
+
+    # -- macros ----------------------------------------------------------------------------------
+
+    def _compile_macros(self) -> None:
+        parsed: dict[str, ast.Node] = {}
+        for info in self.col.macros.values():
+            node = self.parse(info.cond, (f"macro '{info.name}'", "condition"))
+            if node is None:
+                self.broken.add(info.name)
+            else:
+                parsed[info.name] = node
+                self._mark_lists(node)
+        self.parsed_macros = parsed
+        for info in self.col.macros.values():
+            if info.name in parsed:
+                self._resolve_macro(info, parsed)
+
+    def _resolve_macro(self, info: MacroInfo, parsed: dict[str, ast.Node]) -> None:
+        """A macro sees the macros whose index is below its visibility (defined before its last edit)."""
+        visible = {m.name: self.macros.get(m.name, parsed.get(m.name)) for m in self.col.macros.values()
+                   if m.index < info.visibility and m.name not in self.broken}
+        node = self.expand_macros(parsed[info.name], info.cond,
+                                  {k: v for k, v in visible.items() if v is not None},
+                                  (f"macro '{info.name}'", "condition"))
+        if node is None:
+            self.broken.add(info.name)
+        else:
+            self.macros[info.name] = node
+
+    # -- rules -----------------------------------------------------------------------------------
+
+    def _compile_rule(self, info: RuleInfo) -> CompiledRule | None:
+        ctx = (f"rule '{info.name}'",)
+        try:
+            cond = condition_with_exceptions(info, self._field_exists)
+        except ItemError as e:
+            self.result.error(e.code, e.message, e.span, e.context)
+            return None
+        output = self._compile_output(info, ctx)
+        node = self.parse(cond, (*ctx, "condition"))
+        if output is None or node is None:
+            return None
+        self._mark_lists(node)
+        own = node
+        node = self.expand_macros(node, cond, self.macros, (*ctx, "condition"))
+        if node is None:
+            return None
+        try:
+            node = passes.expand_lists(node, self.lists)
+        except passes.InvalidListUse as e:
+            self.result.error(LOAD_ERR_COMPILE_CONDITION, str(e), cond.span_at(e.pos), (*ctx, "condition"))
+            return None
+        predicate = self._compile_condition(info, cond, node, own)
+        if predicate is None:
+            return None
+        evttypes = passes.event_types(node)
+        if evttypes is None and info.warn_evttypes:
+            self.result.warning(LOAD_NO_EVTTYPE, "Rule matches too many evt.type values. This has a "
+                                "significant performance penalty.", info.span, ctx)
+        return CompiledRule(id=info.index, name=info.name, desc=info.desc, priority=info.priority,
+                            source=info.source, tags=info.tags, enabled=info.enabled,
+                            evttypes=evttypes, predicate=predicate, output=output, span=info.span,
+                            condition=cond.text)
+
+    def _compile_output(self, info: RuleInfo, ctx: tuple[str, ...]) -> OutputFormat | None:
+        try:
+            return compile_output(info.output, self.fields)  # type: ignore[arg-type]
+        except OutputFormatError as e:
+            span = _output_span(info, e.pos)
+            if info.skip_if_unknown_filter:
+                self.result.warning(LOAD_UNKNOWN_FILTER, e.message, span, (*ctx, "output"))
+            else:
+                self.result.error(LOAD_ERR_COMPILE_OUTPUT, e.message, span, (*ctx, "output"))
+            return None
+
+    def _compile_condition(self, info: RuleInfo, cond: CondText, node: ast.Node,
+                           own: ast.Node) -> Callable[[Event], bool] | None:
+        """Compile; on failure, blame the macro that fails the same way, else the rule's own text."""
+        try:
+            return compile_condition(node, self.fields)
+        except (CompileError, FieldError) as e:
+            message, pos = _error_parts(e)
+            ctx: tuple[str, ...] = (f"rule '{info.name}'", "condition")
+            span = cond.span_at(pos)
+            for ref in _macro_refs(own):
+                culprit = self._macro_failure(ref)
+                if culprit is not None and culprit[1] == message:
+                    name, _, mpos = culprit
+                    ctx = (*ctx, f"macro '{name}'")
+                    span = self.col.macros[name].cond.span_at(mpos)
+                    break
+            unknown = isinstance(e, UnknownField) or isinstance(e.__cause__, UnknownField)
+            if unknown and info.skip_if_unknown_filter:
+                self.result.warning(LOAD_UNKNOWN_FILTER, message, span, ctx)
+            else:
+                code = LOAD_ERR_UNKNOWN_FIELD if unknown else LOAD_ERR_COMPILE_CONDITION
+                self.result.error(code, message, span, ctx)
+            return None
+
+    def _macro_failure(self, name: str) -> tuple[str, str, int] | None:
+        """(macro, message, pos) of the innermost macro under `name` that does not compile alone."""
+        if name in self.macro_failures:
+            return self.macro_failures[name]
+        self.macro_failures[name] = None          # guards against cycles
+        found = None
+        for ref in _macro_refs(self.parsed_macros.get(name)):
+            found = self._macro_failure(ref)
+            if found is not None:
+                break
+        if found is None and name in self.macros:
+            try:
+                compile_condition(self.macros[name], self.fields)
+            except (CompileError, FieldError) as e:
+                message, pos = _error_parts(e)
+                found = (name, message, pos)
+        self.macro_failures[name] = found
+        return found
+
+    def _field_exists(self, text: str) -> bool:
+        m = _FIELD_WITH_ARG.fullmatch(text.strip())
+        if m is None:
+            return False
+        try:
+            self.fields.resolve(m[1], m[2])  # type: ignore[attr-defined]
+        except FieldError:
+            return False
+        return True
+
+    # -- shared by macros and rules --------------------------------------------------------------
+
+    def parse(self, cond: CondText, ctx: tuple[str, ...]) -> ast.Node | None:
+        try:
+            return parse_condition(cond.text)
+        except ConditionSyntaxError as e:
+            self.result.error(LOAD_ERR_COMPILE_CONDITION, e.message, cond.span_at(e.pos), ctx)
+            return None
+
+    def expand_macros(self, node: ast.Node, cond: CondText, macros: dict[str, ast.Node],
+                      ctx: tuple[str, ...]) -> ast.Node | None:
+        """Macro references replaced by macro trees; an unknown one is an error at its position."""
+        refs = [n for n in ast.walk(node) if isinstance(n, ast.Identifier)]
+        if any(r.name in self.broken for r in refs):
+            return None
+        self.used_macros.update(r.name for r in refs)
+        try:
+            return passes.expand_macros(node, macros)
+        except (passes.UndefinedMacro, passes.MacroCycle) as e:
+            self.result.error(LOAD_ERR_UNKNOWN_MACRO, str(e), cond.span_at(e.pos), ctx)
+            return None
+
+    def _mark_lists(self, node: ast.Node) -> None:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Value) and not n.quoted and n.text in self.lists:
+                self.used_lists.add(n.text)
+
+    def _warn_unused(self) -> None:
+        for name, info in self.col.macros.items():
+            if name not in self.used_macros:
+                self.result.warning(LOAD_UNUSED_MACRO, "Macro not referred to by any other rule/macro",
+                                    info.span, (f"macro '{name}'",))
+        for name, linfo in self.col.lists.items():
+            if name not in self.used_lists:
+                self.result.warning(LOAD_UNUSED_LIST, "List not referred to by any other rule/macro",
+                                    linfo.span, (f"list '{name}'",))
+
+
+_FIELD_WITH_ARG = re.compile(r"([^\[\]\s]+)(?:\[([^\]]*)\])?")
+
+
+def _macro_refs(node: ast.Node | None) -> list[str]:
+    if node is None:
+        return []
+    return list(dict.fromkeys(n.name for n in ast.walk(node) if isinstance(n, ast.Identifier)))
+
+
+def _error_parts(e: Exception) -> tuple[str, int]:
+    return getattr(e, "message", None) or str(e), getattr(e, "pos", 0) or 0
+
+
+def _output_span(info: RuleInfo, pos: int) -> SourceSpan:
+    """Where offset `pos` of the (stripped) output is in the file, when the output is one scalar."""
+    node = info.output_node
+    if node is None:
+        return info.span
+    if node.text.strip() != info.output:
+        return node.span
+    return node.span_of_offset(pos + len(node.text) - len(node.text.lstrip()))

@@ -1,0 +1,147 @@
+"""Compiled rules indexed by event type (Falco's evttype_index_ruleset).
+
+Each event is checked only against the enabled rules that can match its `evt.type`, plus the rules
+with no event-type restriction, in definition order. Like Falco (`rule_matching: first`, its default)
+the first matching rule wins; `match_all=True` reports every matching rule instead.
+
+Selection mirrors Falco's command line: `-D` disables rules whose name contains a substring, `-T`
+disables rules with a tag, `-t` runs only rules with one of the tags, `--priority` drops rules less
+severe than a level. A rule with `enabled: false` stays off unless enabled by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tiercel.events.model import Event
+from tiercel.rules.diagnostics import SourceSpan
+from tiercel.rules.format import OutputFormat
+from tiercel.rules.items import PRIORITIES
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompiledRule:
+    """A loaded rule. `evttypes` is None when the condition does not restrict the event type."""
+
+    id: int
+    name: str
+    desc: str
+    priority: int                 # index into PRIORITIES: 0 Emergency ... 7 Debug
+    source: str
+    tags: tuple[str, ...]
+    enabled: bool
+    evttypes: frozenset[str] | None
+    predicate: Callable[[Event], bool]
+    output: OutputFormat
+    span: SourceSpan | None = None
+    condition: str = ""
+
+    @property
+    def priority_name(self) -> str:
+        return PRIORITIES[self.priority]
+
+    def render_output(self, event: Event) -> tuple[str, dict[str, Any]]:
+        """The rule's message for this event and its output_fields values."""
+        return self.output.render(event), self.output.fields(event)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    rule: CompiledRule
+    event: Event
+
+
+class Ruleset:
+    """The rules of one load, with the current selection and the per-event-type index."""
+
+    def __init__(self, rules: Sequence[CompiledRule], match_all: bool = False) -> None:
+        self.rules = list(rules)
+        self.match_all = match_all
+        self.errors = 0           # predicates that raised: counted, never fatal
+        self._active = {r.name: r.enabled for r in self.rules}
+        self._index: dict[str, tuple[CompiledRule, ...]] = {}
+        self._catchall: tuple[CompiledRule, ...] = ()
+        self._rebuild()
+
+    # -- selection -------------------------------------------------------------------------------
+
+    def enable(self, name: str, enabled: bool = True) -> None:
+        """Switch one rule on or off by its exact name."""
+        if name in self._active:
+            self._active[name] = enabled
+            self._rebuild()
+
+    def disable_matching(self, substring: str) -> int:
+        """-D: disable every rule whose name contains `substring`; returns how many matched."""
+        hits = [r for r in self.rules if substring in r.name]
+        for r in hits:
+            self._active[r.name] = False
+        self._rebuild()
+        return len(hits)
+
+    def disable_tags(self, tags: Iterable[str]) -> None:
+        """-T: disable the rules carrying any of these tags."""
+        drop = set(tags)
+        for r in self.rules:
+            if drop.intersection(r.tags):
+                self._active[r.name] = False
+        self._rebuild()
+
+    def only_tags(self, tags: Iterable[str]) -> None:
+        """-t: keep only the rules carrying at least one of these tags."""
+        keep = set(tags)
+        for r in self.rules:
+            if not keep.intersection(r.tags):
+                self._active[r.name] = False
+        self._rebuild()
+
+    def min_priority(self, level: int) -> None:
+        """--priority: drop rules less severe than `level` (an index into PRIORITIES)."""
+        for r in self.rules:
+            if r.priority > level:
+                self._active[r.name] = False
+        self._rebuild()
+
+    def enabled_rules(self) -> list[CompiledRule]:
+        return [r for r in self.rules if self._active[r.name]]
+
+    def _rebuild(self) -> None:
+        """Per event type: its rules and the catch-all rules, merged in definition order."""
+        enabled = self.enabled_rules()
+        self._catchall = tuple(r for r in enabled if r.evttypes is None)
+        types = {t for r in enabled if r.evttypes is not None for t in r.evttypes}
+        self._index = {t: tuple(r for r in enabled if r.evttypes is None or t in r.evttypes)
+                       for t in types}
+
+    # -- matching --------------------------------------------------------------------------------
+
+    def needed_event_types(self) -> set[str]:
+        """The event types some enabled rule restricts itself to (what the probe must attach).
+
+        Rules without a restriction are not in this set; `matches_any_type` says whether one exists.
+        """
+        return set(self._index)
+
+    @property
+    def matches_any_type(self) -> bool:
+        return bool(self._catchall)
+
+    def candidates(self, evttype: str) -> tuple[CompiledRule, ...]:
+        return self._index.get(evttype, self._catchall)
+
+    def match(self, event: Event) -> list[Match]:
+        """The rule (or, with match_all, every rule) that matches the event, in definition order."""
+        out: list[Match] = []
+        for rule in self._index.get(event.type, self._catchall):
+            try:
+                hit = rule.predicate(event)
+            except Exception:  # one bad event never stops the agent
+                self.errors += 1
+                continue
+            if hit:
+                out.append(Match(rule, event))
+                if not self.match_all:
+                    break
+        return out
