@@ -9,7 +9,8 @@
  * is right even when the headers it is compiled against are not the running kernel's.
  *
  * Compile-time constants (-D): AGENT_TGID, NR_EXIT, NR_EXIT_GROUP, NR_CLONE, NR_CLONE3,
- * NR_FORK, NR_VFORK, RINGBUF_PAGES.
+ * NR_FORK, NR_VFORK, RINGBUF_PAGES; and, when the running kernel's BTF gives them,
+ * OFF_TASK_MM, OFF_MM_ARG_START, OFF_MM_ARG_END (see src/tiercel/probe/btf.py).
  */
 #include "events.h"
 
@@ -183,6 +184,30 @@ static __always_inline int exit_exec(struct tp_sys_exit *ctx, __u64 id)
     fill_hdr(&rec->h, REC_SYSCALL, id);
     rec->h.flags = flags;
     rec->ret = ctx->ret;
+#ifdef OFF_TASK_MM
+    /* After a successful exec the kernel has just copied argv to the new stack, so those pages
+     * are present, unlike the caller's strings at enter, which may not have been faulted in. */
+    if (ctx->ret == 0) {
+        __u64 task = bpf_get_current_task(), mm = 0, start = 0, end = 0;
+        bpf_probe_read_kernel(&mm, sizeof(mm), (void *)(task + OFF_TASK_MM));
+        if (mm) {
+            bpf_probe_read_kernel(&start, sizeof(start), (void *)(mm + OFF_MM_ARG_START));
+            bpf_probe_read_kernel(&end, sizeof(end), (void *)(mm + OFF_MM_ARG_END));
+        }
+        if (end > start) {
+            __u64 len = end - start;
+            if (len > SLOT1_SIZE) {
+                len = SLOT1_SIZE;
+                rec->h.flags |= REC_F_ARGV_TRUNCATED;
+            } else {
+                rec->h.flags &= ~REC_F_ARGV_TRUNCATED;
+            }
+            if (bpf_probe_read_user(&rec->data[SLOT1_OFF], BOUNDED(len, SLOT1_SIZE * 2 - 1),
+                                    (void *)start) == 0)
+                rec->len1 = len;
+        }
+    }
+#endif
     __u32 size = offsetof(struct rec_syscall, data) + SLOT1_OFF + rec->len1;
     if (size > sizeof(*rec))
         size = sizeof(*rec);

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -26,10 +26,10 @@ def _fail(e: TiercelError) -> None:
 @app.command()
 def capture(
     json_out: Annotated[bool, typer.Option("--json", help="print each event as a JSON line")] = True,
-    duration: Annotated[Optional[float], typer.Option(help="stop after S seconds")] = None,
-    filter_pid: Annotated[Optional[list[int]], typer.Option("--filter-pid",
+    duration: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
+    filter_pid: Annotated[list[int] | None, typer.Option("--filter-pid",
                           help="only events of this process and its descendants")] = None,
-    kernel_headers: Annotated[Optional[Path], typer.Option("--kernel-headers")] = None,
+    kernel_headers: Annotated[Path | None, typer.Option("--kernel-headers")] = None,
     host_proc: Annotated[Path, typer.Option("--host-proc")] = Path("/proc"),
 ) -> None:
     """Print every decoded, enriched event (like `sysdig -j`): the debugging view."""

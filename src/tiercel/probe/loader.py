@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from tiercel.errors import EnvironmentProblem
 from tiercel.events.syscalls import SHAPE_EXIT, SyscallTable
+from tiercel.probe import btf
 
 TRACEFS_DIRS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 
@@ -71,7 +73,7 @@ class Probe:
 
     def lost(self) -> int:
         """Records the kernel side could not send (ring buffer full), all kinds together."""
-        return sum(sum(v) for v in self.bpf["lost"].values()) if self.bpf else 0
+        return sum(sum(v) for v in self.bpf[b"lost"].values()) if self.bpf else 0
 
     def close(self) -> None:
         if self.bpf is not None:
@@ -105,6 +107,12 @@ def compile_probe(table: SyscallTable, headers: str | None = None, ringbuf_pages
         "NR_FORK": table.nr("fork"), "NR_VFORK": table.nr("vfork"),
         "RINGBUF_PAGES": ringbuf_pages,
     }
+    offsets = btf.kernel_offsets()
+    if offsets:
+        consts.update(offsets)
+    else:
+        print("tiercel: the kernel has no usable BTF: execve arguments are read at entry, where "
+              "strings not yet paged in can be missed", file=sys.stderr)
     cflags = [f"-I{src}", "-Wno-macro-redefined", *(f"-D{k}={v}" for k, v in consts.items())]
     try:
         bpf = bcc.BPF(src_file=str(src / "tiercel.bpf.c").encode(), cflags=cflags)
@@ -131,7 +139,7 @@ def attach(probe: Probe, table: SyscallTable, names: Iterable[str]) -> Probe:
     """Fill the shapes of `names` and attach their enter/exit tracepoints, plus the sched ones
     (TRACEPOINT_PROBE functions are attached by BCC itself)."""
     bpf = probe.bpf
-    shapes = bpf["shapes"]
+    shapes = bpf[b"shapes"]
     tracefs = find_tracefs()
     for name in sorted(set(names)):
         sc = table.by_name[name]
@@ -140,9 +148,9 @@ def attach(probe: Probe, table: SyscallTable, names: Iterable[str]) -> Probe:
             continue
         shapes[ctypes.c_uint32(sc.nr)] = shapes.Leaf.from_buffer_copy(sc.shape_bytes())
         try:
-            bpf.attach_tracepoint(tp=f"syscalls:sys_enter_{sc.tp}", fn_name=b"sys_enter")
+            bpf.attach_tracepoint(tp=f"syscalls:sys_enter_{sc.tp}".encode(), fn_name=b"sys_enter")
             if sc.kind != SHAPE_EXIT:  # exit and exit_group never return
-                bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{sc.tp}", fn_name=b"sys_exit")
+                bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{sc.tp}".encode(), fn_name=b"sys_exit")
         except Exception as e:
             raise EnvironmentProblem(_explain_bcc_failure(str(e), Path("."))) from e
         probe.attached.append(name)

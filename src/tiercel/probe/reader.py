@@ -15,7 +15,7 @@ class RingReader:
         self._bpf: Any = probe.bpf
         self._on_record = on_record
         self.received = 0
-        self._bpf["events"].open_ring_buffer(self._callback)
+        self._bpf[b"events"].open_ring_buffer(self._callback)
 
     def _callback(self, _ctx: Any, data: int, size: int) -> int:
         self.received += 1

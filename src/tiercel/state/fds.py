@@ -38,7 +38,8 @@ def socket_name(fd: Fd) -> str:
 
 def on_open(proc: Process, ev: Event, path: str) -> None:
     flags = ev.args.get("flags", 0) or 0
-    typechar = "d" if flags & O_DIRECTORY and not flags & O_TMPFILE == O_TMPFILE else "f"
+    is_tmpfile = (flags & O_TMPFILE) == O_TMPFILE  # O_TMPFILE includes the O_DIRECTORY bit
+    typechar = "d" if flags & O_DIRECTORY and not is_tmpfile else "f"
     fd = Fd(num=ev.res if ev.res is not None else -1, typechar=typechar, name=path, openflags=flags)
     if ev.res is not None and ev.res >= 0:
         proc.fds[ev.res] = fd
@@ -96,6 +97,7 @@ def on_connect(proc: Process, ev: Event) -> None:
     elif addr and len(addr) == 2:
         fd.name = addr[1]
     ev.fd = fd
+    ev.args["tuple"] = fd.name
 
 
 def on_bind(proc: Process, ev: Event) -> None:
@@ -114,7 +116,9 @@ def on_accept(proc: Process, ev: Event, listen_fd: int | None) -> None:
     if ev.res is None or ev.res < 0:
         return
     listener = proc.fds.get(listen_fd) if listen_fd is not None else None
-    addr = ev.args.get("addr")
+    addr = ev.args.get("tuple")
+    if not isinstance(addr, tuple):
+        addr = None
     typechar = _FAMILY_OF_ADDR.get(addr[0], "o") if addr else (listener.typechar if listener else "o")
     fd = Fd(ev.res, typechar, l4proto=listener.l4proto if listener else "tcp", is_server=True)
     if listener is not None:
@@ -126,6 +130,7 @@ def on_accept(proc: Process, ev: Event, listen_fd: int | None) -> None:
         fd.name = listener.name
     proc.fds[ev.res] = fd
     ev.fd = fd
+    ev.args["tuple"] = fd.name
 
 
 def on_memfd(proc: Process, ev: Event) -> None:

@@ -1,0 +1,93 @@
+"""Field offsets of the running kernel's structs, read from its BTF (/sys/kernel/btf/vmlinux).
+
+The probe is compiled against headers that may not match the running kernel, so the few kernel
+struct fields it reads (task->mm, mm->arg_start, ...) are located here and passed in as constants.
+Only what that needs is parsed: type records, struct/union members, and the string table.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+VMLINUX = Path("/sys/kernel/btf/vmlinux")
+
+_INT, _PTR, _ARRAY, _STRUCT, _UNION, _ENUM, _FWD, _TYPEDEF, _VOLATILE, _CONST, _RESTRICT = range(1, 12)
+_FUNC, _FUNC_PROTO, _VAR, _DATASEC, _FLOAT, _DECL_TAG, _TYPE_TAG, _ENUM64 = range(12, 20)
+# bytes that follow the 12-byte common record: fixed, or per vlen item
+_EXTRA_FIXED = {_INT: 4, _ARRAY: 12, _VAR: 4, _DECL_TAG: 4}
+_EXTRA_PER_ITEM = {_STRUCT: 12, _UNION: 12, _ENUM: 8, _FUNC_PROTO: 8, _DATASEC: 12, _ENUM64: 12}
+_QUALIFIERS = {_TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _TYPE_TAG}
+
+
+class Btf:
+    def __init__(self, data: bytes) -> None:
+        magic, _ver, _flags, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from(
+            "<HBBIIIII", data)
+        if magic != 0xEB9F:
+            raise ValueError("not BTF data")
+        self._strings = data[hdr_len + str_off:hdr_len + str_off + str_len]
+        # id -> (name, kind, size_or_type, members[(name, type, bit_offset)])
+        self.types: list[tuple[str, int, int, list[tuple[str, int, int]]]] = [("", 0, 0, [])]
+        self.by_name: dict[tuple[int, str], int] = {}
+        pos, end = hdr_len + type_off, hdr_len + type_off + type_len
+        while pos < end:
+            name_off, info, size_type = struct.unpack_from("<III", data, pos)
+            pos += 12
+            kind, vlen, kflag = (info >> 24) & 0x1F, info & 0xFFFF, info >> 31
+            members: list[tuple[str, int, int]] = []
+            if kind in (_STRUCT, _UNION):
+                for i in range(vlen):
+                    m_name, m_type, m_off = struct.unpack_from("<III", data, pos + 12 * i)
+                    members.append((self._str(m_name), m_type, m_off & 0xFFFFFF if kflag else m_off))
+            pos += _EXTRA_FIXED.get(kind, 0) + vlen * _EXTRA_PER_ITEM.get(kind, 0)
+            name = self._str(name_off)
+            self.types.append((name, kind, size_type, members))
+            if name and kind in (_STRUCT, _UNION):
+                self.by_name.setdefault((kind, name), len(self.types) - 1)
+
+    def _str(self, off: int) -> str:
+        return self._strings[off:self._strings.index(b"\0", off)].decode()
+
+    def _resolve(self, type_id: int) -> int:
+        while self.types[type_id][1] in _QUALIFIERS:
+            type_id = self.types[type_id][2]
+        return type_id
+
+    def member_offset(self, struct_name: str, member: str) -> int | None:
+        """Byte offset of `member` in `struct struct_name`, looking inside anonymous members."""
+        sid = self.by_name.get((_STRUCT, struct_name))
+        return None if sid is None else self._find(sid, member)
+
+    def _find(self, type_id: int, member: str) -> int | None:
+        for name, m_type, bit_off in self.types[type_id][3]:
+            if name == member:
+                return bit_off // 8
+            if not name:  # anonymous struct/union: its members belong to the outer struct
+                inner = self._resolve(m_type)
+                if self.types[inner][1] in (_STRUCT, _UNION):
+                    found = self._find(inner, member)
+                    if found is not None:
+                        return bit_off // 8 + found
+        return None
+
+
+def kernel_offsets(path: Path = VMLINUX) -> dict[str, int] | None:
+    """The offsets the probe needs, or None when the kernel has no BTF or lacks a field."""
+    try:
+        btf = Btf(path.read_bytes())
+    except (OSError, ValueError, struct.error):
+        return None
+    wanted = {
+        "OFF_TASK_MM": ("task_struct", "mm"),
+        "OFF_MM_ARG_START": ("mm_struct", "arg_start"),
+        "OFF_MM_ARG_END": ("mm_struct", "arg_end"),
+        "OFF_TASK_LOGINUID": ("task_struct", "loginuid"),
+    }
+    out = {}
+    for const, (st, member) in wanted.items():
+        off = btf.member_offset(st, member)
+        if off is None:
+            return None
+        out[const] = off
+    return out

@@ -1,0 +1,75 @@
+"""Run the live pipeline inside the test process and collect the events of one workload.
+
+No sleeps: the test polls the ring buffer until the condition it waits for holds (for example,
+the workload's exit event has arrived), then drains what is left.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tiercel.app import CaptureOptions, LiveSource
+from tiercel.events.model import Event
+
+
+class LiveCapture:
+    def __init__(self, syscalls: set[str] | None = None, keep: Callable[[Event], bool] | None = None) -> None:
+        self.events: list[Event] = []
+        self.keep = keep
+        self.watch: set[int] = set()
+        self.exited_tids: set[int] = set()
+        self.source = LiveSource(CaptureOptions(syscalls=syscalls), self._sink)
+
+    def _sink(self, ev: Event) -> None:
+        if ev.type == "procexit":
+            self.exited_tids.add(ev.tid)
+        if self.keep is not None and not self.keep(ev):
+            return
+        if self.watch and not _in_tree(ev, self.watch):
+            return
+        self.events.append(ev)
+
+    def __enter__(self) -> LiveCapture:
+        self.source.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.source.stop()
+
+    def poll_until(self, done: Callable[[], bool], timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError("condition not reached while capturing")
+            self.source.reader.poll(50)
+        self.source.reader.drain()
+
+    def run(self, argv: Sequence[str | Path], timeout: float = 300.0,
+            **kw: object) -> subprocess.Popen[bytes]:
+        """Start argv, keep only its process tree's events, poll until its exit event arrived."""
+        proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, **kw)  # type: ignore[call-overload]
+        self.watch.add(proc.pid)
+        self.poll_until(lambda: proc.poll() is not None and self.exited(proc.pid), timeout)
+        return proc
+
+    def exited(self, pid: int) -> bool:
+        return pid in self.exited_tids
+
+
+def _in_tree(ev: Event, pids: set[int]) -> bool:
+    p = ev.proc
+    for _ in range(64):
+        if p is None:
+            return False
+        if p.pid in pids:
+            return True
+        p = p.parent
+    return False
+
+
+def build_c(source: Path, out: Path, *flags: str) -> Path:
+    subprocess.run(["gcc", "-O1", "-Wall", *flags, "-o", str(out), str(source)], check=True)
+    return out
