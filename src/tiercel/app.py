@@ -141,7 +141,9 @@ def run_capture(opts: CaptureOptions, out: IO[bytes] | None = None) -> int:
             if opts.duration is not None:
                 break
     finally:
+        started = source.probe is not None
         source.stop()
         stream.flush()
-        report(source.counters, sys.stderr)
+        if started:
+            report(source.counters, sys.stderr)
     return 0

@@ -56,7 +56,7 @@ def mine(run: tuple[dict, list[Event], Path]) -> list[Event]:
 
 
 def test_process_identity(run: tuple[dict, list[Event], Path]) -> None:
-    out, events, work = run
+    out, _, work = run
     ev = only(mine(run), type="chdir", arg_path=str(work))
     assert ev.res == 0
     p = ev.proc

@@ -60,7 +60,22 @@ def find_tracefs() -> Path:
 
 def check_privileges() -> None:
     if os.geteuid() != 0:
-        raise EnvironmentProblem("tiercel must run as root (it loads BPF programs into the kernel)")
+        raise EnvironmentProblem("must run as root (it loads BPF programs into the kernel)")
+
+
+def check_bpf_allowed() -> None:
+    """Create and drop a one-entry BPF map: the cheapest question to ask the kernel whether this
+    process may use bpf() at all (capabilities, seccomp, lockdown), before BCC prints its own noise."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = (ctypes.c_uint32 * 32)(2, 4, 4, 1)  # BPF_MAP_TYPE_ARRAY, key 4, value 4, 1 entry
+    fd = libc.syscall(321 if platform.machine() == "x86_64" else 280, 0, ctypes.byref(attr),
+                      ctypes.sizeof(attr))  # bpf(BPF_MAP_CREATE, ...)
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise EnvironmentProblem(
+            f"the kernel refused bpf() ({os.strerror(err).lower()}): run as root with CAP_BPF and "
+            "CAP_PERFMON (or CAP_SYS_ADMIN), outside any seccomp profile that blocks bpf()")
+    os.close(fd)
 
 
 @dataclass
@@ -94,6 +109,7 @@ def _import_bcc() -> Any:
 def compile_probe(table: SyscallTable, headers: str | None = None, ringbuf_pages: int = 2048) -> Probe:
     """Compile the probe for this host. Raises EnvironmentProblem with the reason on failure."""
     check_privileges()
+    check_bpf_allowed()
     find_tracefs()
     hdr = find_headers(headers)
     if headers:  # BCC finds /lib/modules/$(uname -r)/{build,source} by itself
