@@ -17,7 +17,8 @@ N = 20_000
 def test_exec_storm(tmp_path: Path) -> None:
     storm = build_c(Path(__file__).parent / "storm.c", tmp_path / "storm")
     syscalls = set(STATE_SYSCALLS | FD_STATE_SYSCALLS)
-    with LiveCapture(syscalls=syscalls, keep=lambda e: e.type in ("execve", "fork", "clone", "procexit")) as cap:
+    kinds = ("execve", "fork", "clone", "procexit")
+    with LiveCapture(syscalls=syscalls, keep=lambda e: e.type in kinds) as cap:
         table = cap.source.enricher.table
         baseline = len(table)
         proc = cap.run([storm, str(N)], timeout=900)
