@@ -1,0 +1,285 @@
+"""Compile a condition tree into one predicate `Event -> bool`, once, before any event is seen.
+
+Each node type has a handler in HANDLERS that returns a closure; nothing looks at the tree per
+event. Fields are resolved once (through a FieldResolver, normally rules.fields.FieldTable),
+constants are converted once to the field's type, `in` lists become frozensets, globs and regexes
+are compiled once. Type errors (`proc.pid contains 1`) are CompileErrors with the node's position.
+
+Semantics follow libsinsp: a value that cannot be extracted (None) makes a check false, except
+`exists`, which tests exactly that; fields marked `either` (fd.ip: client or server) or `is_list`
+match when any of their values does, except that `!=` needs none equal and `in` needs all in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from tiercel.errors import TiercelError
+from tiercel.events.model import Event
+from tiercel.rules import ast
+from tiercel.rules import operators as O
+from tiercel.rules import values as V
+from tiercel.rules.lexer import FIELD_NAME
+from tiercel.rules.transformers import Operand, TransformerError, compile_transformer
+
+Predicate = Callable[[Event], bool]
+Warnings = list[tuple[str, int]]
+
+
+class FieldDef(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...  # libsinsp's PT_ type name without the prefix: CHARBUF, UINT64, IPNET ...
+    @property
+    def is_list(self) -> bool: ...
+    @property
+    def extract(self) -> Callable[[Event], Any]: ...  # argument already bound; None when unavailable
+
+
+class FieldResolver(Protocol):
+    def resolve(self, name: str, arg: str | None) -> FieldDef:
+        """The field bound to its argument; raises (UnknownField, ...) when there is no such field."""
+        ...
+
+
+class CompileError(TiercelError):
+    def __init__(self, message: str, pos: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+
+def compile_condition(node: ast.Node, fields: FieldResolver, warnings: Warnings | None = None
+                      ) -> Predicate:
+    """The predicate of an expanded condition (macros and lists already substituted).
+
+    Errors from the resolver propagate with a `pos` attribute added; `warnings` collects
+    (message, pos) pairs for checks that work but are probably not what was meant.
+    """
+    return _Compiler(fields, warnings if warnings is not None else []).compile(node)
+
+
+class _Compiler:
+    def __init__(self, fields: FieldResolver, warnings: Warnings) -> None:
+        self.fields = fields
+        self.warnings = warnings
+
+    def compile(self, node: ast.Node) -> Predicate:
+        handler = HANDLERS.get(type(node))
+        if handler is None:
+            raise CompileError(f"unexpected {type(node).__name__} where a check is expected", node.pos)
+        return handler(self, node)
+
+    def operand(self, node: ast.Node) -> Operand:
+        """A field or transformer, ready to extract."""
+        if isinstance(node, ast.Transformer):
+            try:
+                return compile_transformer(node, self.operand)
+            except TransformerError as e:
+                raise CompileError(str(e), e.pos) from None
+        if not isinstance(node, ast.FieldRef):
+            raise CompileError("expected a field", node.pos)
+        try:
+            fd = self.fields.resolve(node.name, node.arg)
+        except Exception as e:
+            if isinstance(e, TiercelError) and not hasattr(e, "pos"):
+                e.pos = node.pos  # type: ignore[attr-defined]
+            raise
+        many = fd.is_list or bool(getattr(fd, "either", False)) or fd.type.endswith("ARRAY")
+        return Operand(fd.extract, fd.type, many, _display(node))
+
+    def field_or_none(self, text: str) -> Operand | None:
+        """`text` as a field, if it names one (for the "did you mean val()" warning)."""
+        try:
+            return self.operand(ast.FieldRef(text))
+        except Exception:
+            return None
+
+
+def _display(node: ast.FieldRef) -> str:
+    return node.name if node.arg is None else f"{node.name}[{node.arg}]"
+
+
+# -- boolean nodes ------------------------------------------------------------------------------
+
+def _and(c: _Compiler, node: ast.Node) -> Predicate:
+    assert isinstance(node, ast.And)
+    preds = [c.compile(ch) for ch in _flatten(node, ast.And)]
+    if len(preds) == 2:
+        a, b = preds
+        return lambda e: a(e) and b(e)
+    if len(preds) == 3:
+        a, b, d = preds
+        return lambda e: a(e) and b(e) and d(e)
+
+    def all_of(e: Event) -> bool:
+        for p in preds:  # noqa: SIM110 - a plain loop: all() would build a generator per event
+            if not p(e):
+                return False
+        return True
+    return all_of
+
+
+def _or(c: _Compiler, node: ast.Node) -> Predicate:
+    assert isinstance(node, ast.Or)
+    preds = [c.compile(ch) for ch in _flatten(node, ast.Or)]
+    if len(preds) == 2:
+        a, b = preds
+        return lambda e: a(e) or b(e)
+    if len(preds) == 3:
+        a, b, d = preds
+        return lambda e: a(e) or b(e) or d(e)
+
+    def any_of(e: Event) -> bool:
+        for p in preds:  # noqa: SIM110 - a plain loop: any() would build a generator per event
+            if p(e):
+                return True
+        return False
+    return any_of
+
+
+def _flatten(node: ast.And | ast.Or, kind: type) -> list[ast.Node]:
+    """`a and (b and c)` as one level: fewer calls per event."""
+    out: list[ast.Node] = []
+    for ch in node.children:
+        out.extend(_flatten(ch, kind) if isinstance(ch, kind) else [ch])  # type: ignore[arg-type]
+    return out
+
+
+def _not(c: _Compiler, node: ast.Node) -> Predicate:
+    assert isinstance(node, ast.Not)
+    p = c.compile(node.child)
+    return lambda e: not p(e)
+
+
+def _identifier(c: _Compiler, node: ast.Node) -> Predicate:
+    assert isinstance(node, ast.Identifier)
+    raise CompileError(f"Undefined macro '{node.name}' used in filter.", node.pos)
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+def _compare(c: _Compiler, node: ast.Node) -> Predicate:
+    assert isinstance(node, ast.Compare)
+    left = c.operand(node.left)
+    fam = V.family(left.type)
+    if node.op not in V.ALLOWED_OPS[fam]:
+        raise CompileError(f"filter error: operator '{node.op}' is not supported for field "
+                           f"'{left.name}' of type {left.type}", node.pos)
+    if node.op == "exists":
+        return O.event_check(left.get, _never, "exists", left.is_list)
+    if isinstance(node.right, ast.ValExpr | ast.Transformer):
+        return _compare_fields(c, node, left)
+    try:
+        return _compare_constants(c, node, left, fam)
+    except (ValueError, re.error) as e:
+        raise CompileError(str(e), node.pos) from None
+
+
+def _never(v: Any) -> bool:
+    return False
+
+
+def _constants(node: ast.Compare) -> list[ast.Value]:
+    right = node.right
+    if isinstance(right, ast.ListValue):
+        return [i for i in right.items if isinstance(i, ast.Value)]
+    if isinstance(right, ast.Value):
+        return [right]
+    raise CompileError("expected a value", node.pos)
+
+
+def _compare_constants(c: _Compiler, node: ast.Compare, left: Operand, fam: str) -> Predicate:
+    op = node.op
+    texts = [v.text for v in _constants(node)]
+    if op == "pmatch":
+        for t in texts:
+            V.convert(t, fam, left.type)  # the NUL check
+        return O.event_check(left.get, O.pmatch_matcher(texts), op, left.is_list)
+    consts = [_constant(t, op, fam, left.type) for t in texts]
+    _warn_constant(c, node, fam, texts)
+    if node.modifier is not None:
+        matchers = [O.value_matcher(op, k, fam) for k in consts]
+        return O.event_check(left.get, O.modifier_matcher(node.modifier, matchers), op, left.is_list)
+    if op in ("in", "intersects"):
+        match = O.set_matcher(consts, fam)
+        members = getattr(match, "__self__", None) if not left.is_list else None
+        return O.event_check(left.get, match, op, left.is_list,
+                             members if isinstance(members, frozenset) else None)
+    match = O.value_matcher(op, consts[0], fam)
+    members = getattr(match, "__self__", None) if op in ("=", "==") and not left.is_list else None
+    return O.event_check(left.get, match, op, left.is_list,
+                         members if isinstance(members, frozenset) else None)
+
+
+def _constant(text: str, op: str, fam: str, field_type: str) -> Any:
+    if op in ("bcontains", "bstartswith"):
+        return V.hex_bytes(text)
+    if op in ("glob", "iglob", "regex", "contains", "icontains", "startswith", "endswith") and fam == V.STR:
+        V.convert(text, fam, field_type)  # the NUL check
+        return text
+    return V.convert(text, fam, field_type)
+
+
+def _compare_fields(c: _Compiler, node: ast.Compare, left: Operand) -> Predicate:
+    right = node.right
+    if isinstance(right, ast.ValExpr):
+        if right.arg is not None:
+            raise CompileError("filter error: transformer 'val' does not support field arguments", right.pos)
+        other = c.operand(right.field)
+    else:
+        assert isinstance(right, ast.Transformer)
+        other = c.operand(right)
+    if V.family(other.type) != V.family(left.type):
+        raise CompileError(f"filter error: cannot compare field '{left.name}' ({left.type}) with "
+                           f"'{other.name}' ({other.type})", node.pos)
+    try:
+        test = O.field_matcher(node.op)
+    except ValueError as e:
+        raise CompileError(str(e), node.pos) from None
+    get, get2 = left.get, other.get
+
+    def check(e: Event) -> bool:
+        v, w = get(e), get2(e)
+        if v is None or w is None:
+            return False
+        try:
+            return test(v, w)
+        except (TypeError, AttributeError):
+            return False
+    return check
+
+
+# -- warnings -----------------------------------------------------------------------------------
+
+_SIMPLE_REGEX = re.compile(r"\^?(?:\.[*+?])?[A-Za-z0-9_\-/ ]+(?:\.[*+?])?\$?")
+_WRAPPED = re.compile(r"(?:tolower|toupper|b64|basename|len)\((.*)\)")
+
+
+def _warn_constant(c: _Compiler, node: ast.Compare, fam: str, texts: list[str]) -> None:
+    if fam != V.STR or len(texts) != 1 or node.modifier is not None:
+        return
+    text = texts[0]
+    if node.op == "regex" and _SIMPLE_REGEX.fullmatch(text):
+        c.warnings.append((f"regex '{text}' needs no regular expression: '=', 'startswith', 'endswith' "
+                           "or 'contains' say the same and are faster", node.pos))
+        return
+    inner = text
+    while (m := _WRAPPED.fullmatch(inner)) is not None:
+        inner = m.group(1)
+    if FIELD_NAME.fullmatch(inner) and c.field_or_none(inner) is not None:
+        c.warnings.append((f"'{text}' is compared as a string; to compare with the field, write "
+                           f"val({text})" if inner == text else
+                           f"'{text}' is compared as a string, not as a transformed field", node.pos))
+
+
+HANDLERS: dict[type, Callable[[_Compiler, ast.Node], Predicate]] = {
+    ast.And: _and,
+    ast.Or: _or,
+    ast.Not: _not,
+    ast.Compare: _compare,
+    ast.Identifier: _identifier,
+}

@@ -1,0 +1,228 @@
+"""Comparison operators, built once per check into closures over pre-converted constants.
+
+`value_matcher` gives a test on one extracted value; `event_check` wraps it with the field's getter
+into the check's predicate, with the common shapes (`x = c`, `x in (...)`) specialised so that they
+cost one call and one dict lookup. A missing value (None) makes every operator false but `exists`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tiercel.rules import values as V
+
+Getter = Callable[[Any], Any]
+Matcher = Callable[[Any], bool]
+Predicate = Callable[[Any], bool]
+
+_ORDER = {"<": lambda v, c: v < c, "<=": lambda v, c: v <= c, ">": lambda v, c: v > c,
+          ">=": lambda v, c: v >= c}
+
+
+def eq_forms(const: Any, fam: str) -> frozenset[Any]:
+    """The values an extractor may return that equal `const` (a str field may hand back an int)."""
+    if fam == V.IP and not isinstance(const, V.IpNetwork):
+        return V.ip_forms(const)
+    if fam == V.STR and isinstance(const, str) and const.lstrip("+-").isdigit():
+        return frozenset((const, int(const)))
+    return frozenset((const,))
+
+
+def value_matcher(op: str, const: Any, fam: str) -> Matcher:
+    """A test of one present value against one constant (already converted by values.convert)."""
+    if op in ("=", "=="):
+        return _equal(const, fam)
+    if op == "!=":
+        eq = _equal(const, fam)
+        return lambda v: not eq(v)
+    if op in _ORDER:
+        order = _ORDER[op]
+        return lambda v: order(v, const)
+    if fam == V.BYTES and op in ("contains", "startswith", "endswith", "bcontains", "bstartswith"):
+        return _bytes_matcher(op, const)
+    if op == "contains":
+        return lambda v: const in v
+    if op == "icontains":
+        low = const.lower()
+        return lambda v: low in v.lower()
+    if op == "startswith":
+        return lambda v: v.startswith(const)
+    if op == "endswith":
+        return lambda v: v.endswith(const)
+    if op in ("glob", "iglob"):
+        rx = re.compile(fnmatch.translate(const), re.IGNORECASE if op == "iglob" else 0)
+        return lambda v: rx.match(v) is not None
+    if op == "regex":
+        rx = re.compile(const)
+        return lambda v: rx.fullmatch(v) is not None
+    raise ValueError(f"operator '{op}' is not supported here")
+
+
+def _equal(const: Any, fam: str) -> Matcher:
+    if fam == V.NET or isinstance(const, V.IpNetwork):
+        return _in_networks((const,))
+    if fam == V.BYTES:
+        return lambda v: _as_bytes(v) == const
+    forms = eq_forms(const, fam)
+    return forms.__contains__
+
+
+def _bytes_matcher(op: str, const: bytes) -> Matcher:
+    if op in ("contains", "bcontains"):
+        return lambda v: const in _as_bytes(v)
+    if op in ("startswith", "bstartswith"):
+        return lambda v: _as_bytes(v).startswith(const)
+    return lambda v: _as_bytes(v).endswith(const)
+
+
+def _as_bytes(v: Any) -> bytes:
+    return V.to_bytes(v) if isinstance(v, str) else bytes(v)
+
+
+def _in_networks(nets: Iterable[V.IpNetwork]) -> Matcher:
+    cache = V.AddressCache()
+    by_version = [(n.version, n) for n in nets]
+
+    def match(v: Any) -> bool:
+        addr = cache.get(v)
+        return addr is not None and any(ver == addr.version and addr in n for ver, n in by_version)
+    return match
+
+
+def set_matcher(consts: list[Any], fam: str) -> Matcher:
+    """`in (...)`: membership in a frozenset built once; networks are tested by containment."""
+    nets = [c for c in consts if isinstance(c, V.IpNetwork)]
+    forms: set[Any] = set()
+    for c in consts:
+        if not isinstance(c, V.IpNetwork):
+            forms |= eq_forms(c, fam) if fam != V.BYTES else {c}
+    members = frozenset(forms)
+    if fam == V.BYTES:
+        return lambda v: _as_bytes(v) in members
+    if not nets:
+        return members.__contains__
+    in_nets = _in_networks(nets)
+    return lambda v: v in members or in_nets(v)
+
+
+def pmatch_matcher(prefixes: list[str]) -> Matcher:
+    """Path-prefix match on whole components; prefixes may hold glob characters (`/opt/*/bin`)."""
+    literal: set[str] = set()
+    globbed: list[list[re.Pattern[str]]] = []
+    for p in prefixes:
+        p = p.rstrip("/") or "/"
+        if any(ch in p for ch in "*?["):
+            globbed.append([re.compile(fnmatch.translate(part)) for part in p.split("/")])
+        else:
+            literal.add(p)
+    root = "/" in literal
+
+    def match(path: str) -> bool:
+        if root and path.startswith("/"):
+            return True
+        if path in literal:
+            return True
+        i = path.find("/", 1)
+        while i != -1:
+            if path[:i] in literal:
+                return True
+            i = path.find("/", i + 1)
+        return bool(globbed) and _glob_prefix(path, globbed)
+    return match
+
+
+def _glob_prefix(path: str, globbed: list[list[re.Pattern[str]]]) -> bool:
+    parts = path.split("/")
+    for pats in globbed:
+        if len(pats) <= len(parts) and all(rx.match(part) for rx, part in zip(pats, parts, strict=False)):
+            return True
+    return False
+
+
+def modifier_matcher(modifier: str, matchers: list[Matcher]) -> Matcher:
+    """`== anyof (...)`: any constant matches; `oneof`: exactly one; `allof`: all (and some)."""
+    if modifier == "allof":
+        return lambda v: bool(matchers) and all(m(v) for m in matchers)
+    if modifier == "oneof":
+        return lambda v: sum(1 for m in matchers if m(v)) == 1
+    return lambda v: any(m(v) for m in matchers)
+
+
+def event_check(get: Getter, match: Matcher, op: str, many: bool, members: frozenset[Any] | None = None
+                ) -> Predicate:
+    """The predicate of one check. `many`: the value is a list (or a client/server pair).
+
+    `members` is the constant set when the whole test is a membership test (`=`, `in`), which is
+    then inlined: `get(e) in members` is false for None without a separate test.
+    """
+    if many:
+        return _many_check(get, match, op)
+    if op == "exists":
+        return lambda e: get(e) is not None
+    if members is not None:
+        return lambda e: get(e) in members
+
+    def check(e: Any) -> bool:
+        v = get(e)
+        if v is None:
+            return False
+        try:
+            return match(v)
+        except (TypeError, AttributeError, ValueError):  # a value of an unexpected type: no match
+            return False
+    return check
+
+
+def _many_check(get: Getter, match: Matcher, op: str) -> Predicate:
+    """List fields: `in` needs every value in the set, `!=` no value equal, others any value."""
+    def values(e: Any) -> Any:
+        v = get(e)
+        return () if v is None else v
+
+    if op == "exists":
+        return lambda e: bool(values(e))
+    if op == "in":
+        return lambda e: _all_match(values(e), match)
+    if op == "!=":
+        return lambda e: _safe_all(values(e), match)
+    return lambda e: _any_match(values(e), match)
+
+
+def _all_match(vs: Any, match: Matcher) -> bool:
+    try:
+        return bool(vs) and all(v is not None and match(v) for v in vs)
+    except (TypeError, AttributeError, ValueError):
+        return False
+
+
+def _safe_all(vs: Any, match: Matcher) -> bool:
+    try:
+        return bool(vs) and all(v is not None and match(v) for v in vs)
+    except (TypeError, AttributeError, ValueError):
+        return False
+
+
+def _any_match(vs: Any, match: Matcher) -> bool:
+    try:
+        return any(v is not None and match(v) for v in vs)
+    except (TypeError, AttributeError, ValueError):
+        return False
+
+
+def field_matcher(op: str) -> Callable[[Any, Any], bool]:
+    """`x op val(y)`: a test of two present values of the same family."""
+    table: dict[str, Callable[[Any, Any], bool]] = {
+        "=": lambda v, w: v == w, "==": lambda v, w: v == w, "!=": lambda v, w: v != w,
+        **_ORDER,
+        "contains": lambda v, w: w in v, "icontains": lambda v, w: w.lower() in v.lower(),
+        "startswith": lambda v, w: v.startswith(w), "endswith": lambda v, w: v.endswith(w),
+        "bcontains": lambda v, w: w in v, "bstartswith": lambda v, w: v.startswith(w),
+        "in": lambda v, w: v in w if isinstance(w, list | tuple) else v == w,
+        "intersects": lambda v, w: v in w if isinstance(w, list | tuple) else v == w,
+    }
+    if op not in table:
+        raise ValueError(f"filter error: operator '{op}' cannot compare with another field")
+    return table[op]

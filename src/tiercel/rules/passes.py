@@ -1,0 +1,255 @@
+"""Passes over the condition tree: small pure functions, run in the order of PASSES.
+
+    expand_macros   an Identifier becomes the (expanded) tree of the macro it names
+    expand_lists    a list name among the values of a check becomes the list's items
+    event_types     the evt.type values a condition can match (None: any), for the rule index
+
+Falco expands lists by substituting text before parsing; expand_lists gives the same result on the
+tree: a bare (unquoted) value equal to a list name is replaced by the list's items, an item that is
+itself a quoted string ('"one string"' in YAML) is read as one, and an item with a blank in it stays
+one string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from tiercel.errors import TiercelError
+from tiercel.rules import ast
+from tiercel.rules.lexer import Scanner
+
+
+class UndefinedMacro(TiercelError):
+    def __init__(self, name: str, pos: int) -> None:
+        super().__init__(f"Undefined macro '{name}' used in filter.")
+        self.name = name
+        self.pos = pos
+
+
+class MacroCycle(TiercelError):
+    def __init__(self, name: str, pos: int) -> None:
+        super().__init__(f"macro '{name}' refers to itself")
+        self.name = name
+        self.pos = pos
+
+
+class InvalidListUse(TiercelError):
+    """A list of other than one item where a single value is expected (`proc.name = my_list`)."""
+
+    def __init__(self, name: str, pos: int) -> None:
+        super().__init__(f"list '{name}' used where a single value is expected")
+        self.name = name
+        self.pos = pos
+
+
+# -- macros -------------------------------------------------------------------------------------
+
+def expand_macros(node: ast.Node, macros: Mapping[str, ast.Node]) -> ast.Node:
+    """Replace every macro reference by the macro's condition, itself expanded."""
+    done: dict[str, ast.Node] = {}
+
+    def expand(n: ast.Node, active: tuple[str, ...]) -> ast.Node:
+        if isinstance(n, ast.Identifier):
+            if n.name in done:
+                return done[n.name]
+            if n.name not in macros:
+                raise UndefinedMacro(n.name, n.pos)
+            if n.name in active:
+                raise MacroCycle(n.name, n.pos)
+            body = expand(macros[n.name], (*active, n.name))
+            done[n.name] = body
+            return body
+        return _map_bool(n, lambda c: expand(c, active))
+
+    return expand(node, ())
+
+
+def _map_bool(n: ast.Node, fn: Callable[[ast.Node], ast.Node]) -> ast.Node:
+    """Apply `fn` to the children of a boolean node; checks are returned as they are."""
+    if isinstance(n, ast.And | ast.Or):
+        return replace(n, children=tuple(fn(c) for c in n.children))
+    if isinstance(n, ast.Not):
+        return replace(n, child=fn(n.child))
+    return n
+
+
+# -- lists --------------------------------------------------------------------------------------
+
+_LIST_OPS = frozenset(ast.LIST_OPS)
+
+
+def expand_lists(node: ast.Node, lists: Mapping[str, list[str]]) -> ast.Node:
+    """Replace list names among check values by the lists' items (lists may name lists)."""
+    if not lists:
+        return node
+
+    def expand(n: ast.Node) -> ast.Node:
+        if isinstance(n, ast.Compare):
+            return _expand_compare(n, lists)
+        return _map_bool(n, expand)
+
+    return expand(node)
+
+
+def _expand_compare(n: ast.Compare, lists: Mapping[str, list[str]]) -> ast.Compare:
+    right = n.right
+    if isinstance(right, ast.ListValue):
+        items: list[ast.Node] = []
+        for item in right.items:
+            if isinstance(item, ast.Value) and not item.quoted and item.text in lists:
+                items.extend(_item_values(item.text, lists, item.pos))
+            else:
+                items.append(item)
+        return replace(n, right=replace(right, items=tuple(items)))
+    if isinstance(right, ast.Value) and not right.quoted and right.text in lists:
+        values = _item_values(right.text, lists, right.pos)
+        if n.op in _LIST_OPS or n.modifier is not None:
+            return replace(n, right=ast.ListValue(tuple(values), pos=right.pos))
+        if len(values) != 1:
+            raise InvalidListUse(right.text, right.pos)
+        return replace(n, right=values[0])
+    return n
+
+
+def _item_values(name: str, lists: Mapping[str, list[str]], pos: int) -> list[ast.Node]:
+    out: list[ast.Node] = []
+    for text in flatten_list(name, lists):
+        out.append(_item_value(text, pos))
+    return out
+
+
+def flatten_list(name: str, lists: Mapping[str, list[str]], _seen: frozenset[str] = frozenset()
+                 ) -> list[str]:
+    """The items of list `name`, with items naming other lists replaced by their items."""
+    out: list[str] = []
+    seen = _seen | {name}
+    for item in lists[name]:
+        item = str(item)
+        if item in lists and item not in seen:
+            out.extend(flatten_list(item, lists, seen))
+        else:
+            out.append(item)
+    return out
+
+
+def _item_value(text: str, pos: int) -> ast.Value:
+    """A list item as the parser would read it after Falco's text substitution."""
+    if text[:1] in ("'", '"'):
+        sc = Scanner(text)
+        value = sc.quoted()
+        if value is not None and sc.at_end():
+            return ast.Value(value, quoted=True, pos=pos)
+    return ast.Value(text, quoted=" " in text, pos=pos)
+
+
+# -- event types --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class EventTypeSet:
+    """A set of event names, or its complement (`cofinite`: every event but `names`)."""
+
+    names: frozenset[str]
+    cofinite: bool = False
+
+    def complement(self) -> EventTypeSet:
+        return EventTypeSet(self.names, not self.cofinite)
+
+    def intersect(self, other: EventTypeSet) -> EventTypeSet:
+        a, b = self, other
+        if not a.cofinite and not b.cofinite:
+            return EventTypeSet(a.names & b.names)
+        if a.cofinite and b.cofinite:
+            return EventTypeSet(a.names | b.names, True)
+        fin, cof = (a, b) if not a.cofinite else (b, a)
+        return EventTypeSet(fin.names - cof.names)
+
+    def union(self, other: EventTypeSet) -> EventTypeSet:
+        return self.complement().intersect(other.complement()).complement()
+
+
+ALL_EVENTS = EventTypeSet(frozenset(), cofinite=True)
+_EVTTYPE_OPS = frozenset(("=", "==", "!=", "in"))
+
+
+def event_type_set(node: ast.Node) -> EventTypeSet:
+    """Falco's derivation (libsinsp ppm_event_codes): negations pushed down to the checks.
+
+    `and` intersects and `or` unites (swapped under a negation); an `evt.type` check with =, ==,
+    != or `in` gives its names (complemented under a negation, and again for !=); `evt.type exists`
+    gives every event (none under a negation); any other check gives every event either way.
+    """
+    return _types(node, False)
+
+
+def _types(n: ast.Node, negated: bool) -> EventTypeSet:
+    if isinstance(n, ast.And | ast.Or):
+        unite = isinstance(n, ast.Or) != negated
+        result = EventTypeSet(frozenset()) if unite else ALL_EVENTS
+        for c in n.children:
+            t = _types(c, negated)
+            result = result.union(t) if unite else result.intersect(t)
+        return result
+    if isinstance(n, ast.Not):
+        return _types(n.child, not negated)
+    if isinstance(n, ast.Compare) and _is_evt_type(n.left):
+        if n.op == "exists":
+            return ALL_EVENTS.complement() if negated else ALL_EVENTS
+        names = _names(n.right) if n.op in _EVTTYPE_OPS else None
+        if names is None:
+            return ALL_EVENTS
+        t = EventTypeSet(names)
+        if negated:
+            t = t.complement()
+        return t.complement() if n.op == "!=" else t
+    return ALL_EVENTS
+
+
+def _is_evt_type(left: ast.Node) -> bool:
+    return isinstance(left, ast.FieldRef) and left.name == "evt.type" and left.arg is None
+
+
+def _names(right: ast.Node | None) -> frozenset[str] | None:
+    if isinstance(right, ast.Value):
+        return frozenset((right.text,))
+    if isinstance(right, ast.ListValue) and all(isinstance(i, ast.Value) for i in right.items):
+        return frozenset(i.text for i in right.items if isinstance(i, ast.Value))
+    return None
+
+
+def event_types(node: ast.Node, universe: Iterable[str] | None = None) -> frozenset[str] | None:
+    """The evt.type names a condition can match; None when it can match any event.
+
+    A complement ("every event but these") counts as any, as Falco reports it, unless `universe`
+    (every known event name) is given: then it is spelled out, and names outside it are dropped.
+    """
+    t = event_type_set(node)
+    if universe is None:
+        return None if t.cofinite else t.names
+    known = frozenset(universe)
+    names = known - t.names if t.cofinite else known & t.names
+    return None if names == known else names
+
+
+
+
+
+def event_types_legacy(node: ast.Node) -> frozenset[str] | None:
+    """The derivation of Falco 0.31 and earlier (its Lua compiler), for comparing with old suites.
+
+    Every evt.type value named anywhere counts, whatever joins it; but once a `not` or a `!=` has
+    been seen (reading left to right), a later evt.type check makes the rule match any event.
+    """
+    names: set[str] = set()
+    seen_not = found = after_not = False
+    for n in ast.walk(node):
+        if isinstance(n, ast.Not):
+            seen_not = True
+        elif isinstance(n, ast.Compare):
+            seen_not = seen_not or n.op == "!="
+            if _is_evt_type(n.left):
+                found = True
+                after_not = after_not or seen_not
+                names |= _names(n.right) or frozenset()
+    return frozenset(names) if found and not after_not else None
+PASSES = (expand_macros, expand_lists, event_types)
