@@ -196,12 +196,12 @@ class Collector:
     def _rule_append(self, item: YNode, name: str, ctx: tuple[str, ...]) -> None:
         cond = _condition(item, ctx, None) if "condition" in item.entries else None
         exceptions = read_exceptions(item, ctx, append=True, result=self.result)
+        if cond is None and "exceptions" not in item.entries:
+            raise ItemError("Appended rule must have exceptions or condition property", item.span, ctx)
         prev = self.rules.get(name)
         if prev is None:
             raise ItemError(f"Rule {name} has 'append' key but no rule by that name already exists",
                             item.span, ctx)
-        if cond is None and "exceptions" not in item.entries:
-            raise ItemError("Appended rule must have exceptions or condition property", item.span, ctx)
         if cond is not None and cond.text:
             prev.cond = prev.cond.join(cond)
         _merge_exceptions(prev, exceptions, ctx)

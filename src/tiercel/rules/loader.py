@@ -21,6 +21,7 @@ from tiercel.rules import ast, passes
 from tiercel.rules.collector import Collector
 from tiercel.rules.compiler import CompileError, compile_condition
 from tiercel.rules.diagnostics import (
+    LOAD_COMPILE_CONDITION,
     LOAD_ERR_COMPILE_CONDITION,
     LOAD_ERR_COMPILE_OUTPUT,
     LOAD_ERR_FILE_READ,
@@ -190,7 +191,7 @@ class _Compilation:
         return CompiledRule(id=info.index, name=info.name, desc=info.desc, priority=info.priority,
                             source=info.source, tags=info.tags, enabled=info.enabled,
                             evttypes=evttypes, predicate=predicate, output=output, span=info.span,
-                            condition=cond.text)
+                            condition=cond.text, node=node)
 
     def _compile_output(self, info: RuleInfo, ctx: tuple[str, ...]) -> OutputFormat | None:
         try:
@@ -206,8 +207,9 @@ class _Compilation:
     def _compile_condition(self, info: RuleInfo, cond: CondText, node: ast.Node,
                            own: ast.Node) -> Callable[[Event], bool] | None:
         """Compile; on failure, blame the macro that fails the same way, else the rule's own text."""
+        warnings: list[tuple[str, int]] = []
         try:
-            return compile_condition(node, self.fields)
+            predicate = compile_condition(node, self.fields, warnings)  # type: ignore[arg-type]
         except (CompileError, FieldError) as e:
             message, pos = _error_parts(e)
             ctx: tuple[str, ...] = (f"rule '{info.name}'", "condition")
@@ -226,6 +228,11 @@ class _Compilation:
                 code = LOAD_ERR_UNKNOWN_FIELD if unknown else LOAD_ERR_COMPILE_CONDITION
                 self.result.error(code, message, span, ctx)
             return None
+        for message, _pos in warnings:
+            # the offset may be inside a macro's text, so point at the rule itself
+            self.result.warning(LOAD_COMPILE_CONDITION, message, info.span,
+                                (f"rule '{info.name}'", "condition"))
+        return predicate
 
     def _macro_failure(self, name: str) -> tuple[str, str, int] | None:
         """(macro, message, pos) of the innermost macro under `name` that does not compile alone."""

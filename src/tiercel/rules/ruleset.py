@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tiercel.events.model import Event
+from tiercel.rules import ast
 from tiercel.rules.diagnostics import SourceSpan
 from tiercel.rules.format import OutputFormat
 from tiercel.rules.items import PRIORITIES
@@ -37,6 +38,7 @@ class CompiledRule:
     output: OutputFormat
     span: SourceSpan | None = None
     condition: str = ""
+    node: ast.Node | None = None      # the expanded condition, for per-event-type specialisation
 
     @property
     def priority_name(self) -> str:
