@@ -210,3 +210,12 @@ def test_real_field_table_on_a_real_event() -> None:
         "evt.type in (open, openat) and proc.name = cat and fd.name pmatch (/etc) and fd.num >= 0"),
         fields.FieldTable())
     assert pred(ev) is True
+
+
+def test_real_unknown_field_error_gets_position() -> None:
+    fields = pytest.importorskip("tiercel.rules.fields")
+    from tiercel.errors import TiercelError
+
+    with pytest.raises(TiercelError) as info:
+        compile_condition(parse_condition("proc.name = a and proc.nmae = x"), fields.FieldTable())
+    assert getattr(info.value, "pos", None) == 18

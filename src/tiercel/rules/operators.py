@@ -18,8 +18,8 @@ Getter = Callable[[Any], Any]
 Matcher = Callable[[Any], bool]
 Predicate = Callable[[Any], bool]
 
-_ORDER = {"<": lambda v, c: v < c, "<=": lambda v, c: v <= c, ">": lambda v, c: v > c,
-          ">=": lambda v, c: v >= c}
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lambda v, c: v < c, "<=": lambda v, c: v <= c, ">": lambda v, c: v > c, ">=": lambda v, c: v >= c}
 
 
 def eq_forms(const: Any, fam: str) -> frozenset[Any]:
