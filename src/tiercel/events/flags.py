@@ -1,16 +1,17 @@
-"""Falco's textual forms of flag and enum arguments, and the encoding they are rendered from.
+"""Falco's textual forms of flag and enum arguments (`O_RDONLY|O_CLOEXEC`, `AF_INET6`, `PTRACE_ATTACH`).
 
-`Event.args` holds flag arguments in Falco's own encoding (the driver's `PPM_*` values, which is what a
-.scap capture stores); the live decoder converts the kernel's values with the `*_from_linux` functions
-below. Rendering follows libsinsp:
+`Event.args` holds flag arguments as the kernel takes them (that is what the live decoder records and
+what the state stage reads). Falco names flags in its own encoding (the driver's `PPM_*` values,
+which is also what a .scap capture stores), so rendering first converts the kernel's value where the
+two encodings differ (open flags, clone/unshare/setns flags, ptrace requests); a capture reader
+converts the other way with the `*_to_linux` functions. Rendering follows libsinsp:
 
 - bit flags: walk the table in order, name every entry whose bits are all still set, clear them;
   a table entry equal to the whole value wins alone (so 3 renders `O_RDWR`, never `O_RDONLY|O_WRONLY`);
 - enums (socket families, ptrace requests, bpf commands): the first name whose value matches;
 - modes: every permission bit's name, in table order.
 
-`render_arg(event_type, name, value, uid_name, gid_name)` is what `evt.arg.<name>` shows; the field
-table calls it.
+`render_arg(event_type, name, value, uid_name, gid_name)` is what `evt.arg.<name>` shows.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ FILE_FLAGS: Table = (
     ("O_RDONLY", 1 << 0), ("O_CLOEXEC", 1 << 12), ("O_NONE", 0), ("O_TMPFILE", 1 << 13),
     ("O_F_CREATED", 1 << 14),
 )
-O_RDONLY, O_WRONLY, O_CREAT, O_TMPFILE, O_F_CREATED = 1, 2, 4, 1 << 13, 1 << 14
 
 CLONE_FLAGS: Table = (
     ("CLONE_FILES", 1 << 0), ("CLONE_FS", 1 << 1), ("CLONE_IO", 1 << 2), ("CLONE_NEWIPC", 1 << 3),
@@ -102,33 +102,147 @@ _BPF = _names(
     "LINK_GET_FD_BY_ID LINK_GET_NEXT_ID ENABLE_STATS ITER_CREATE LINK_DETACH PROG_BIND_MAP")
 BPF_COMMANDS: Table = tuple(("BPF_" + n, v) for v, n in enumerate(_BPF))
 
-# How each flag-like parameter renders: (event, parameter) -> (table, kind).
+# ---------------------------------------------------------------------------------------------
+# Kernel (x86_64) values -> Falco's encoding, where they differ.
+
+_LINUX_OPEN_BITS = (
+    (0o100, 1 << 2), (0o200, 1 << 5), (0o1000, 1 << 8), (0o2000, 1 << 3), (0o4000, 1 << 6),
+    (0o10000, 1 << 4), (0o40000, 1 << 9), (0o100000, 1 << 11), (0o200000, 1 << 10),
+    (0o2000000, 1 << 12), (0o4000000, 1 << 7), (0o20000000, 1 << 13),
+)
+
+
+def open_flags_from_linux(flags: int) -> int:
+    """open(2) flags as the kernel takes them -> Falco's O_* encoding (access mode becomes bits)."""
+    acc = flags & 3
+    out = 3 if acc == 2 else (2 if acc == 1 else 1)
+    for linux, ppm in _LINUX_OPEN_BITS:
+        if flags & linux:
+            out |= ppm
+    return out
+
+
+_LINUX_CLONE_BITS = (
+    (0x400, 1 << 0), (0x200, 1 << 1), (0x80000000, 1 << 2), (0x8000000, 1 << 3),
+    (0x40000000, 1 << 4), (0x20000, 1 << 5), (0x20000000, 1 << 6), (0x4000000, 1 << 7),
+    (0x8000, 1 << 8), (0x100000, 1 << 9), (0x2000, 1 << 10), (0x800, 1 << 11), (0x40000, 1 << 12),
+    (0x10000, 1 << 13), (0x800000, 1 << 14), (0x100, 1 << 15), (0x10000000, 1 << 20),
+    (0x200000, 1 << 23), (0x1000000, 1 << 24), (0x80000, 1 << 25), (0x4000, 1 << 27),
+    (0x2000000, 1 << 28),
+)
+
+
+def clone_flags_from_linux(flags: int) -> int:
+    """clone/unshare/setns CLONE_* bits -> Falco's encoding."""
+    out = 0
+    for linux, ppm in _LINUX_CLONE_BITS:
+        if flags & linux:
+            out |= ppm
+    return out
+
+
+_LINUX_PTRACE = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5, 5: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 26, 13: 27, 14: 28,
+                 15: 29, 16: 11, 17: 12, 18: 30, 19: 31, 21: 32, 24: 13, 25: 33, 26: 34, 30: 35,
+                 31: 36, 32: 37, 33: 38, 0x4200: 14, 0x4201: 15, 0x4202: 16, 0x4203: 17, 0x4204: 18,
+                 0x4205: 19, 0x4206: 20, 0x4207: 21, 0x4208: 22, 0x4209: 23, 0x420A: 24, 0x420B: 25}
+
+
+def ptrace_request_from_linux(request: int) -> int:
+    return _LINUX_PTRACE.get(request, 0)
+
+
+def mount_flags_from_linux(flags: int) -> int:
+    """MS_* bits are Falco's already; only the historical magic number in the high half goes."""
+    if flags & 0xFFFF0000 == 0xC0ED0000:
+        flags &= 0xFFFF
+    return flags & 0xFFFFFFFF
+
+
+
+# Falco's encoding -> the kernel's, for a capture reader.
+
+def open_flags_to_linux(flags: int) -> int:
+    out = {3: 2, 2: 1}.get(flags & 3, 0)
+    for linux, ppm in _LINUX_OPEN_BITS:
+        if flags & ppm:
+            out |= linux
+    return out
+
+
+def clone_flags_to_linux(flags: int) -> int:
+    out = 0
+    for linux, ppm in _LINUX_CLONE_BITS:
+        if flags & ppm:
+            out |= linux
+    return out
+
+
+_PTRACE_TO_LINUX = {ppm: linux for linux, ppm in _LINUX_PTRACE.items()}
+
+
+def ptrace_request_to_linux(request: int) -> int:
+    return _PTRACE_TO_LINUX.get(request, -1)
+
+
+# What evt.is_open_* test, on the kernel's open flags.
+_O_ACCMODE, _O_CREAT, _O_TMPFILE_BIT = 3, 0o100, 0o20000000
+_EXEC_BITS = 0o111  # S_IXUSR|S_IXGRP|S_IXOTH
+
+
+def open_reads(flags: int) -> bool:
+    return flags & _O_ACCMODE in (0, 2)
+
+
+def open_writes(flags: int) -> bool:
+    return flags & _O_ACCMODE in (1, 2)
+
+
+def open_creates_executable(flags: int, mode: int) -> bool:
+    """An open that may create a file (O_CREAT or O_TMPFILE) with an execute bit in its mode."""
+    return bool(flags & (_O_CREAT | _O_TMPFILE_BIT)) and bool(mode & _EXEC_BITS)
+
+# How each flag-like parameter renders: (event, parameter) -> (table, kind, kernel -> Falco converter).
 FLAGS, ENUM, MODE = "flags", "enum", "mode"
-_FILE_FLAG_EVENTS = _names(
-    "dup3 eventfd2 inotify_init1 open open_by_handle_at openat openat2 pipe2 signalfd4 socket userfaultfd")
-PARAM_TABLES: dict[tuple[str, str], tuple[Table, str]] = {
-    **{(e, "flags"): (FILE_FLAGS, FLAGS) for e in _FILE_FLAG_EVENTS},
-    **{(e, "flags"): (CLONE_FLAGS, FLAGS) for e in ("clone", "clone3", "fork", "vfork", "unshare")},
-    ("setns", "nstype"): (CLONE_FLAGS, FLAGS),
-    ("creat", "creat_flags"): (FILE_FLAGS, FLAGS),
-    **{(e, "flags"): (EXECVE_FLAGS, FLAGS) for e in ("execve", "execveat")},
-    ("socket", "domain"): (SOCKET_FAMILIES, ENUM), ("socketpair", "domain"): (SOCKET_FAMILIES, ENUM),
-    ("ptrace", "request"): (PTRACE_REQUESTS, ENUM),
-    ("bpf", "cmd"): (BPF_COMMANDS, ENUM),
-    ("mount", "flags"): (MOUNT_FLAGS, FLAGS), ("umount2", "flags"): (UMOUNT_FLAGS, FLAGS),
-    ("unlinkat", "flags"): (UNLINKAT_FLAGS, FLAGS), ("linkat", "flags"): (LINKAT_FLAGS, FLAGS),
-    ("fchownat", "flags"): (FCHOWNAT_FLAGS, FLAGS), ("renameat2", "flags"): (RENAMEAT2_FLAGS, FLAGS),
-    ("openat2", "resolve"): (OPENAT2_RESOLVE, FLAGS),
-    ("memfd_create", "flags"): (MEMFD_CREATE_FLAGS, FLAGS),
-    ("access", "mode"): (ACCESS_FLAGS, FLAGS),
-    **{(e, "prot"): (PROT_FLAGS, FLAGS) for e in ("mmap", "mmap2", "mprotect")},
-    **{(e, "flags"): (MMAP_FLAGS, FLAGS) for e in ("mmap", "mmap2")},
-    ("shutdown", "how"): (SHUTDOWN_HOW, ENUM),
-    ("lseek", "whence"): (LSEEK_WHENCE, ENUM), ("llseek", "whence"): (LSEEK_WHENCE, ENUM),
-    ("flock", "operation"): (FLOCK_FLAGS, FLAGS),
-    **{(e, "mode"): (CHMOD_MODE, MODE) for e in ("chmod", "fchmod", "fchmodat")},
-    **{(e, "mode"): (MKNOD_MODE, MODE) for e in ("mknod", "mknodat")},
+_FILE_FLAG_EVENTS = _names("dup3 eventfd2 inotify_init1 pipe2 signalfd4 socket userfaultfd")
+_OPEN_EVENTS = _names("open openat openat2 open_by_handle_at")
+Convert = Callable[[int], int] | None
+PARAM_TABLES: dict[tuple[str, str], tuple[Table, str, Convert]] = {
+    **{(e, "flags"): (FILE_FLAGS, FLAGS, None) for e in _FILE_FLAG_EVENTS},
+    **{(e, "flags"): (FILE_FLAGS, FLAGS, open_flags_from_linux) for e in _OPEN_EVENTS},
+    **{(e, "flags"): (CLONE_FLAGS, FLAGS, clone_flags_from_linux)
+       for e in ("clone", "clone3", "fork", "vfork", "unshare")},
+    ("setns", "nstype"): (CLONE_FLAGS, FLAGS, clone_flags_from_linux),
+    ("creat", "creat_flags"): (FILE_FLAGS, FLAGS, None),
+    **{(e, "flags"): (EXECVE_FLAGS, FLAGS, None) for e in ("execve", "execveat")},
+    ("socket", "domain"): (SOCKET_FAMILIES, ENUM, None),
+    ("socketpair", "domain"): (SOCKET_FAMILIES, ENUM, None),
+    ("ptrace", "request"): (PTRACE_REQUESTS, ENUM, ptrace_request_from_linux),
+    ("bpf", "cmd"): (BPF_COMMANDS, ENUM, None),
+    ("mount", "flags"): (MOUNT_FLAGS, FLAGS, mount_flags_from_linux),
+    ("umount2", "flags"): (UMOUNT_FLAGS, FLAGS, None),
+    ("unlinkat", "flags"): (UNLINKAT_FLAGS, FLAGS, None),
+    ("linkat", "flags"): (LINKAT_FLAGS, FLAGS, None),
+    ("fchownat", "flags"): (FCHOWNAT_FLAGS, FLAGS, None),
+    ("renameat2", "flags"): (RENAMEAT2_FLAGS, FLAGS, None),
+    ("openat2", "resolve"): (OPENAT2_RESOLVE, FLAGS, None),
+    ("memfd_create", "flags"): (MEMFD_CREATE_FLAGS, FLAGS, None),
+    ("access", "mode"): (ACCESS_FLAGS, FLAGS, None),
+    **{(e, "prot"): (PROT_FLAGS, FLAGS, None) for e in ("mmap", "mmap2", "mprotect")},
+    ("shutdown", "how"): (SHUTDOWN_HOW, ENUM, None),
+    ("lseek", "whence"): (LSEEK_WHENCE, ENUM, None),
+    ("llseek", "whence"): (LSEEK_WHENCE, ENUM, None),
+    ("flock", "operation"): (FLOCK_FLAGS, FLAGS, None),
+    **{(e, "mode"): (CHMOD_MODE, MODE, None) for e in ("chmod", "fchmod", "fchmodat")},
+    **{(e, "mode"): (MKNOD_MODE, MODE, None) for e in ("mknod", "mknodat")},
 }
+
+def falco_raw(event_type: str, name: str, value: Any) -> Any:
+    """An argument's number in Falco's encoding (what Falco's evt.rawarg and evt.args show)."""
+    spec = PARAM_TABLES.get((event_type, name))
+    if spec is None or spec[2] is None or not isinstance(value, int):
+        return value
+    return spec[2](value)
+
 
 # Parameters holding a user or group id: Falco shows the name when it knows it.
 UID_PARAMS = frozenset({("setuid", "uid"), ("setresuid", "ruid"), ("setresuid", "euid"),
@@ -186,7 +300,8 @@ def render_arg(event_type: str, name: str, value: Any,
     if isinstance(value, int):
         spec = PARAM_TABLES.get((event_type, name))
         if spec is not None:
-            return _RENDERERS[spec[1]](spec[0], value) or str(value)
+            table, kind, convert = spec
+            return _RENDERERS[kind](table, convert(value) if convert else value) or str(value)
         if value < 0 and name in ERRNO_PARAMS:
             return errno_name(value)
         if uid_name is not None and (event_type, name) in UID_PARAMS:
@@ -216,59 +331,3 @@ def render_value(value: Any) -> str:
         if len(value) == 4:                       # (client ip, client port, server ip, server port)
             return f"{value[0]}:{value[1]}->{value[2]}:{value[3]}"
     return str(value)
-
-
-# ---------------------------------------------------------------------------------------------
-# Kernel (x86_64) values -> Falco's encoding, for the live decoder.
-
-_LINUX_OPEN_BITS = (
-    (0o100, 1 << 2), (0o200, 1 << 5), (0o1000, 1 << 8), (0o2000, 1 << 3), (0o4000, 1 << 6),
-    (0o10000, 1 << 4), (0o40000, 1 << 9), (0o100000, 1 << 11), (0o200000, 1 << 10),
-    (0o2000000, 1 << 12), (0o4000000, 1 << 7), (0o20000000, 1 << 13),
-)
-
-
-def open_flags_from_linux(flags: int) -> int:
-    """open(2) flags as the kernel takes them -> Falco's O_* encoding (access mode becomes bits)."""
-    acc = flags & 3
-    out = 3 if acc == 2 else (2 if acc == 1 else 1)
-    for linux, ppm in _LINUX_OPEN_BITS:
-        if flags & linux:
-            out |= ppm
-    return out
-
-
-_LINUX_CLONE_BITS = (
-    (0x400, 1 << 0), (0x200, 1 << 1), (0x80000000, 1 << 2), (0x8000000, 1 << 3),
-    (0x40000000, 1 << 4), (0x20000, 1 << 5), (0x20000000, 1 << 6), (0x4000000, 1 << 7),
-    (0x8000, 1 << 8), (0x100000, 1 << 9), (0x2000, 1 << 10), (0x800, 1 << 11), (0x40000, 1 << 12),
-    (0x10000, 1 << 13), (0x800000, 1 << 14), (0x100, 1 << 15), (0x10000000, 1 << 20),
-    (0x200000, 1 << 23), (0x1000000, 1 << 24), (0x80000, 1 << 25), (0x4000, 1 << 27),
-    (0x2000000, 1 << 28),
-)
-
-
-def clone_flags_from_linux(flags: int) -> int:
-    """clone/unshare/setns CLONE_* bits -> Falco's encoding."""
-    out = 0
-    for linux, ppm in _LINUX_CLONE_BITS:
-        if flags & linux:
-            out |= ppm
-    return out
-
-
-_LINUX_PTRACE = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5, 5: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 26, 13: 27, 14: 28,
-                 15: 29, 16: 11, 17: 12, 18: 30, 19: 31, 21: 32, 24: 13, 25: 33, 26: 34, 30: 35,
-                 31: 36, 32: 37, 33: 38, 0x4200: 14, 0x4201: 15, 0x4202: 16, 0x4203: 17, 0x4204: 18,
-                 0x4205: 19, 0x4206: 20, 0x4207: 21, 0x4208: 22, 0x4209: 23, 0x420A: 24, 0x420B: 25}
-
-
-def ptrace_request_from_linux(request: int) -> int:
-    return _LINUX_PTRACE.get(request, 0)
-
-
-def mount_flags_from_linux(flags: int) -> int:
-    """MS_* bits are Falco's already; only the historical magic number in the high half goes."""
-    if flags & 0xFFFF0000 == 0xC0ED0000:
-        flags &= 0xFFFF
-    return flags & 0xFFFFFFFF

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from tiercel.events.model import Event
 
 _NS = 1_000_000_000
-_EXEC_BITS = 0o111  # S_IXUSR|S_IXGRP|S_IXOTH: Falco's mode bits equal the kernel's
 
 
 def _time(ev: Event) -> str:
@@ -67,11 +66,12 @@ def _args_text(ev: Event, env: FieldEnv) -> str:
     for name, value in ev.args.items():
         text = fl.render_arg(ev.type, name, value, env.user_name, env.group_name)
         if isinstance(value, int) and not isinstance(value, bool):
-            raw = str(value)
+            raw = str(fl.falco_raw(ev.type, name, value))
             if text != raw:
                 text = f"{raw}({text})"
-            elif proc is not None and value >= 0 and name in _FD_PARAMS:
-                fd = proc.fds.get(value)
+            elif value >= 0 and name in _FD_PARAMS:
+                fd = ev.fd if ev.fd is not None and ev.fd.num == value else (
+                    proc.fds.get(value) if proc is not None else None)
                 if fd is not None:
                     text = f"{raw}(<{fd.typechar}>{fd.name})"
         parts.append(f"{name}={text}")
@@ -110,7 +110,7 @@ def _arg_factory(arg: Any, env: FieldEnv) -> Extractor:
 
 def _rawarg_factory(arg: Any, _env: FieldEnv) -> Extractor:
     key = arg
-    return lambda ev: ev.args.get(key)
+    return lambda ev: fl.falco_raw(ev.type, key, ev.args.get(key))
 
 
 def _rawarg_type(arg: Any) -> str:
@@ -165,25 +165,18 @@ def _open_flags(ev: Event) -> int | None:
 
 def _is_open_read(ev: Event) -> bool:
     f = _open_flags(ev)
-    return f is not None and bool(f & fl.O_RDONLY)
+    return f is not None and fl.open_reads(f)
 
 
 def _is_open_write(ev: Event) -> bool:
     f = _open_flags(ev)
-    return f is not None and bool(f & fl.O_WRONLY)
+    return f is not None and fl.open_writes(f)
 
 
 def _is_open_exec(ev: Event) -> bool:
     f = _open_flags(ev)
-    if f is None or not f & (fl.O_TMPFILE | fl.O_CREAT):
-        return False
     mode = ev.args.get("mode")
-    return isinstance(mode, int) and bool(mode & _EXEC_BITS)
-
-
-def _is_open_create(ev: Event) -> bool:
-    f = _open_flags(ev)
-    return f is not None and bool(f & fl.O_F_CREATED)
+    return f is not None and isinstance(mode, int) and fl.open_creates_executable(f, mode)
 
 
 def _count_error_in(category: str) -> Extractor:
@@ -226,7 +219,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     spec("evt.arg", "CHARBUF", "One argument, by name (evt.arg.flags) or position (evt.arg[0]), in "
          "readable form: flag names, errno names, user names.", factory=_arg_factory,
          arg=ArgKind.INDEX_OR_KEY, dotted_key=True),
-    spec("evt.rawarg", "UINT64", "One argument by name, as its raw value (a number for flags).",
+    spec("evt.rawarg", "UINT64", "One argument by name, as a number in Falco's encoding (flags as bits).",
          factory=_rawarg_factory, arg=ArgKind.KEY, dotted_key=True, arg_type=_rawarg_type),
     spec("evt.buffer", "BYTEBUF", "Data buffer of I/O events (read, write, sendto ...).", _buffer),
     spec("evt.buflen", "UINT64", "Length of the data buffer of I/O events.", _buflen),
@@ -255,7 +248,6 @@ FIELDS: tuple[FieldSpec, ...] = (
     spec("evt.is_open_write", "BOOL", "True for open events that open for writing.", _is_open_write),
     spec("evt.is_open_exec", "BOOL", "True for open events that create a file with an execute bit.",
          _is_open_exec),
-    spec("evt.is_open_create", "BOOL", "True for open events that created the file.", _is_open_create),
     spec("evt.source", "CHARBUF", "Source of the event: 'syscall'.", lambda _ev: "syscall"),
     spec("evt.hostname", "CHARBUF", "Name of the host the event happened on.", factory=_hostname_factory),
     spec("evt.is_async", "BOOL", "True for events not caused by a syscall of the thread; never here.",

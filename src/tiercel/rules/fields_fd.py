@@ -58,13 +58,15 @@ def _creator_path(ev: Event, raw: bool = False) -> str | None:
     if ev.type not in info.CREATE_FD_PATH_EVENTS:
         return None
     name = ev.args.get("name")
-    return name if raw else absolute(ev, name, ev.args.get("dirfd"))
+    if raw:
+        return name if isinstance(name, str) else None
+    return ev.abspath or absolute(ev, name, ev.args.get("dirfd"))
 
 
 def _num(ev: Event) -> int | None:
     fd = ev.fd
     if fd is not None:
-        return fd.num
+        return fd.num if fd.num >= 0 else -1  # a failed creation: libsinsp reports -1
     n = ev.args.get("fd")
     if not isinstance(n, int):
         return None
@@ -239,6 +241,8 @@ def _single_path(raw: bool) -> Extractor:
     def get(ev: Event) -> str | None:
         if ev.type in _TWO_PATHS:
             return None
+        if not raw and ev.abspath:
+            return ev.abspath  # the state stage resolved it already
         args = ev.args
         for key in _SINGLE_PATH:
             path = args.get(key)
@@ -253,6 +257,10 @@ def _two_path(which: int, raw: bool) -> Extractor:
         pair = _TWO_PATHS.get(ev.type)
         if pair is None:
             return None
+        if not raw:
+            done = ev.abspath if which == 0 else ev.abspath_dst
+            if done:
+                return done  # the state stage resolved it already
         path = ev.args.get(pair[which])
         if raw or (ev.type.startswith("symlink") and which == 0):
             return path if isinstance(path, str) else None  # a symlink's target is stored verbatim
