@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 Table = tuple[tuple[str, int], ...]
@@ -295,23 +296,31 @@ NameOf = Callable[[int], "str | None"]
 def render_arg(event_type: str, name: str, value: Any,
                uid_name: NameOf | None = None, gid_name: NameOf | None = None) -> str:
     """`evt.arg.<name>` as Falco shows it: names for flags and enums, errno names, user names."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        spec = PARAM_TABLES.get((event_type, name))
-        if spec is not None:
-            table, kind, convert = spec
-            return _RENDERERS[kind](table, convert(value) if convert else value) or str(value)
-        if value < 0 and name in ERRNO_PARAMS:
-            return errno_name(value)
+    if value.__class__ is int:
         if uid_name is not None and (event_type, name) in UID_PARAMS:
             return uid_name(value) or str(value)
         if gid_name is not None and (event_type, name) in GID_PARAMS:
             return gid_name(value) or str(value)
-        return str(value)
+        return _render_int(event_type, name, value)
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return _render_int(event_type, name, int(value))
     return render_value(value)
+
+
+@lru_cache(maxsize=8192)
+def _render_int(event_type: str, name: str, value: int) -> str:
+    """Flag, enum and errno rendering, cached: the same few values recur on every event."""
+    spec = PARAM_TABLES.get((event_type, name))
+    if spec is not None:
+        table, kind, convert = spec
+        return _RENDERERS[kind](table, convert(value) if convert else value) or str(value)
+    if value < 0 and name in ERRNO_PARAMS:
+        return errno_name(value)
+    return str(value)
 
 
 def render_value(value: Any) -> str:

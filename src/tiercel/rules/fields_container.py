@@ -12,6 +12,7 @@ Source, Destination, Mode, RW and Propagation.
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from tiercel.rules.fields_spec import ArgKind, Extractor, FieldEnv, FieldSpec, spec
@@ -56,9 +57,13 @@ def _repository(ev: Event) -> str | None:
     c = _container(ev)
     if c is None:
         return None
-    if c.image_repository:
-        return c.image_repository
-    image = c.image.split("@", 1)[0]
+    return c.image_repository or _repository_of(c.image)
+
+
+@lru_cache(maxsize=1024)
+def _repository_of(image: str) -> str | None:
+    """`registry:5000/team/app:tag@sha256:...` -> `registry:5000/team/app`."""
+    image = image.split("@", 1)[0]
     slash = image.rfind("/")
     colon = image.rfind(":")
     return (image[:colon] if colon > slash else image) or None

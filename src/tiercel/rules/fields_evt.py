@@ -156,27 +156,26 @@ def _is_syslog(ev: Event) -> bool:
     return ev.type in info.WRITES_TO_FD and fd is not None and fd.name == "/dev/log"
 
 
-def _open_flags(ev: Event) -> int | None:
-    if ev.type not in info.OPEN_EVENTS:
-        return None
-    f = ev.args.get("flags")
-    return f if isinstance(f, int) else None
-
-
 def _is_open_read(ev: Event) -> bool:
-    f = _open_flags(ev)
-    return f is not None and fl.open_reads(f)
+    if ev.type not in info.OPEN_EVENTS:
+        return False
+    f = ev.args.get("flags")
+    return isinstance(f, int) and fl.open_reads(f)
 
 
 def _is_open_write(ev: Event) -> bool:
-    f = _open_flags(ev)
-    return f is not None and fl.open_writes(f)
+    if ev.type not in info.OPEN_EVENTS:
+        return False
+    f = ev.args.get("flags")
+    return isinstance(f, int) and fl.open_writes(f)
 
 
 def _is_open_exec(ev: Event) -> bool:
-    f = _open_flags(ev)
+    if ev.type not in info.OPEN_EVENTS:
+        return False
+    f = ev.args.get("flags")
     mode = ev.args.get("mode")
-    return f is not None and isinstance(mode, int) and fl.open_creates_executable(f, mode)
+    return isinstance(f, int) and isinstance(mode, int) and fl.open_creates_executable(f, mode)
 
 
 def _count_error_in(category: str) -> Extractor:

@@ -82,10 +82,11 @@ def _ancestor_factory(read: Any) -> Any:
         n = arg
 
         def nth(ev: Event) -> Any:
-            p = ev.proc
-            if p is None:
-                return None
-            a = p.ancestor(n)
+            a = ev.proc
+            for _ in range(n):
+                if a is None:
+                    return None
+                a = a.parent
             return read(a) if a is not None else None
         return nth
     return factory
