@@ -106,17 +106,15 @@ def _type(ev: Event) -> str | None:
 
 def dirname(path: str) -> str:
     """fd.directory of a file path: everything before the last '/', '/' for top-level files."""
-    pos = path.rfind("/")
-    if pos <= 0:
+    head, _, tail = path.rpartition("/")
+    if not head:
         return "/"
-    return path[:pos] if pos < len(path) - 1 else path
+    return head if tail else path
 
 
 def basename(path: str) -> str:
-    pos = path.rfind("/")
-    if pos == -1:
-        return path
-    return path[pos + 1:] if pos < len(path) - 1 else path
+    _, sep, tail = path.rpartition("/")
+    return tail if tail or not sep else path
 
 
 def _directory(ev: Event) -> str | None:
