@@ -50,7 +50,8 @@ class LiveCapture:
     def run(self, argv: Sequence[str | Path], timeout: float = 300.0,
             **kw: object) -> subprocess.Popen[bytes]:
         """Start argv, keep only its process tree's events, poll until its exit event arrived."""
-        proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, **kw)  # type: ignore[call-overload]
+        kw.setdefault("stdout", subprocess.PIPE)
+        proc = subprocess.Popen([str(a) for a in argv], **kw)  # type: ignore[call-overload]
         self.watch.add(proc.pid)
         self.poll_until(lambda: proc.poll() is not None and self.exited(proc.pid), timeout)
         return proc

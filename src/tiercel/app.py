@@ -108,7 +108,7 @@ def _in_tree(ev: Event, pids: set[int]) -> bool:
     return False
 
 
-def _install_signals(source: LiveSource) -> None:
+def install_signals(source: LiveSource) -> None:
     def handler(_sig: int, _frame: FrameType | None) -> None:
         source.stopping = True
     signal.signal(signal.SIGINT, handler)
@@ -129,7 +129,7 @@ def run_capture(opts: CaptureOptions, out: IO[bytes] | None = None) -> int:
         stream.write(orjson.dumps(event_fields(ev)) + b"\n")
 
     source = LiveSource(opts, write)
-    _install_signals(source)
+    install_signals(source)
     try:
         source.start()
         assert source.probe is not None

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from tiercel.app import CaptureOptions
 from tiercel.errors import TiercelError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -33,13 +34,51 @@ def capture(
     host_proc: Annotated[Path, typer.Option("--host-proc")] = Path("/proc"),
 ) -> None:
     """Print every decoded, enriched event (like `sysdig -j`): the debugging view."""
-    from tiercel.app import CaptureOptions, run_capture
+    from tiercel.app import run_capture
 
     opts = CaptureOptions(duration=duration, filter_pids=set(filter_pid or ()),
                           kernel_headers=str(kernel_headers) if kernel_headers else None,
                           host_proc=host_proc)
     try:
         raise typer.Exit(run_capture(opts))
+    except TiercelError as e:
+        _fail(e)
+
+
+@app.command()
+def run(
+    rules: Annotated[list[Path] | None, typer.Option(
+        "-r", "--rules", help="rule file or directory (repeatable)")] = None,
+    disable: Annotated[list[str] | None, typer.Option(
+        "-D", help="disable rules whose name contains this")] = None,
+    disable_tag: Annotated[list[str] | None, typer.Option("-T", help="disable rules with this tag")] = None,
+    only_tag: Annotated[list[str] | None, typer.Option("-t", help="run only rules with this tag")] = None,
+    priority: Annotated[str | None, typer.Option("--priority", help="minimum rule priority")] = None,
+    trace: Annotated[Path | None, typer.Option("-e", help="replay this .scap capture")] = None,
+    all_events: Annotated[bool, typer.Option("-A", help="include events Falco skips by default")] = False,
+    json_out: Annotated[bool, typer.Option("--json/--no-json", help="JSON alerts or text lines")] = True,
+    stats: Annotated[bool, typer.Option("--stats", help="print a summary at the end")] = False,
+    match_all: Annotated[bool, typer.Option("--all-matches", help="report every matching rule")] = False,
+    duration: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
+    kernel_headers: Annotated[Path | None, typer.Option("--kernel-headers")] = None,
+    host_proc: Annotated[Path, typer.Option("--host-proc")] = Path("/proc"),
+) -> None:
+    """Watch the host live (or replay a capture with -e) and print an alert for each rule match."""
+    from tiercel.agent import RunOptions, run_agent
+
+    if trace is not None:
+        _fail(TiercelError("replaying .scap captures (-e) is not built yet"))
+    # -A is accepted for Falco's command lines: tiercel never drops the high-volume I/O events
+    # Falco skips by default, because it does not capture them yet.
+    del all_events
+    capture_opts = CaptureOptions(duration=duration, host_proc=host_proc,
+                                  kernel_headers=str(kernel_headers) if kernel_headers else None)
+    opts = RunOptions(rules=list(rules or ()), disable=list(disable or ()),
+                      disable_tags=list(disable_tag or ()), only_tags=list(only_tag or ()),
+                      priority=priority, json=json_out, stats=stats, match_all=match_all,
+                      capture=capture_opts)
+    try:
+        raise typer.Exit(run_agent(opts))
     except TiercelError as e:
         _fail(e)
 

@@ -82,7 +82,7 @@ def test_opens(run: tuple[dict, list[Event], Path], type_: str, name: str, flags
     expected = work / ("dir_mkdir/" + name if fd_key == "f_dirfd" else name)
     assert ev.fd is not None and ev.fd.name == str(expected) and ev.fd.num == ev.res
     assert ev.abspath == str(expected)
-    if flags is not None:
+    if flags is not None:  # the kernel's values; fields render Falco's (events/flags.py)
         assert ev.args["flags"] == flags
     if type_ == "open":
         assert ev.args["mode"] == 0o640
@@ -181,6 +181,7 @@ def test_identity_syscalls(run: tuple[dict, list[Event], Path]) -> None:
     assert only(evs, type="setresgid").args == {"res": 0, "rgid": 0xFFFFFFFF, "egid": 0, "sgid": 0xFFFFFFFF}
     pt = only(evs, type="ptrace")
     assert pt.args["pid"] == 999999999 and pt.res == -3  # -ESRCH
+    assert pt.args["request"] == 2  # PTRACE_PEEKDATA
 
 
 def test_namespace_and_mount_syscalls(run: tuple[dict, list[Event], Path]) -> None:

@@ -3,6 +3,10 @@
 Names follow Falco's fields: `Event.type` is `evt.type`, `Event.args` holds `evt.arg.<name>` in Falco's
 parameter order, `Process` is what `proc.*` reads and `Fd` what `fd.*` reads. The state stage fills
 `Event.proc` and `Event.fd`; the rules stage only reads.
+
+Argument values are the kernel's (open flags, clone flags, ptrace requests as the syscall took them);
+Falco's encodings and texts are derived from them in one place, events/flags.py, when a field or an
+output asks. A capture-file reader converts Falco's stored encoding back to the kernel's.
 """
 
 from __future__ import annotations
