@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -40,6 +41,7 @@ class RunOptions:
     json: bool = True
     stats: bool = False
     match_all: bool = False
+    trace: Path | None = None                               # -e: replay this capture file
     capture: CaptureOptions = field(default_factory=CaptureOptions)
 
 
@@ -102,6 +104,14 @@ class AlertWriter:
             print(f"   {name}: {n}", file=err)
 
 
+def make_source(opts: RunOptions, sink: Callable[[Event], None]) -> LiveSource:
+    """The event source: a capture file to replay (-e), or the live kernel."""
+    if opts.trace is not None:
+        from tiercel.scap.replay import ReplaySource  # built by the capture-file issue
+        return ReplaySource(opts.trace, opts.capture, sink)  # type: ignore[return-value]
+    return LiveSource(opts.capture, sink)
+
+
 def run_agent(opts: RunOptions, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
@@ -109,7 +119,7 @@ def run_agent(opts: RunOptions, out: IO[str] | None = None, err: IO[str] | None 
     writer = AlertWriter(ruleset, out, opts.json)
     table = SyscallTable()
     opts.capture.syscalls = syscalls_for(ruleset, table)
-    source = LiveSource(opts.capture, writer)
+    source = make_source(opts, writer)
     install_signals(source)
     started = False
     try:

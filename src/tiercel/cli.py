@@ -66,8 +66,6 @@ def run(
     """Watch the host live (or replay a capture with -e) and print an alert for each rule match."""
     from tiercel.agent import RunOptions, run_agent
 
-    if trace is not None:
-        _fail(TiercelError("replaying .scap captures (-e) is not built yet"))
     # -A is accepted for Falco's command lines: tiercel never drops the high-volume I/O events
     # Falco skips by default, because it does not capture them yet.
     del all_events
@@ -76,7 +74,7 @@ def run(
     opts = RunOptions(rules=list(rules or ()), disable=list(disable or ()),
                       disable_tags=list(disable_tag or ()), only_tags=list(only_tag or ()),
                       priority=priority, json=json_out, stats=stats, match_all=match_all,
-                      capture=capture_opts)
+                      trace=trace, capture=capture_opts)
     try:
         raise typer.Exit(run_agent(opts))
     except TiercelError as e:

@@ -32,11 +32,12 @@ class ProcessTable:
         for pid in procfs.list_pids(self.host_proc):
             proc = procfs.read_process(self.host_proc, pid)
             if proc is not None:
-                self._add(proc, procfs.list_threads(self.host_proc, pid))
+                self.add(proc, procfs.list_threads(self.host_proc, pid))
         for proc in self.procs.values():
             proc.parent = self.procs.get(proc.ppid)
 
-    def _add(self, proc: Process, tids: list[int]) -> None:
+    def add(self, proc: Process, tids: list[int]) -> None:
+        """Put a process (and its threads) in the table, naming its user and group."""
         self._name_users(proc)
         self.procs[proc.pid] = proc
         for tid in tids or [proc.pid]:
@@ -60,7 +61,7 @@ class ProcessTable:
                 pid=ev.pid, ppid=0, comm=ev.comm, exe=ev.comm, uid=ev.uid, gid=ev.gid)
             self.lazy_reads += 1
             proc.parent = self.procs.get(proc.ppid)
-            self._add(proc, [])
+            self.add(proc, [])
         proc.threads.add(ev.tid)
         self.threads[ev.tid] = proc
         return proc
@@ -81,7 +82,7 @@ class ProcessTable:
             container_id=parent.container_id, container=parent.container,
             argv_truncated=parent.argv_truncated,
         )
-        self._add(child, [child_tid])
+        self.add(child, [child_tid])
 
     def on_exec(self, proc: Process, ev: Event, exepath: str) -> None:
         args = ev.args
