@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from tiercel.errors import TiercelError
 from tiercel.events.model import Event
 
 NA = "<NA>"
@@ -141,7 +142,9 @@ def compile_output(template: str, fields: FieldResolver) -> OutputFormat:
             fdef = fields.resolve(p.name, p.arg)
         except Exception as e:
             rest = template[p.pos + 1:]
-            raise OutputFormatError(f"invalid formatting token {rest}", p.pos) from e
+            why = getattr(e, "message", None) or (str(e) if isinstance(e, TiercelError) else "")
+            raise OutputFormatError(f"invalid formatting token {rest}" + (f": {why}" if why else ""),
+                                    p.pos) from e
         parts.append(FieldToken(p.key, p.name, p.arg, p.width, p.pos, fdef.extract))
     return OutputFormat(template, tuple(parts))
 

@@ -84,7 +84,12 @@ def load_rules_text(sources: Sequence[tuple[str, str]], fields: object | None = 
         collector.collect(read_items(name, text, result))
     state = _Compilation(collector, fields, result)
     rules = state.run()
-    return Ruleset(rules, match_all=match_all), result
+    table = fields
+
+    def compile_(node: ast.Node) -> Callable[[Event], bool]:
+        return compile_condition(node, table)  # type: ignore[arg-type]
+
+    return Ruleset(rules, match_all=match_all, compile_=compile_), result
 
 
 @dataclass

@@ -20,6 +20,7 @@ from tiercel.rules import ast
 from tiercel.rules.diagnostics import SourceSpan
 from tiercel.rules.format import OutputFormat
 from tiercel.rules.items import PRIORITIES
+from tiercel.rules.plan import Compile, Plan, build_plan
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -58,13 +59,18 @@ class Match:
 class Ruleset:
     """The rules of one load, with the current selection and the per-event-type index."""
 
-    def __init__(self, rules: Sequence[CompiledRule], match_all: bool = False) -> None:
+    def __init__(self, rules: Sequence[CompiledRule], match_all: bool = False,
+                 compile_: Compile | None = None) -> None:
+        """`compile_` (condition tree -> predicate) enables shared-check plans; without it each
+        candidate rule's predicate is called in turn."""
         self.rules = list(rules)
         self.match_all = match_all
         self.errors = 0           # predicates that raised: counted, never fatal
+        self._compile = compile_
         self._active = {r.name: r.enabled for r in self.rules}
         self._index: dict[str, tuple[CompiledRule, ...]] = {}
         self._catchall: tuple[CompiledRule, ...] = ()
+        self._plans: dict[str, Plan] = {}
         self._rebuild()
 
     # -- selection -------------------------------------------------------------------------------
@@ -116,6 +122,7 @@ class Ruleset:
         types = {t for r in enabled if r.evttypes is not None for t in r.evttypes}
         self._index = {t: tuple(r for r in enabled if r.evttypes is None or t in r.evttypes)
                        for t in types}
+        self._plans = {}          # rebuilt lazily, per event type, on its first event
 
     # -- matching --------------------------------------------------------------------------------
 
@@ -135,15 +142,43 @@ class Ruleset:
 
     def match(self, event: Event) -> list[Match]:
         """The rule (or, with match_all, every rule) that matches the event, in definition order."""
-        out: list[Match] = []
-        for rule in self._index.get(event.type, self._catchall):
+        plan = self._plans.get(event.type)
+        if plan is None:
+            plan = self._plans[event.type] = self._plan(event.type)
+        hits: list[CompiledRule] = []
+        try:
+            plan(event, hits)
+        except Exception:  # one bad event never stops the agent: retry rule by rule
+            self.errors += 1
+            hits = []
+            self._one_by_one(self.candidates(event.type), event, hits)
+        if not hits:
+            return []
+        if len(hits) > 1:
+            hits.sort(key=_rule_id)
+        return [Match(r, event) for r in (hits if self.match_all else hits[:1])]
+
+    def _plan(self, evttype: str) -> Plan:
+        rules = self.candidates(evttype)
+        if self._compile is not None and all(r.node is not None for r in rules):
+            try:
+                return build_plan(rules, evttype, self._compile)
+            except Exception:  # a plan is an optimisation: fall back to the rules' own predicates
+                self.errors += 1
+        return lambda ev, out: self._one_by_one(rules, ev, out)
+
+    def _one_by_one(self, rules: Sequence[CompiledRule], event: Event, out: list[CompiledRule]) -> None:
+        for rule in rules:
             try:
                 hit = rule.predicate(event)
-            except Exception:  # one bad event never stops the agent
+            except Exception:
                 self.errors += 1
                 continue
             if hit:
-                out.append(Match(rule, event))
+                out.append(rule)
                 if not self.match_all:
-                    break
-        return out
+                    return
+
+
+def _rule_id(rule: CompiledRule) -> int:
+    return rule.id

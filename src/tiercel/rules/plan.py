@@ -1,0 +1,137 @@
+"""Per-event-type evaluation plans: each check shared by several rules is evaluated once per event.
+
+For one event type T, the candidate rules' expanded conditions are first specialised to T: every
+`evt.type` check becomes true or false and is folded away (a rule that cannot match T drops out).
+Each remaining condition is a list of conjuncts. Checks are pure, so conjuncts may be evaluated in
+any order: the plan takes the conjunct shared by the most rules as a guard, evaluates it once, and
+only when it holds looks at those rules' other conjuncts (recursively); the other rules follow.
+
+    openat: [fd.typechar='f' and fd.num>=0] -> [evt.is_open_write=true] -> 6 rules
+                                            -> [evt.is_open_read=true]  -> 5 rules
+            container.id != host ...
+
+Matches are returned in rule definition order, so "first match wins" keeps Falco's meaning.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tiercel.events.model import Event
+from tiercel.rules import ast
+
+if TYPE_CHECKING:
+    from tiercel.rules.ruleset import CompiledRule
+
+Predicate = Callable[[Event], bool]
+Compile = Callable[[ast.Node], Predicate]
+Plan = Callable[[Event, list[Any]], None]     # appends matching rules to the list
+
+
+def specialise(node: ast.Node, evttype: str) -> ast.Node | bool:
+    """The condition as it reads for events of type `evttype`; True/False when it is decided."""
+    if isinstance(node, ast.Compare):
+        return _evttype_check(node, evttype)
+    if isinstance(node, ast.Not):
+        child = specialise(node.child, evttype)
+        return (not child) if isinstance(child, bool) else ast.Not(child, pos=node.pos)
+    if isinstance(node, ast.And | ast.Or):
+        stop = isinstance(node, ast.Or)         # the value that decides the whole node
+        kept: list[ast.Node] = []
+        for c in node.children:
+            v = specialise(c, evttype)
+            if v is stop:
+                return stop
+            if v is not (not stop):
+                kept.extend(v.children if type(v) is type(node) else [v])  # type: ignore[union-attr]
+        if not kept:
+            return not stop
+        return kept[0] if len(kept) == 1 else type(node)(tuple(kept), pos=node.pos)
+    return node
+
+
+def _evttype_check(node: ast.Compare, evttype: str) -> ast.Node | bool:
+    left = node.left
+    if not isinstance(left, ast.FieldRef) or left.arg is not None or node.modifier:
+        return node
+    right = node.right
+    if left.name == "evt.num" and node.op in ("=", "==") and isinstance(right, ast.Value) \
+            and right.text == "0":
+        return False            # Falco's `never_true` idiom: tiercel numbers events from 1
+    if left.name != "evt.type":
+        return node
+    if isinstance(right, ast.Value) and node.op in ("=", "==", "!="):
+        return (right.text == evttype) != (node.op == "!=")
+    if node.op == "in" and isinstance(right, ast.ListValue) and \
+            all(isinstance(i, ast.Value) for i in right.items):
+        return any(i.text == evttype for i in right.items if isinstance(i, ast.Value))
+    return node
+
+
+def conjuncts(node: ast.Node | bool) -> list[ast.Node]:
+    if node is True:
+        return []
+    assert isinstance(node, ast.Node)
+    return list(node.children) if isinstance(node, ast.And) else [node]
+
+
+def build_plan(rules: Sequence[CompiledRule], evttype: str, compile_: Compile) -> Plan:
+    """The plan for events of `evttype`, given the candidate rules in definition order."""
+    items: list[tuple[CompiledRule, list[ast.Node]]] = []
+    for rule in rules:
+        assert rule.node is not None
+        spec = specialise(rule.node, evttype)
+        if spec is not False:
+            items.append((rule, conjuncts(spec)))
+    cache: dict[ast.Node, Predicate] = {}
+
+    def compiled(node: ast.Node) -> Predicate:
+        if node not in cache:
+            cache[node] = compile_(node)
+        return cache[node]
+
+    return _plan(items, compiled)
+
+
+def _plan(items: list[tuple[CompiledRule, list[ast.Node]]], compiled: Compile) -> Plan:
+    counts = Counter(c for _, conj in items for c in dict.fromkeys(conj))
+    shared = [c for c, n in counts.most_common(1) if n >= 2]
+    if not shared:
+        return _leaves(items, compiled)
+    guard_node = shared[0]
+    inside = [(r, [c for c in conj if c != guard_node]) for r, conj in items if guard_node in conj]
+    outside = [(r, conj) for r, conj in items if guard_node not in conj]
+    guard, sub = compiled(guard_node), _plan(inside, compiled)
+    rest = _plan(outside, compiled) if outside else None
+
+    if rest is None:
+        def run_guarded(ev: Event, out: list[Any]) -> None:
+            if guard(ev):
+                sub(ev, out)
+        return run_guarded
+
+    def run_both(ev: Event, out: list[Any]) -> None:
+        if guard(ev):
+            sub(ev, out)
+        rest(ev, out)
+    return run_both
+
+
+def _leaves(items: list[tuple[CompiledRule, list[ast.Node]]], compiled: Compile) -> Plan:
+    checks: list[tuple[CompiledRule, Predicate | None]] = []
+    for rule, conj in items:
+        if not conj:
+            checks.append((rule, None))
+        elif len(conj) == 1:
+            checks.append((rule, compiled(conj[0])))
+        else:
+            checks.append((rule, compiled(ast.And(tuple(conj)))))
+    frozen = tuple(checks)
+
+    def run(ev: Event, out: list[Any]) -> None:
+        for rule, pred in frozen:
+            if pred is None or pred(ev):
+                out.append(rule)
+    return run
