@@ -175,9 +175,9 @@ class Collector:
             name=name, cond=cond, output=decode_str(item, "output", ctx).strip(),
             output_node=output_node, desc=desc, priority=priority, source=source,
             tags=decode_tags(item, ctx), span=item.span, node=item,
-            enabled=decode_bool(item, "enabled", ctx, True),
-            warn_evttypes=decode_bool(item, "warn_evttypes", ctx, True),
-            skip_if_unknown_filter=decode_bool(item, "skip-if-unknown-filter", ctx, False),
+            enabled=bool(decode_bool(item, "enabled", ctx, True)),
+            warn_evttypes=bool(decode_bool(item, "warn_evttypes", ctx, True)),
+            skip_if_unknown_filter=bool(decode_bool(item, "skip-if-unknown-filter", ctx, False)),
             exceptions=read_exceptions(item, ctx, append=False, result=self.result),
         )
         prev = self.rules.get(name)

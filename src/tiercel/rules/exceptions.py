@@ -69,6 +69,7 @@ def exception_text(ex: ExceptionInfo, ctx: tuple[str, ...]) -> str:
                                 (*ctx, f"exception '{ex.name}'"))
             items.append(_quote(v))
         return f"({ex.fields} {ex.comps} ({', '.join(items)}))" if items else ""
+    assert isinstance(ex.comps, list)      # filled in by check_exception
     alternatives = []
     for i, values in enumerate(ex.values):
         if not isinstance(values, list) or len(values) != len(ex.fields):

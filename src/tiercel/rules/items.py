@@ -318,7 +318,7 @@ def _read_exception(ex: YNode, name: str, ctx: tuple[str, ...]) -> ExceptionInfo
         for v in values_node.items:
             values.append(_value(v, ctx))
             spans.append(v.span)
-    return ExceptionInfo(name, fields, comps, values, ex.span, spans)  # type: ignore[arg-type]
+    return ExceptionInfo(name, fields, comps, values, ex.span, spans)
 
 
 def _entry(node: YNode | None, ctx: tuple[str, ...], key: str) -> str | list[str] | None:

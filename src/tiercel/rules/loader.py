@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tiercel.events.model import Event
 from tiercel.rules import ast, passes
@@ -58,7 +59,7 @@ def rule_files(paths: Iterable[Path | str], result: LoadResult) -> list[Path]:
     return out
 
 
-def load_rules(paths: Iterable[Path | str], fields: object | None = None,
+def load_rules(paths: Iterable[Path | str], fields: Any = None,
                match_all: bool = False) -> tuple[Ruleset, LoadResult]:
     """Load rule files and directories, in order, into one ruleset."""
     result = LoadResult()
@@ -71,7 +72,7 @@ def load_rules(paths: Iterable[Path | str], fields: object | None = None,
     return load_rules_text(sources, fields, match_all, result)
 
 
-def load_rules_text(sources: Sequence[tuple[str, str]], fields: object | None = None,
+def load_rules_text(sources: Sequence[tuple[str, str]], fields: Any = None,
                     match_all: bool = False, result: LoadResult | None = None
                     ) -> tuple[Ruleset, LoadResult]:
     """Load rules from (name, text) pairs, in order; `fields` defaults to the full field table."""
@@ -87,7 +88,7 @@ def load_rules_text(sources: Sequence[tuple[str, str]], fields: object | None = 
     table = fields
 
     def compile_(node: ast.Node) -> Callable[[Event], bool]:
-        return compile_condition(node, table)  # type: ignore[arg-type]
+        return compile_condition(node, table)
 
     return Ruleset(rules, match_all=match_all, compile_=compile_), result
 
@@ -97,7 +98,7 @@ class _Compilation:
     """Turns collected definitions into compiled rules, recording diagnostics on the way."""
 
     col: Collector
-    fields: object
+    fields: Any                                                   # a FieldTable
     result: LoadResult
     lists: dict[str, list[str]] = field(default_factory=dict)
     macros: dict[str, ast.Node] = field(default_factory=dict)    # resolved macro trees
@@ -200,7 +201,7 @@ class _Compilation:
 
     def _compile_output(self, info: RuleInfo, ctx: tuple[str, ...]) -> OutputFormat | None:
         try:
-            return compile_output(info.output, self.fields)  # type: ignore[arg-type]
+            return compile_output(info.output, self.fields)
         except OutputFormatError as e:
             span = _output_span(info, e.pos)
             if info.skip_if_unknown_filter:
@@ -214,7 +215,7 @@ class _Compilation:
         """Compile; on failure, blame the macro that fails the same way, else the rule's own text."""
         warnings: list[tuple[str, int]] = []
         try:
-            predicate = compile_condition(node, self.fields, warnings)  # type: ignore[arg-type]
+            predicate = compile_condition(node, self.fields, warnings)
         except (CompileError, FieldError) as e:
             message, pos = _error_parts(e)
             ctx: tuple[str, ...] = (f"rule '{info.name}'", "condition")
@@ -263,7 +264,7 @@ class _Compilation:
         if m is None:
             return False
         try:
-            self.fields.resolve(m[1], m[2])  # type: ignore[attr-defined]
+            self.fields.resolve(m[1], m[2])
         except FieldError:
             return False
         return True

@@ -44,8 +44,9 @@ def specialise(node: ast.Node, evttype: str) -> ast.Node | bool:
             v = specialise(c, evttype)
             if v is stop:
                 return stop
-            if v is not (not stop):
-                kept.extend(v.children if type(v) is type(node) else [v])  # type: ignore[union-attr]
+            if isinstance(v, ast.Node):
+                kept.extend(v.children if isinstance(v, ast.And | ast.Or) and type(v) is type(node)
+                            else [v])
         if not kept:
             return not stop
         return kept[0] if len(kept) == 1 else type(node)(tuple(kept), pos=node.pos)
