@@ -63,7 +63,7 @@ struct rec_syscall {
     __u32 nr;           /* syscall number of the running architecture */
     __u16 len0;         /* bytes in slot 0 (strings include their NUL) */
     __u16 len1;
-    __u16 len2;
+    __u16 len2;         /* execve/execveat: the cgroup name, stored right after argv in slot 1 */
     __u16 pad[3];
     char data[DATA_SIZE];
 };

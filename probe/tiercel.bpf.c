@@ -10,7 +10,8 @@
  *
  * Compile-time constants (-D): AGENT_TGID, NR_EXIT, NR_EXIT_GROUP, NR_CLONE, NR_CLONE3,
  * NR_FORK, NR_VFORK, RINGBUF_PAGES; and, when the running kernel's BTF gives them,
- * OFF_TASK_MM, OFF_MM_ARG_START, OFF_MM_ARG_END (see src/tiercel/probe/btf.py).
+ * OFF_TASK_MM, OFF_MM_ARG_START, OFF_MM_ARG_END, and the cgroup ones OFF_TASK_CGROUPS ...
+ * CGROUP_V1_SUBSYS (see src/tiercel/probe/btf.py).
  */
 #include "events.h"
 
@@ -174,6 +175,45 @@ static __always_inline __u32 read_str(struct rec_syscall *rec, __u32 off, __u32 
     return n > 0 ? n : 0;
 }
 
+#ifdef OFF_TASK_CGROUPS
+static __always_inline long kn_name(struct rec_syscall *rec, __u64 cgrp, __u32 at)
+{
+    __u64 kn = 0, name = 0;
+    if (!cgrp)
+        return 0;
+    bpf_probe_read_kernel(&kn, sizeof(kn), (void *)(cgrp + OFF_CGROUP_KN));
+    if (kn)
+        bpf_probe_read_kernel(&name, sizeof(name), (void *)(kn + OFF_KN_NAME));
+    if (!name)
+        return 0;
+    return bpf_probe_read_kernel_str(&rec->data[SLOT1_OFF + at], SLOT2_SIZE, (void *)name);
+}
+
+/* The name of the cgroup the task runs in right after exec: of the v2 hierarchy, or, when the task
+ * sits at the v2 root (a cgroup v1 host), of one v1 controller's hierarchy. Runtimes move a process
+ * into its container's cgroup before exec, so this names the container even for a process that is
+ * gone before user space could read /proc. It goes right after argv in slot 1. */
+static __always_inline __u16 read_cgroup_leaf(struct rec_syscall *rec)
+{
+    __u64 task = bpf_get_current_task(), cset = 0, cgrp = 0, css = 0;
+    __u32 at = BOUNDED(rec->len1, SLOT1_SIZE * 2 - 1);
+    bpf_probe_read_kernel(&cset, sizeof(cset), (void *)(task + OFF_TASK_CGROUPS));
+    if (!cset)
+        return 0;
+    bpf_probe_read_kernel(&cgrp, sizeof(cgrp), (void *)(cset + OFF_CSS_SET_DFL_CGRP));
+    long n = kn_name(rec, cgrp, at);
+    if (n <= 1) {
+        bpf_probe_read_kernel(&css, sizeof(css),
+                              (void *)(cset + OFF_CSS_SET_SUBSYS + 8 * CGROUP_V1_SUBSYS));
+        cgrp = 0;
+        if (css)
+            bpf_probe_read_kernel(&cgrp, sizeof(cgrp), (void *)(css + OFF_CSS_CGROUP));
+        n = kn_name(rec, cgrp, at);
+    }
+    return n > 1 ? n : 0;
+}
+#endif
+
 static __always_inline int exit_exec(struct tp_sys_exit *ctx, __u64 id)
 {
     __u32 tid = (__u32)id;
@@ -208,7 +248,12 @@ static __always_inline int exit_exec(struct tp_sys_exit *ctx, __u64 id)
         }
     }
 #endif
-    __u32 size = offsetof(struct rec_syscall, data) + SLOT1_OFF + rec->len1;
+#ifdef OFF_TASK_CGROUPS
+    if (ctx->ret == 0)
+        rec->len2 = read_cgroup_leaf(rec);
+#endif
+    __u32 size = offsetof(struct rec_syscall, data) + SLOT1_OFF +
+                 BOUNDED(rec->len1, SLOT1_SIZE * 2 - 1) + BOUNDED(rec->len2, SLOT2_SIZE * 2 - 1);
     if (size > sizeof(*rec))
         size = sizeof(*rec);
     send(rec, size, REC_SYSCALL);

@@ -44,7 +44,7 @@ class LiveCapture:
         while not done():
             if time.monotonic() > deadline:
                 raise TimeoutError("condition not reached while capturing")
-            self.source.reader.poll(50)
+            self.source.poll(50)
         self.source.reader.drain()
 
     def run(self, argv: Sequence[str | Path], timeout: float = 300.0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,10 @@ from typing import IO
 
 import orjson
 
+from tiercel.container.docker import ContainerRegistry
 from tiercel.events.decode import Decoder
 from tiercel.events.jsonview import event_fields
-from tiercel.events.model import Event
+from tiercel.events.model import DIR_ENTER, Container, Event, Process
 from tiercel.events.syscalls import SyscallTable
 from tiercel.probe import loader
 from tiercel.probe.reader import RingReader
@@ -35,6 +37,8 @@ class CaptureOptions:
     kernel_headers: str | None = None
     host_proc: Path = Path("/proc")
     syscalls: set[str] | None = None  # None: every syscall tiercel knows
+    docker_socket: str | None = None  # None: the first of tiercel.container.docker.SOCKETS found
+    containers: bool = True           # ask the container runtime for metadata
 
 
 @dataclass
@@ -56,13 +60,18 @@ class LiveSource:
         self.counters = Counters()
         self.probe: loader.Probe | None = None
         self.stopping = False
+        self.containers: ContainerRegistry | None = None
+        self._injected: deque[Event] = deque()  # events made outside the kernel (container starts)
 
     def start(self) -> None:
         names = self.opts.syscalls or {s.name for s in self.table.entries}
         self.probe = loader.compile_probe(self.table, self.opts.kernel_headers)
         loader.attach(self.probe, self.table, names)
+        if self.opts.containers:
+            self.containers = ContainerRegistry(self.opts.docker_socket, self._container_started)
+            self.containers.start()
         # Attach first, then read /proc: what happens in between is queued in the ring buffer.
-        self.enricher = Enricher(self.opts.host_proc)
+        self.enricher = Enricher(self.opts.host_proc, containers=self.containers)
         self.enricher.table.seed()
         self.decoder = Decoder(self.table, time.time_ns() - time.monotonic_ns())
         self.reader = RingReader(self.probe, self._on_record)
@@ -81,12 +90,34 @@ class LiveSource:
         except Exception:  # one bad event is counted, never fatal (STYLE 9)
             self.counters.event_errors += 1
 
+    def _container_started(self, c: Container) -> None:
+        """Called from the runtime's thread: queue Falco's `container` event for the main loop."""
+        self._injected.append(Event(
+            num=0, ts=time.time_ns(), type="container", dir=DIR_ENTER, tid=0, pid=0,
+            proc=Process(pid=0, ppid=0, container_id=c.id, container=c)))
+
+    def poll(self, timeout_ms: int) -> None:
+        """Hand every record that arrives within timeout_ms, and every queued event, to the sink."""
+        self.reader.poll(timeout_ms)
+        while self._injected:
+            ev = self._injected.popleft()
+            self.decoder.num += 1
+            ev.num = self.decoder.num
+            self.counters.events += 1
+            try:
+                self.sink(ev)
+            except Exception:
+                self.counters.event_errors += 1
+
     def run(self, duration: float | None) -> None:
         deadline = time.monotonic() + duration if duration is not None else None
         while not self.stopping and (deadline is None or time.monotonic() < deadline):
-            self.reader.poll(POLL_MS)
+            self.poll(POLL_MS)
 
     def stop(self) -> None:
+        if self.containers is not None:
+            self.containers.stop()
+            self.containers = None
         if self.probe is not None:
             try:
                 self.reader.drain()

@@ -133,6 +133,9 @@ class Decoder:
                 args[name] = sockaddr(slots[0]) if lens[0] else None
             elif code == _ARGV:
                 argv = [text(a) for a in slots[1].split(b"\0")]
+                if lens[2]:  # exec: the cgroup name follows argv in slot 1
+                    at = base + wire.SLOT1_OFF + lens[1]
+                    ev.cgroup = text(data[at:at + lens[2]].split(b"\0", 1)[0])
                 if argv and argv[-1] == "":
                     argv.pop()
                 args["exe"] = argv[0] if argv else ""

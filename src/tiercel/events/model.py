@@ -62,6 +62,9 @@ class Container:
     image_id: str = ""
     privileged: bool | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    image_digest: str = ""
+    mounts: list[dict[str, Any]] = field(default_factory=list)  # the Docker API's shape
+    start_ts: int = 0             # ns since the epoch
 
 
 @dataclass(slots=True, eq=False)
@@ -128,6 +131,7 @@ class Event:
     proc: Process | None = None   # filled by the state stage
     fd: Fd | None = None          # the fd the event acts on or creates, filled by the state stage
     sysargs: tuple[int, ...] = ()  # the raw syscall arguments (live capture only)
+    cgroup: str | None = None     # exec events: the name of the cgroup the new program runs in
     abspath: str | None = None    # evt.abspath: the path argument made absolute (dirfd, cwd)
     abspath_dst: str | None = None  # evt.abspath.dst: the second path (rename, link, symlink)
 

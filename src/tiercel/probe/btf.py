@@ -30,6 +30,7 @@ class Btf:
         # id -> (name, kind, size_or_type, members[(name, type, bit_offset)])
         self.types: list[tuple[str, int, int, list[tuple[str, int, int]]]] = [("", 0, 0, [])]
         self.by_name: dict[tuple[int, str], int] = {}
+        self.enum_values: dict[str, int] = {}
         pos, end = hdr_len + type_off, hdr_len + type_off + type_len
         while pos < end:
             name_off, info, size_type = struct.unpack_from("<III", data, pos)
@@ -40,6 +41,10 @@ class Btf:
                 for i in range(vlen):
                     m_name, m_type, m_off = struct.unpack_from("<III", data, pos + 12 * i)
                     members.append((self._str(m_name), m_type, m_off & 0xFFFFFF if kflag else m_off))
+            elif kind == _ENUM:
+                for i in range(vlen):
+                    e_name, e_val = struct.unpack_from("<Ii", data, pos + 8 * i)
+                    self.enum_values[self._str(e_name)] = e_val
             pos += _EXTRA_FIXED.get(kind, 0) + vlen * _EXTRA_PER_ITEM.get(kind, 0)
             name = self._str(name_off)
             self.types.append((name, kind, size_type, members))
@@ -72,18 +77,44 @@ class Btf:
         return None
 
 
+# cgroup v1 controllers whose hierarchy the probe reads when the task sits at the v2 root, most
+# likely first to be set up by a container runtime (and least likely to be a host's own layout).
+V1_CONTROLLERS = ("cpu_cgrp_id", "pids_cgrp_id", "cpuset_cgrp_id", "memory_cgrp_id")
+
+
 def kernel_offsets(path: Path = VMLINUX) -> dict[str, int] | None:
-    """The offsets the probe needs, or None when the kernel has no BTF or lacks a field."""
+    """The offsets the probe needs, or None when the kernel has no BTF or lacks a field.
+
+    The cgroup ones (OFF_TASK_CGROUPS ...) are added when all of them exist; without them the
+    container id comes from /proc alone."""
     try:
         btf = Btf(path.read_bytes())
     except (OSError, ValueError, struct.error):
         return None
-    wanted = {
+    out = _find(btf, {
         "OFF_TASK_MM": ("task_struct", "mm"),
         "OFF_MM_ARG_START": ("mm_struct", "arg_start"),
         "OFF_MM_ARG_END": ("mm_struct", "arg_end"),
         "OFF_TASK_LOGINUID": ("task_struct", "loginuid"),
-    }
+    })
+    if out is None:
+        return None
+    cgroups = _find(btf, {
+        "OFF_TASK_CGROUPS": ("task_struct", "cgroups"),
+        "OFF_CSS_SET_DFL_CGRP": ("css_set", "dfl_cgrp"),
+        "OFF_CSS_SET_SUBSYS": ("css_set", "subsys"),
+        "OFF_CSS_CGROUP": ("cgroup_subsys_state", "cgroup"),
+        "OFF_CGROUP_KN": ("cgroup", "kn"),
+        "OFF_KN_NAME": ("kernfs_node", "name"),
+    })
+    v1 = next((btf.enum_values[c] for c in V1_CONTROLLERS if c in btf.enum_values), None)
+    if cgroups is not None and v1 is not None:
+        out.update(cgroups)
+        out["CGROUP_V1_SUBSYS"] = v1
+    return out
+
+
+def _find(btf: Btf, wanted: dict[str, tuple[str, str]]) -> dict[str, int] | None:
     out = {}
     for const, (st, member) in wanted.items():
         off = btf.member_offset(st, member)

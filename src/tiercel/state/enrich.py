@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from tiercel.container.docker import ContainerRegistry
 from tiercel.events.model import Event, Process
 from tiercel.state import fds
 from tiercel.state.processes import ProcessTable
@@ -121,8 +122,9 @@ HANDLERS: dict[str, Handler] = {
 class Enricher:
     """The state stage: owns the process table and applies events to it in arrival order."""
 
-    def __init__(self, host_proc: Path = Path("/proc"), table: ProcessTable | None = None) -> None:
-        self.table = table or ProcessTable(host_proc)
+    def __init__(self, host_proc: Path = Path("/proc"), table: ProcessTable | None = None,
+                 containers: ContainerRegistry | None = None) -> None:
+        self.table = table or ProcessTable(host_proc, containers=containers)
 
     def apply(self, ev: Event) -> Event:
         if ev.type == "procexit":

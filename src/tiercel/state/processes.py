@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tiercel.events.model import Event, Process
+from tiercel.container import cgroup
+from tiercel.container.docker import ContainerRegistry
+from tiercel.events.model import Container, Event, Process
 from tiercel.state import procfs
 from tiercel.state.users import UserTable
 
@@ -17,9 +19,11 @@ CLONE_FILES = 0x00000400
 
 
 class ProcessTable:
-    def __init__(self, host_proc: Path = Path("/proc"), users: UserTable | None = None) -> None:
+    def __init__(self, host_proc: Path = Path("/proc"), users: UserTable | None = None,
+                 containers: ContainerRegistry | None = None) -> None:
         self.host_proc = host_proc
         self.users = users or UserTable(host_proc)
+        self.containers = containers
         self.procs: dict[int, Process] = {}     # tgid -> process
         self.threads: dict[int, Process] = {}   # tid -> its process
         self.lazy_reads = 0                     # processes first seen by an event, read from /proc
@@ -39,6 +43,10 @@ class ProcessTable:
     def add(self, proc: Process, tids: list[int]) -> None:
         """Put a process (and its threads) in the table, naming its user and group."""
         self._name_users(proc)
+        if proc.container_id and proc.container is None:
+            found = procfs.read_container(self.host_proc, proc.pid)
+            if found:
+                proc.container = self._container(*found)
         self.procs[proc.pid] = proc
         for tid in tids or [proc.pid]:
             proc.threads.add(tid)
@@ -84,7 +92,28 @@ class ProcessTable:
         )
         self.add(child, [child_tid])
 
+    def _container(self, runtime: str, full_id: str) -> Container:
+        if self.containers is not None:
+            return self.containers.get(runtime, full_id)
+        return Container(id=cgroup.short_id(full_id), full_id=full_id, type=runtime)
+
+    def _set_container(self, proc: Process, ev: Event) -> None:
+        """The container of a program just exec'd: from the cgroup the kernel named in the exec
+        record, or, when the probe could not tell (no BTF), from /proc."""
+        if ev.cgroup is not None:
+            found = cgroup.from_name(ev.cgroup)
+        else:
+            found = procfs.read_container(self.host_proc, proc.pid)
+            if found is None and proc.container_id:
+                return  # gone already: keep what it inherited
+        if found is None:
+            proc.container_id, proc.container = "", None
+        elif found[1] != (proc.container.full_id if proc.container else ""):
+            proc.container = self._container(*found)
+            proc.container_id = proc.container.id
+
     def on_exec(self, proc: Process, ev: Event, exepath: str) -> None:
+        self._set_container(proc, ev)
         args = ev.args
         proc.exe = args.get("exe", "")
         proc.args = args.get("args", [])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tiercel.container import cgroup
 from tiercel.events.model import Fd, Process
 
 _ANON_TYPES = {"eventfd": "e", "signalfd": "s", "[eventpoll]": "l", "inotify": "i",
@@ -74,9 +75,19 @@ def read_process(proc_root: Path, pid: int, with_fds: bool = True) -> Process | 
         exepath=_link(base / "exe") or "", args=argv[1:], cwd=cwd if cwd.endswith("/") else cwd + "/",
         uid=uid, gid=gid, loginuid=loginuid, tty=tty,
     )
+    found = cgroup.from_proc_cgroup((_read(base / "cgroup") or b"").decode(errors="replace"))
+    if found:
+        proc.container_id = cgroup.short_id(found[1])
     if with_fds:
         proc.fds = read_fds(base)
     return proc
+
+
+def read_container(proc_root: Path, pid: int) -> tuple[str, str] | None:
+    """(runtime, full id) of the container PID runs in, from /proc/PID/cgroup; None on the host
+    or when the process is gone."""
+    raw = _read(proc_root / str(pid) / "cgroup")
+    return cgroup.from_proc_cgroup(raw.decode(errors="replace")) if raw else None
 
 
 def read_fds(base: Path) -> dict[int, Fd]:
