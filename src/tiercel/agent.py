@@ -131,7 +131,7 @@ def run_agent(opts: RunOptions, out: IO[str] | None = None, err: IO[str] | None 
     finally:
         source.stop()
         if started:
-            if opts.stats:
+            if opts.stats or opts.trace is not None:  # Falco always prints it on replay
                 writer.summary(err)
             report(source.counters, err)
     return 0

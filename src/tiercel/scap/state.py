@@ -1,0 +1,77 @@
+"""A capture's process, fd and user lists -> the state stage's ProcessTable, as at capture start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tiercel.events.flags import open_flags_to_linux
+from tiercel.events.model import Fd, Process
+from tiercel.scap import blocks as B
+from tiercel.scap.reader import Header
+from tiercel.state.processes import ProcessTable
+from tiercel.state.users import UserTable
+
+# A /proc that does not exist: a replayed process must never be looked up on this host.
+NO_PROC = Path("/nonexistent/tiercel-replay-proc")
+
+_TYPECHARS = {1: "f", 2: "d", 3: "4", 4: "6", 5: "4", 6: "6", 7: "p", 8: "u", 9: "e", 11: "s",
+              12: "l", 13: "i", 14: "t", 15: "n", 16: "f", 17: "b", 19: "r", 20: "m"}
+L4PROTO = {2: "tcp", 3: "udp", 4: "icmp", 5: "raw"}
+
+
+class CaptureUsers(UserTable):
+    """User and group names from the capture's user list, never from this host."""
+
+    def __init__(self, users: dict[int, str], groups: dict[int, str]) -> None:
+        self._users = users
+        self._groups = groups
+
+    def user(self, uid: int) -> str:
+        return self._users.get(uid, "")
+
+    def group(self, gid: int) -> str:
+        return self._groups.get(gid, "")
+
+
+def fd_from_info(info: B.FdInfo) -> Fd:
+    fd = Fd(num=info.fd, typechar=_TYPECHARS.get(info.type, "o"), name=info.name, ino=info.ino,
+            dev=info.dev)
+    if info.type in (B.FD_FILE, B.FD_FILE_V2, B.FD_DIRECTORY):
+        fd.openflags = open_flags_to_linux(info.flags) if info.flags else 0
+    elif info.type in (B.FD_IPV4_SOCK, B.FD_IPV6_SOCK):
+        fd.cip, fd.cport, fd.sip, fd.sport = info.sip, info.sport, info.dip, info.dport
+        fd.l4proto = L4PROTO.get(info.l4proto, "")
+        fd.name = f"{fd.cip}:{fd.cport}->{fd.sip}:{fd.sport}"
+    elif info.type in (B.FD_IPV4_SERVSOCK, B.FD_IPV6_SERVSOCK):
+        fd.sip, fd.sport, fd.is_server = info.sip, info.sport, True
+        fd.l4proto = L4PROTO.get(info.l4proto, "")
+        fd.name = f"{fd.sip}:{fd.sport}"
+    return fd
+
+
+def _process(t: B.ThreadInfo) -> Process:
+    cwd = t.cwd or "/"
+    return Process(pid=t.pid, ppid=0, comm=t.comm, exe=t.exe, exepath=t.exepath, args=list(t.args),
+                   cwd=cwd if cwd.endswith("/") else cwd + "/", uid=t.uid, gid=t.gid,
+                   loginuid=t.loginuid, tty=t.tty)
+
+
+def table_from_header(header: Header) -> ProcessTable:
+    """Every process of the capture's process list, with its threads, fds and parent."""
+    table = ProcessTable(NO_PROC, users=CaptureUsers(header.users, header.groups))
+    by_pid: dict[int, list[B.ThreadInfo]] = {}
+    for t in header.threads.values():
+        by_pid.setdefault(t.pid, []).append(t)
+    for pid, threads in by_pid.items():
+        main = next((t for t in threads if t.tid == pid), threads[0])
+        proc = _process(main)
+        for info in header.fds.get(main.tid, ()):
+            proc.fds[info.fd] = fd_from_info(info)
+        table.add(proc, [t.tid for t in threads])
+    for pid, threads in by_pid.items():
+        main = next((t for t in threads if t.tid == pid), threads[0])
+        parent = table.threads.get(main.ptid)
+        proc = table.procs[pid]
+        proc.parent = parent
+        proc.ppid = parent.pid if parent is not None else main.ptid
+    return table
