@@ -1,0 +1,203 @@
+"""The dispatcher: one bounded queue and one worker thread per output, so capture never waits on a sink.
+
+`emit` only appends the alert to each output's queue (or counts it dropped when that queue is full)
+and returns. Each worker takes what is queued in one batch, hands it to its output and, on failure,
+retries the undelivered rest with exponential back-off up to the output's `max_retries`; a batch it
+then gives up on is counted dropped. Per output, always:
+
+    offered = delivered + dropped + queued + in flight          (after close: delivered + dropped)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tiercel.outputs.alert import Alert
+from tiercel.outputs.base import Item, Output, OutputError
+
+BATCH = 512
+BACKOFF_FIRST = 0.05
+BACKOFF_MAX = 5.0
+
+
+@dataclass
+class OutputStats:
+    offered: int = 0
+    delivered: int = 0
+    retried: int = 0          # delivery attempts repeated after a failure
+    dropped_full: int = 0     # the queue was full
+    dropped_failed: int = 0   # retries exhausted, or still undelivered when the flush time ran out
+    queued: int = 0
+
+    @property
+    def dropped(self) -> int:
+        return self.dropped_full + self.dropped_failed
+
+
+class TokenBucket:
+    """Falco's `outputs.rate`/`max_burst`: `rate` tokens a second, at most `max_burst` saved up."""
+
+    def __init__(self, rate: float, max_burst: float) -> None:
+        self.rate = rate
+        self.max_burst = max_burst
+        self.tokens = max_burst
+        self.last = time.monotonic()
+
+    def claim(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.max_burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Worker:
+    """One output, its queue and its thread."""
+
+    def __init__(self, output: Output, capacity: int) -> None:
+        self.output = output
+        self.capacity = capacity
+        self.queue: deque[Item] = deque()
+        self.stats = OutputStats()
+        self.wake = threading.Event()
+        self.stopping = False     # finish what is queued, then end
+        self.abandoned = False    # the flush time ran out: count the rest dropped, deliver no more
+        self.inflight = 0
+        self.lock = threading.Lock()  # worker-side counters vs. the final accounting at close
+        self.thread = threading.Thread(target=self._run, name=f"output-{output.name}", daemon=True)
+
+    def offer(self, item: Item) -> None:
+        self.stats.offered += 1
+        if len(self.queue) >= self.capacity:
+            self.stats.dropped_full += 1
+            return
+        self.queue.append(item)
+        self.wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.clear()
+            if not self.queue:
+                if self.stopping:
+                    return
+                self.wake.wait(0.5)
+                continue
+            with self.lock:  # taken together, so abandon() never misses a popped batch
+                if self.abandoned:
+                    return
+                batch = [self.queue.popleft() for _ in range(min(BATCH, len(self.queue)))]
+                self.inflight = len(batch)
+            self._deliver(batch)
+            if self.abandoned:
+                return
+
+    def _deliver(self, batch: list[Item]) -> None:
+        attempt = 0
+        delay = BACKOFF_FIRST
+        while batch and not self.abandoned:
+            try:
+                n = self.output.send(batch)
+            except OutputError:
+                n = 0
+            except Exception:  # a bug in one output must not end its worker (STYLE 9)
+                n = 0
+            self._count(delivered=n)
+            batch = batch[n:]
+            if not batch:
+                return
+            if n == 0:
+                attempt += 1
+                if attempt > self.output.max_retries:
+                    # The retry buffer is this one batch: give it up, so a dead sink costs one
+                    # round of back-off per batch rather than per alert.
+                    self._count(failed=len(batch))
+                    return
+                self._count(retried=1)
+                self._sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+            else:
+                attempt, delay = 0, BACKOFF_FIRST
+
+    def _sleep(self, seconds: float) -> None:
+        """Back-off that ends early once the worker is abandoned."""
+        deadline = time.monotonic() + seconds
+        while not self.abandoned and time.monotonic() < deadline:
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def _count(self, delivered: int = 0, failed: int = 0, retried: int = 0) -> None:
+        with self.lock:
+            if self.abandoned:
+                return
+            self.stats.delivered += delivered
+            self.stats.dropped_failed += failed
+            self.stats.retried += retried
+            self.inflight -= delivered + failed
+
+    def abandon(self) -> None:
+        """The flush time ran out: whatever is still queued or in flight is dropped, and counted."""
+        with self.lock:
+            self.abandoned = True
+            self.stats.dropped_failed += len(self.queue) + self.inflight
+            self.queue.clear()
+            self.inflight = 0
+
+    def snapshot(self) -> OutputStats:
+        with self.lock:
+            s = OutputStats(**{k: getattr(self.stats, k) for k in (
+                "offered", "delivered", "retried", "dropped_full", "dropped_failed")})
+            s.queued = len(self.queue) + self.inflight
+            return s
+
+
+class Dispatcher:
+    """Fans each alert out to every output's worker. Thread-safe `emit`."""
+
+    def __init__(self, outputs: Sequence[Output], capacity: int,
+                 rate: TokenBucket | None = None) -> None:
+        self.workers = [Worker(o, capacity) for o in outputs]
+        self.rate = rate
+        self.produced = 0
+        self.throttled = 0        # refused by outputs.rate / max_burst before any queue
+        self._lock = threading.Lock()
+        for w in self.workers:
+            w.thread.start()
+
+    def emit(self, alert: Alert) -> None:
+        item = Item(alert)
+        with self._lock:
+            self.produced += 1
+            if self.rate is not None and not self.rate.claim():
+                self.throttled += 1
+                return
+            for w in self.workers:
+                w.offer(item)
+
+    def reopen(self) -> None:
+        for w in self.workers:
+            with contextlib.suppress(OSError):  # the next send reports it and is retried
+                w.output.reopen()
+
+    def close(self, timeout: float) -> None:
+        """Flush every queue within `timeout` seconds in all; count what is left as dropped."""
+        deadline = time.monotonic() + timeout
+        for w in self.workers:
+            w.stopping = True
+            w.wake.set()
+        for w in self.workers:
+            w.thread.join(max(0.0, deadline - time.monotonic()))
+            if w.thread.is_alive():
+                w.abandon()
+        for w in self.workers:
+            if not w.thread.is_alive():
+                with contextlib.suppress(OSError):
+                    w.output.close()
+
+    def stats(self) -> dict[str, OutputStats]:
+        return {w.output.name: w.snapshot() for w in self.workers}

@@ -1,0 +1,69 @@
+"""Accounting: what the agent saw and what became of every alert, as text (--stats, SIGUSR1) and in
+Prometheus' text format (/metrics).
+
+Per output, `offered = delivered + dropped + queued`; `produced = offered + throttled`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tiercel.outputs.dispatcher import OutputStats
+
+
+@dataclass
+class AgentStats:
+    records: int = 0           # kernel records read
+    events: int = 0            # events that reached the rules
+    lost: int = 0              # kernel records the ring buffer had no room for
+    produced: int = 0          # alerts made by matching rules (and drop alerts)
+    throttled: int = 0         # refused by outputs.rate / max_burst
+    outputs: dict[str, OutputStats] = field(default_factory=dict)
+    by_rule: Counter[str] = field(default_factory=Counter)
+    reloads: int = 0
+    reloads_failed: int = 0
+    rules_loaded: int = 0
+
+
+def render_text(s: AgentStats) -> str:
+    lines = [f"tiercel: {s.events} events, {s.lost} lost in the kernel, {s.produced} alerts "
+             f"({s.throttled} throttled), {s.reloads} reloads ({s.reloads_failed} failed)"]
+    for name, o in s.outputs.items():
+        lines.append(f"tiercel: output {name}: {o.offered} offered, {o.delivered} delivered, "
+                     f"{o.dropped} dropped ({o.dropped_full} queue full, {o.dropped_failed} failed), "
+                     f"{o.retried} retried, {o.queued} queued")
+    return "\n".join(lines)
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render_prometheus(s: AgentStats) -> str:
+    out: list[str] = []
+
+    def metric(name: str, kind: str, help_: str, samples: list[tuple[str, int]]) -> None:
+        out.append(f"# HELP tiercel_{name} {help_}")
+        out.append(f"# TYPE tiercel_{name} {kind}")
+        out.extend(f"tiercel_{name}{labels} {value}" for labels, value in samples)
+
+    metric("kernel_records_total", "counter", "Records read from the kernel.", [("", s.records)])
+    metric("events_total", "counter", "Events evaluated against the rules.", [("", s.events)])
+    metric("kernel_records_lost_total", "counter", "Records the kernel could not send.", [("", s.lost)])
+    metric("alerts_total", "counter", "Alerts produced.", [("", s.produced)])
+    metric("alerts_throttled_total", "counter", "Alerts refused by outputs.rate.", [("", s.throttled)])
+    metric("rule_alerts_total", "counter", "Alerts by rule.",
+           [(f'{{rule="{_label(r)}"}}', n) for r, n in sorted(s.by_rule.items())])
+    results = ("delivered", "dropped_full", "dropped_failed")
+    metric("output_alerts_total", "counter", "Alerts per output by result.",
+           [(f'{{output="{_label(name)}",result="{r}"}}', getattr(o, r))
+            for name, o in s.outputs.items() for r in results])
+    metric("output_retries_total", "counter", "Delivery attempts repeated after a failure.",
+           [(f'{{output="{_label(name)}"}}', o.retried) for name, o in s.outputs.items()])
+    metric("output_queued", "gauge", "Alerts waiting in each output's queue.",
+           [(f'{{output="{_label(name)}"}}', o.queued) for name, o in s.outputs.items()])
+    metric("rules_loaded", "gauge", "Enabled rules.", [("", s.rules_loaded)])
+    metric("reloads_total", "counter", "Reloads by result.",
+           [('{result="ok"}', s.reloads - s.reloads_failed), ('{result="failed"}', s.reloads_failed)])
+    return "\n".join(out) + "\n"
