@@ -12,7 +12,7 @@ say() { echo "tiercel setup: $*" >&2; }
 krel=$(uname -r)
 arch=$(dpkg --print-architecture)
 need=""
-for pkg in python3-bpfcc python3-venv python3-pip gcc libc6-dev make; do
+for pkg in python3-bpfcc python3-venv python3-pip gcc libc6-dev make sysdig; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 for pkg in ${TIERCEL_EXTRA_PACKAGES:-}; do

@@ -152,14 +152,20 @@ def report(counters: Counters, err: IO[str]) -> None:
           f"{counters.event_errors} failed", file=err)
 
 
-def run_capture(opts: CaptureOptions, out: IO[bytes] | None = None) -> int:
-    """`tiercel capture --json`: every event as one JSON line on stdout."""
+def run_capture(opts: CaptureOptions, out: IO[bytes] | None = None, write: Path | None = None) -> int:
+    """`tiercel capture`: every event as one JSON line on stdout, or (-w FILE) into a .scap file."""
     stream = out or sys.stdout.buffer
+    sink: Callable[[Event], None]
+    writer = None
+    if write is not None:
+        from tiercel.scap.writer import ScapWriter
+        writer = ScapWriter(write)
+        sink = writer.write
+    else:
+        def sink(ev: Event) -> None:
+            stream.write(orjson.dumps(event_fields(ev)) + b"\n")
 
-    def write(ev: Event) -> None:
-        stream.write(orjson.dumps(event_fields(ev)) + b"\n")
-
-    source = LiveSource(opts, write)
+    source = LiveSource(opts, sink)
     install_signals(source)
     try:
         source.start()
@@ -175,6 +181,8 @@ def run_capture(opts: CaptureOptions, out: IO[bytes] | None = None) -> int:
         started = source.probe is not None
         source.stop()
         stream.flush()
+        if writer is not None:
+            writer.close()  # the process and fd lists go before the events: written at the end
         if started:
             report(source.counters, sys.stderr)
     return 0

@@ -32,15 +32,17 @@ def capture(
                           help="only events of this process and its descendants")] = None,
     kernel_headers: Annotated[Path | None, typer.Option("--kernel-headers")] = None,
     host_proc: Annotated[Path, typer.Option("--host-proc")] = Path("/proc"),
+    write: Annotated[Path | None, typer.Option("-w", "--write",
+                     help="record to this .scap file (readable by sysdig and run -e)")] = None,
 ) -> None:
-    """Print every decoded, enriched event (like `sysdig -j`): the debugging view."""
+    """Print every decoded, enriched event (like `sysdig -j`), or record them with -w FILE.scap."""
     from tiercel.app import run_capture
 
     opts = CaptureOptions(duration=duration, filter_pids=set(filter_pid or ()),
                           kernel_headers=str(kernel_headers) if kernel_headers else None,
                           host_proc=host_proc)
     try:
-        raise typer.Exit(run_capture(opts))
+        raise typer.Exit(run_capture(opts, write=write))
     except TiercelError as e:
         _fail(e)
 

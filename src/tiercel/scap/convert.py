@@ -82,6 +82,8 @@ class Converter:
                 ev.pid = args["pid"]
         elif t in ("clone", "clone3", "fork", "vfork") and ev.res is not None:
             self._clone(ev)
+        elif t in ("dup", "dup2", "dup3") and args.get("oldfd") is None:
+            args["oldfd"] = args.get("fd")   # older dup events name the duplicated fd `fd`
         elif t in _UID_AFTER and ev.res == 0:
             ev.uid = _id_or(args.get(_UID_AFTER[t]), ev.uid)
         elif t in _GID_AFTER and ev.res == 0:
