@@ -1,30 +1,43 @@
-"""`tiercel run`: rules loaded -> probe attached for what they need -> alerts as JSON lines.
+"""`tiercel run`: config and rules loaded -> probe attached for what they need -> alerts delivered.
 
-Start-up steps in order: load rules (report every error, stop on any), select rules (-D/-T/-t/
---priority), work out the syscalls to attach, start the live source, loop; teardown always runs and
-prints the summary.
+Start-up steps in order: read and validate the config (refuse to start on any error), load rules
+(report every error, stop on any), select rules (-D/-T/-t/--priority), start the outputs, work out
+the syscalls to attach, start the source and the control thread (SIGHUP/watched-file reload,
+SIGUSR1 stats, kernel-drop checks), loop. Teardown always runs: stop the source, flush every output
+queue within `outputs_queue.flush_timeout`, print the summary.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from tiercel.app import CaptureOptions, LiveSource, install_signals, report
+from tiercel.config import Config, load_config
 from tiercel.errors import TiercelError
 from tiercel.events.model import Event
 from tiercel.events.syscalls import FD_STATE_SYSCALLS, STATE_SYSCALLS, SyscallTable
-from tiercel.outputs.alert import make_alert, to_json
+from tiercel.outputs.alert import Alert, make_alert
+from tiercel.outputs.append import Extras
+from tiercel.outputs.build import build_dispatcher
+from tiercel.outputs.dispatcher import Dispatcher, OutputStats
+from tiercel.outputs.stats import AgentStats, render_text
 from tiercel.rules.items import PRIORITIES
 from tiercel.rules.loader import load_rules
 from tiercel.rules.ruleset import Ruleset
 
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "rules"
+# The config keys whose change means new outputs on reload (anything else keeps the running ones).
+OUTPUT_KEYS = ("json_output", "json_include_output_property", "json_include_tags_property",
+               "buffered_outputs", "outputs", "outputs_queue", "stdout_output", "file_output",
+               "syslog_output", "program_output", "http_output")
 
 
 class RulesProblem(TiercelError):
@@ -38,31 +51,47 @@ class RunOptions:
     disable_tags: list[str] = field(default_factory=list)  # -T
     only_tags: list[str] = field(default_factory=list)     # -t
     priority: str | None = None
-    json: bool = True
+    json: bool | None = None                                # None: the config's json_output
     stats: bool = False
     match_all: bool = False
     trace: Path | None = None                               # -e: replay this capture file
     capture: CaptureOptions = field(default_factory=CaptureOptions)
+    config: Path | None = None                              # -c
+    overrides: list[str] = field(default_factory=list)      # -o key=value
 
 
-def load(opts: RunOptions, err: IO[str]) -> Ruleset:
-    paths = opts.rules or [DEFAULT_RULES]
-    ruleset, result = load_rules(paths, match_all=opts.match_all)
+def effective_config(opts: RunOptions) -> Config:
+    """The config file and -o overrides, then the command line's own flags on top."""
+    cfg = load_config(opts.config, opts.overrides)
+    changes: dict[str, Any] = {}
+    if opts.rules:
+        changes["rules_files"] = [str(p) for p in opts.rules]
+    if opts.json is not None:
+        changes["json_output"] = opts.json
+    if opts.match_all:
+        changes["rule_matching"] = "all"
+    if opts.priority:
+        changes["priority"] = opts.priority
+    return dataclasses.replace(cfg, **changes)
+
+
+def load(cfg: Config, opts: RunOptions, err: IO[str]) -> Ruleset:
+    ruleset, result = load_rules(cfg.rules_files, match_all=cfg.rule_matching == "all")
     if result.errors or result.warnings:
-        print(result.render_text(), file=err)
+        print(result.render_text(), file=err, flush=True)
     if result.errors:
-        raise RulesProblem(f"{len(result.errors)} error(s) in the rule files; nothing was started")
+        raise RulesProblem(f"{len(result.errors)} error(s) in the rule files")
     for sub in opts.disable:
         ruleset.disable_matching(sub)
     if opts.disable_tags:
         ruleset.disable_tags(opts.disable_tags)
     if opts.only_tags:
         ruleset.only_tags(opts.only_tags)
-    if opts.priority:
-        names = [p.lower() for p in PRIORITIES]
-        if opts.priority.lower() not in names:
-            raise RulesProblem(f"unknown priority '{opts.priority}': one of {', '.join(PRIORITIES)}")
-        ruleset.min_priority(names.index(opts.priority.lower()))
+    names = [p.lower() for p in PRIORITIES]
+    level = "informational" if cfg.priority.lower() == "info" else cfg.priority.lower()
+    if level not in names:
+        raise RulesProblem(f"unknown priority '{cfg.priority}': one of {', '.join(PRIORITIES)}")
+    ruleset.min_priority(names.index(level))
     return ruleset
 
 
@@ -74,24 +103,28 @@ def syscalls_for(ruleset: Ruleset, table: SyscallTable) -> set[str]:
     return wanted | STATE_SYSCALLS | FD_STATE_SYSCALLS
 
 
-class AlertWriter:
-    """Matches each event and writes its alerts (stdout JSON for now; the outputs issue adds sinks)."""
+class Matcher:
+    """The source's sink: matches each event and hands its alerts to the dispatcher. A reload swaps
+    rules, outputs and extras in one assignment, between two events."""
 
-    def __init__(self, ruleset: Ruleset, out: IO[str], json: bool) -> None:
-        self.ruleset = ruleset
-        self.out = out
-        self.json = json
+    def __init__(self, ruleset: Ruleset, dispatcher: Dispatcher, extras: Extras, cfg: Config) -> None:
         self.hostname = socket.gethostname()
         self.by_rule: Counter[str] = Counter()
         self.by_priority: Counter[str] = Counter()
+        self.swap(ruleset, dispatcher, extras, cfg)
+
+    def swap(self, ruleset: Ruleset, dispatcher: Dispatcher, extras: Extras, cfg: Config) -> None:
+        self.current = (ruleset, dispatcher, extras if extras else None, cfg.time_format_iso_8601)
 
     def __call__(self, ev: Event) -> None:
-        for m in self.ruleset.match(ev):
-            alert = make_alert(m.rule, ev, hostname=self.hostname)
+        ruleset, dispatcher, extras, iso = self.current
+        for m in ruleset.match(ev):
+            alert = make_alert(m.rule, ev, hostname=self.hostname, time_iso8601=iso)
+            if extras is not None:
+                alert = extras.apply(alert, m.rule, ev)
             self.by_rule[alert.rule] += 1
             self.by_priority[alert.priority] += 1
-            self.out.write((to_json(alert) if self.json else alert.output) + "\n")
-            self.out.flush()
+            dispatcher.emit(alert)
 
     def summary(self, err: IO[str]) -> None:
         print(f"Events detected: {sum(self.by_rule.values())}", file=err)
@@ -112,26 +145,129 @@ def make_source(opts: RunOptions, sink: Callable[[Event], None]) -> LiveSource:
     return LiveSource(opts.capture, sink)
 
 
+class Agent:
+    """What `run` keeps while it runs: config, matcher, outputs; reloads and accounting."""
+
+    def __init__(self, opts: RunOptions, out: IO[str] | None, err: IO[str]) -> None:
+        self.opts, self.out, self.err = opts, out, err
+        self.cfg = effective_config(opts)
+        ruleset = load(self.cfg, opts, err)
+        extras = Extras(self.cfg.append_output, self.cfg.static_fields)
+        self.dispatcher = build_dispatcher(self.cfg, out)
+        self.retired: list[Dispatcher] = []   # replaced by reloads; their counts still add up
+        self.matcher = Matcher(ruleset, self.dispatcher, extras, self.cfg)
+        self.source: LiveSource | None = None
+        self.reloads = self.reloads_failed = 0
+        self.exit_code = 0
+        self.lock = threading.Lock()
+
+    def log(self, message: str) -> None:
+        print(message, file=self.err, flush=True)
+
+    def emit_internal(self, alert: Alert) -> None:
+        self.dispatcher.emit(alert)
+
+    def reload(self) -> bool:
+        """Config and rules again; on any error the running ones stay and the errors are logged."""
+        with self.lock:
+            self.reloads += 1
+            try:
+                cfg = effective_config(self.opts)
+                ruleset = load(cfg, self.opts, self.err)
+                extras = Extras(cfg.append_output, cfg.static_fields)
+            except TiercelError as e:
+                self.reloads_failed += 1
+                self.log(f"tiercel: reload failed; the running rules and outputs stay: {e}")
+                return False
+            old = None
+            if any(getattr(cfg, k) != getattr(self.cfg, k) for k in OUTPUT_KEYS):
+                old, self.dispatcher = self.dispatcher, build_dispatcher(cfg, self.out)
+            else:
+                self.dispatcher.reopen()  # SIGHUP after logrotate: files are opened again
+            self._attach_more(ruleset)
+            self.matcher.swap(ruleset, self.dispatcher, extras, cfg)
+            self.cfg = cfg
+            if old is not None:
+                old.close(cfg.outputs_queue.flush_timeout)
+                self.retired.append(old)
+            self.log(f"tiercel: reloaded: running {len(ruleset.enabled_rules())} rules")
+            return True
+
+    def _attach_more(self, ruleset: Ruleset) -> None:
+        """Attach what new rules need (live only); capture goes on meanwhile."""
+        probe = getattr(self.source, "probe", None)
+        if probe is None:
+            return
+        from tiercel.probe import loader
+        table = SyscallTable()
+        more = syscalls_for(ruleset, table) - set(probe.attached) - set(probe.missing)
+        if more:
+            try:
+                loader.attach(probe, table, more)
+            except TiercelError as e:
+                self.log(f"tiercel: could not attach {', '.join(sorted(more))}: {e}")
+
+    def kernel_counts(self) -> tuple[int, int]:
+        """(records read, records lost in the kernel) so far."""
+        if self.source is None:
+            return 0, 0
+        probe = getattr(self.source, "probe", None)
+        lost = probe.lost() if probe is not None else self.source.counters.lost
+        return self.source.counters.records, lost
+
+    def snapshot(self) -> AgentStats:
+        records, lost = self.kernel_counts()
+        merged: dict[str, OutputStats] = {}
+        produced = throttled = 0
+        for d in [*self.retired, self.dispatcher]:
+            produced, throttled = produced + d.produced, throttled + d.throttled
+            for name, s in d.stats().items():
+                total = merged.setdefault(name, OutputStats())
+                for k in ("offered", "delivered", "retried", "dropped_full", "dropped_failed", "queued"):
+                    setattr(total, k, getattr(total, k) + getattr(s, k))
+        events = self.source.counters.events if self.source is not None else 0
+        return AgentStats(records=records, events=events, lost=lost, produced=produced,
+                          throttled=throttled, outputs=merged, by_rule=Counter(self.matcher.by_rule),
+                          reloads=self.reloads, reloads_failed=self.reloads_failed,
+                          rules_loaded=len(self.matcher.current[0].enabled_rules()))
+
+    def run(self) -> int:
+        from tiercel.control import Control
+
+        table = SyscallTable()
+        self.opts.capture.syscalls = syscalls_for(self.matcher.current[0], table)
+        source = self.source = make_source(self.opts, self.matcher)
+        install_signals(source)
+        control = Control(self, source)
+        started = False
+        try:
+            control.install()
+            source.start()
+            started = True
+            control.start()
+            self.log(f"tiercel: running {len(self.matcher.current[0].enabled_rules())} rules "
+                     f"({len(self.opts.capture.syscalls)} syscalls attached)")
+            source.run(self.opts.capture.duration)
+        finally:
+            control.stop()
+            source.stop()
+            self.dispatcher.close(self.cfg.outputs_queue.flush_timeout)
+            if started:
+                self._final_report()
+        return self.exit_code
+
+    def _final_report(self) -> None:
+        assert self.source is not None
+        if self.opts.stats or self.opts.trace is not None:  # Falco always prints it on replay
+            self.matcher.summary(self.err)
+        report(self.source.counters, self.err)
+        stats = self.snapshot()
+        if self.opts.stats:
+            self.log(render_text(stats))
+        for name, o in stats.outputs.items():
+            if o.dropped and not self.opts.stats:  # never silent, even without --stats
+                self.log(f"tiercel: output {name}: {o.dropped} of {o.offered} alerts dropped")
+
+
 def run_agent(opts: RunOptions, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
-    ruleset = load(opts, err)
-    writer = AlertWriter(ruleset, out, opts.json)
-    table = SyscallTable()
-    opts.capture.syscalls = syscalls_for(ruleset, table)
-    source = make_source(opts, writer)
-    install_signals(source)
-    started = False
-    try:
-        source.start()
-        started = True
-        print(f"tiercel: running {len(ruleset.enabled_rules())} rules "
-              f"({len(opts.capture.syscalls)} syscalls attached)", file=err, flush=True)
-        source.run(opts.capture.duration)
-    finally:
-        source.stop()
-        if started:
-            if opts.stats or opts.trace is not None:  # Falco always prints it on replay
-                writer.summary(err)
-            report(source.counters, err)
-    return 0
+    return Agent(opts, out, err or sys.stderr).run()

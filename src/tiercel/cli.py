@@ -58,8 +58,13 @@ def run(
     priority: Annotated[str | None, typer.Option("--priority", help="minimum rule priority")] = None,
     trace: Annotated[Path | None, typer.Option("-e", help="replay this .scap capture")] = None,
     all_events: Annotated[bool, typer.Option("-A", help="include events Falco skips by default")] = False,
-    json_out: Annotated[bool, typer.Option("--json/--no-json", help="JSON alerts or text lines")] = True,
+    json_out: Annotated[bool | None, typer.Option(
+        "--json/--no-json", help="JSON alerts or text lines (default: the config's json_output)")] = None,
     stats: Annotated[bool, typer.Option("--stats", help="print a summary at the end")] = False,
+    config: Annotated[Path | None, typer.Option(
+        "-c", "--config", help="configuration file (default: built-in defaults, as tiercel.yaml)")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "-o", "--option", help="override a config key: -o file_output.enabled=true (repeatable)")] = None,
     match_all: Annotated[bool, typer.Option("--all-matches", help="report every matching rule")] = False,
     duration: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
     kernel_headers: Annotated[Path | None, typer.Option("--kernel-headers")] = None,
@@ -76,7 +81,7 @@ def run(
     opts = RunOptions(rules=list(rules or ()), disable=list(disable or ()),
                       disable_tags=list(disable_tag or ()), only_tags=list(only_tag or ()),
                       priority=priority, json=json_out, stats=stats, match_all=match_all,
-                      trace=trace, capture=capture_opts)
+                      trace=trace, capture=capture_opts, config=config, overrides=list(option or ()))
     try:
         raise typer.Exit(run_agent(opts))
     except TiercelError as e:

@@ -110,6 +110,7 @@ class SyscallEventDrops:
 @dataclass(frozen=True)
 class OutputsQueue:
     capacity: int = 0          # 0: tiercel's default bound (DEFAULT_QUEUE_CAPACITY), never unbounded
+    flush_timeout: float = 10.0  # tiercel: seconds to flush all queues at exit or output reload
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str
     if errors:
         raise ConfigError("invalid configuration (nothing was started):\n  " + "\n  ".join(errors))
     cfg = dataclasses.replace(values, path=str(path) if path is not None else None)
-    return _resolve_rules(cfg, Path(path).parent if path is not None else Path.cwd())
+    return _resolve_rules(cfg, Path(path).resolve().parent if path is not None else Path.cwd())
 
 
 def _read_file(path: Path) -> Node | None:
