@@ -162,9 +162,27 @@ def _identifier(c: _Compiler, node: ast.Node) -> Predicate:
 
 # -- checks -------------------------------------------------------------------------------------
 
+def operand_of(pred: Predicate) -> Operand | None:
+    """The field operand of a compiled check on a plain field (its getter, type, list-ness).
+
+    The prefilter (rules.prefilter) reads it to memoise checks by the field's value.
+    """
+    return getattr(pred, "tiercel_operand", None)
+
+
 def _compare(c: _Compiler, node: ast.Node) -> Predicate:
     assert isinstance(node, ast.Compare)
     left = c.operand(node.left)
+    pred = _compare_operand(c, node, left)
+    if isinstance(node.left, ast.FieldRef):
+        try:
+            pred.tiercel_operand = left  # type: ignore[attr-defined]
+        except AttributeError:  # a shared callable (a set's __contains__) takes no attributes
+            pass
+    return pred
+
+
+def _compare_operand(c: _Compiler, node: ast.Compare, left: Operand) -> Predicate:
     fam = V.family(left.type)
     if node.op not in V.ALLOWED_OPS[fam]:
         raise CompileError(f"filter error: operator '{node.op}' is not supported for field "

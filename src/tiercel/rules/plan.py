@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tiercel.events.model import Event
 from tiercel.rules import ast
+from tiercel.rules.prefilter import build_keyed_plan
 
 if TYPE_CHECKING:
     from tiercel.rules.ruleset import CompiledRule
@@ -93,7 +94,7 @@ def build_plan(rules: Sequence[CompiledRule], evttype: str, compile_: Compile) -
             cache[node] = compile_(node)
         return cache[node]
 
-    return _plan(items, compiled)
+    return build_keyed_plan(items, compiled)
 
 
 def _plan(items: list[tuple[CompiledRule, list[ast.Node]]], compiled: Compile) -> Plan:

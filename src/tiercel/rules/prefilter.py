@@ -1,0 +1,197 @@
+"""Keyed plans: each rule gets a cheap necessary condition, evaluated once per distinct field value.
+
+On a real host almost every event matches no rule, and a rule is usually ruled out by one selective
+check: `fd.name in (sensitive_file_names) or fd.directory in (...)`, `proc.name in (shell_binaries)`.
+For each rule of an event type, the plan picks such a *key*: a set of atoms, each a sub-condition
+that reads one field only, such that the rule cannot match unless one atom holds. An atom's truth
+is then a function of that field's value, so it is memoised per value: per event the plan extracts
+each key field once, looks its value up (one dict lookup gives the truth of every atom on that
+field, as bits), and only the rules whose key holds are evaluated, in full, in definition order.
+
+    openat: fd.name -> {bits}   fd.directory -> {bits}   proc.name -> {bits} ...
+            mask -> (rules to evaluate)                  usually none
+
+The result equals evaluating every rule: a key is implied by its rule (checks are pure and never
+raise, so `a and b` implies `a`), and the rules whose key holds are evaluated unchanged. Rules
+without a selective key are evaluated on every event. Memos are bounded: a full memo is cleared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tiercel.events.model import Event
+from tiercel.rules import ast
+from tiercel.rules.compiler import operand_of
+
+if TYPE_CHECKING:
+    from tiercel.rules.ruleset import CompiledRule
+
+Predicate = Callable[[Event], bool]
+Compile = Callable[[ast.Node], Predicate]
+Plan = Callable[[Event, list[Any]], None]
+FieldKey = tuple[str, str | None]
+Atom = tuple[FieldKey, ast.Node]
+
+MEMO_LIMIT = 16384          # distinct values kept per field before the memo starts over
+SELECTIVE = 0.5             # keys estimated to hold more often than this are not worth it
+# Fields whose value differs on (almost) every event: memoising them would only fill memory.
+_PER_EVENT = frozenset({
+    "evt.num", "evt.rawtime", "evt.rawtime.s", "evt.rawtime.ns", "evt.time", "evt.time.s",
+    "evt.time.iso8601", "evt.datetime", "evt.datetime.s", "proc.duration", "proc.ppid.duration",
+    "thread.tid", "proc.pid", "fd.cport", "fd.lport", "fd.uid", "fd.num", "evt.buffer", "evt.args",
+    "evt.info", "proc.exe_ino.ctime_duration_proc_start",
+})
+
+
+def single_field(node: ast.Node) -> FieldKey | None:
+    """The one plain field every check of `node` reads against constants, if there is one."""
+    keys: set[FieldKey] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Compare):
+            if not isinstance(n.left, ast.FieldRef) or n.modifier is not None:
+                return None
+            right = n.right
+            if right is not None and not isinstance(right, ast.Value | ast.ListValue):
+                return None
+            if isinstance(right, ast.ListValue) and not all(isinstance(i, ast.Value) for i in right.items):
+                return None
+            keys.add((n.left.name, n.left.arg))
+        elif not isinstance(n, ast.And | ast.Or | ast.Not | ast.FieldRef | ast.Value | ast.ListValue):
+            return None
+    if len(keys) != 1:
+        return None
+    key = keys.pop()
+    return None if key[0] in _PER_EVENT else key
+
+
+# Fields with few distinct values on a host: a check of one value is true of many events.
+_COARSE = frozenset({
+    "fd.typechar", "fd.type", "fd.l4proto", "fd.sockfamily", "fd.is_server", "fd.connected", "evt.dir",
+    "evt.res", "evt.rawres", "evt.failed", "evt.category", "syscall.type", "evt.type", "evt.source",
+    "container.id", "container.type", "container.privileged", "proc.tty", "user.uid", "user.name",
+    "group.gid", "group.name", "user.loginuid", "user.loginname", "thread.ismain", "evt.is_async",
+    "evt.is_io", "evt.is_io_read", "evt.is_io_write", "evt.is_wait", "evt.is_syslog",
+})
+
+
+def estimate(node: ast.Node) -> float:
+    """A rough probability that `node` holds on a routine event (for choosing keys only)."""
+    if isinstance(node, ast.Not):
+        return 1.0 - estimate(node.child)
+    if isinstance(node, ast.And):
+        return min(estimate(c) for c in node.children)
+    if isinstance(node, ast.Or):
+        return min(1.0, sum(estimate(c) for c in node.children))
+    if isinstance(node, ast.Compare):
+        if node.op in ("in", "intersects") and isinstance(node.right, ast.ListValue) and not node.right.items:
+            return 0.0
+        if node.op in ("=", "==", "in", "intersects"):
+            right = node.right
+            text = right.text if isinstance(right, ast.Value) else ""
+            coarse = text.lower() in ("true", "false", "0", "1") or node.left.name in _COARSE  # type: ignore[union-attr]
+            return 0.5 if coarse else 0.02
+        if node.op in ("startswith", "endswith", "contains", "icontains", "glob", "iglob", "regex",
+                       "pmatch", "bcontains", "bstartswith"):
+            return 0.05
+        if node.op in ("!=", "exists"):
+            return 0.95
+        return 0.5
+    return 1.0
+
+
+def necessary(node: ast.Node, usable: Callable[[FieldKey], bool]) -> list[Atom] | None:
+    """Atoms on single fields such that `node` implies at least one of them; None if none found."""
+    key = single_field(node)
+    if key is not None and usable(key):
+        return [(key, node)]
+    if isinstance(node, ast.Not):
+        child = node.child
+        if isinstance(child, ast.Not):
+            return necessary(child.child, usable)
+        if isinstance(child, ast.And | ast.Or):       # De Morgan: push the negation down
+            flipped = tuple(ast.Not(c) for c in child.children)
+            return necessary(ast.Or(flipped) if isinstance(child, ast.And) else ast.And(flipped), usable)
+        return None
+    if isinstance(node, ast.And):
+        return best([necessary(c, usable) for c in node.children])
+    if isinstance(node, ast.Or):
+        out: list[Atom] = []
+        for c in node.children:
+            part = necessary(c, usable)
+            if part is None:
+                return None
+            out.extend(part)
+        return out
+    return None
+
+
+def best(options: Sequence[list[Atom] | None]) -> list[Atom] | None:
+    """The most selective of several candidate keys."""
+    found = [o for o in options if o is not None]
+    if not found:
+        return None
+    return min(found, key=lambda atoms: sum(estimate(n) for _, n in atoms))
+
+
+def build_keyed_plan(items: Sequence[tuple[CompiledRule, list[ast.Node]]], compiled: Compile) -> Plan:
+    """The plan for one event type, from each candidate rule and its specialised conjuncts."""
+    operands: dict[FieldKey, Any] = {}
+
+    def usable(key: FieldKey) -> bool:
+        if key not in operands:
+            op = operand_of(compiled(ast.Compare(ast.FieldRef(key[0], key[1]), "exists")))
+            operands[key] = op if op is not None and not op.is_list else None
+        return operands[key] is not None
+
+    atom_bits: dict[Atom, int] = {}
+    rules: list[tuple[CompiledRule, Predicate | None, int]] = []
+    for rule, conj in items:
+        key = best([necessary(c, usable) for c in conj]) if conj else None
+        if key is not None and sum(estimate(n) for _, n in key) >= SELECTIVE:
+            key = None
+        mask = 0
+        for atom in key or ():
+            mask |= atom_bits.setdefault(atom, 1 << len(atom_bits))
+        pred = None if not conj else compiled(conj[0] if len(conj) == 1 else ast.And(tuple(conj)))
+        rules.append((rule, pred, mask))
+    groups: dict[FieldKey, list[tuple[int, Predicate]]] = {}
+    for (fkey, node), bit in atom_bits.items():
+        groups.setdefault(fkey, []).append((bit, compiled(node)))
+    return _keyed(tuple((operands[k].get, {}, tuple(a)) for k, a in groups.items()), tuple(rules))
+
+
+def _keyed(groups: tuple[tuple[Callable[[Event], Any], dict[Any, int], tuple[tuple[int, Predicate], ...]], ...],
+           rules: tuple[tuple[CompiledRule, Predicate | None, int], ...]) -> Plan:
+    by_mask: dict[int, tuple[tuple[CompiledRule, Predicate | None], ...]] = {}
+
+    def candidates(mask: int) -> tuple[tuple[CompiledRule, Predicate | None], ...]:
+        found = tuple((r, p) for r, p, m in rules if m == 0 or m & mask)
+        by_mask[mask] = found
+        return found
+
+    def fill(memo: dict[Any, int], value: Any, atoms: tuple[tuple[int, Predicate], ...], ev: Event) -> int:
+        # The atoms read only this field, so their truth on this event is their truth for `value`.
+        bits = 0
+        for bit, pred in atoms:
+            if pred(ev):
+                bits |= bit
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[value] = bits
+        return bits
+
+    def run(ev: Event, out: list[Any]) -> None:
+        mask = 0
+        for get, memo, atoms in groups:
+            v = get(ev)
+            bits = memo.get(v, -1)
+            mask |= bits if bits >= 0 else fill(memo, v, atoms, ev)
+        cands = by_mask.get(mask)
+        if cands is None:
+            cands = candidates(mask)
+        for rule, pred in cands:
+            if pred is None or pred(ev):
+                out.append(rule)
+    return run
