@@ -29,6 +29,7 @@ from tiercel.outputs.append import Extras
 from tiercel.outputs.build import build_dispatcher
 from tiercel.outputs.dispatcher import Dispatcher, OutputStats
 from tiercel.outputs.stats import AgentStats, render_text
+from tiercel.outputs.webserver import WebServer
 from tiercel.rules.items import PRIORITIES
 from tiercel.rules.loader import load_rules
 from tiercel.rules.ruleset import Ruleset
@@ -239,22 +240,40 @@ class Agent:
         source = self.source = make_source(self.opts, self.matcher)
         install_signals(source)
         control = Control(self, source)
+        web = None
         started = False
         try:
             control.install()
             source.start()
             started = True
             control.start()
+            web = self._start_webserver()
             self.log(f"tiercel: running {len(self.matcher.current[0].enabled_rules())} rules "
                      f"({len(self.opts.capture.syscalls)} syscalls attached)")
             source.run(self.opts.capture.duration)
         finally:
+            if web is not None:
+                web.stop()
             control.stop()
             source.stop()
             self.dispatcher.close(self.cfg.outputs_queue.flush_timeout)
             if started:
                 self._final_report()
         return self.exit_code
+
+    def _start_webserver(self) -> WebServer | None:
+        conf = self.cfg.webserver
+        if not conf.enabled:
+            return None
+        try:
+            web = WebServer(conf, self.snapshot)
+        except OSError as e:
+            raise TiercelError(f"webserver: cannot listen on {conf.listen_address}:"
+                               f"{conf.listen_port}: {e.strerror}") from e
+        web.start()
+        self.log(f"tiercel: webserver on http://{conf.listen_address}:{web.port}"
+                 f" ({conf.k8s_healthz_endpoint}, /metrics)")
+        return web
 
     def _final_report(self) -> None:
         assert self.source is not None

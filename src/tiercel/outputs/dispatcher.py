@@ -159,9 +159,11 @@ class Worker:
 class Dispatcher:
     """Fans each alert out to every output's worker. Thread-safe `emit`."""
 
-    def __init__(self, outputs: Sequence[Output], capacity: int,
-                 rate: TokenBucket | None = None) -> None:
-        self.workers = [Worker(o, capacity) for o in outputs]
+    def __init__(self, outputs: Sequence[Output], capacity: int, rate: TokenBucket | None = None,
+                 capacities: dict[str, int] | None = None) -> None:
+        """`capacities`: a queue size per output name, where one should differ from `capacity`."""
+        sizes = capacities or {}
+        self.workers = [Worker(o, sizes.get(o.name, capacity)) for o in outputs]
         self.rate = rate
         self.produced = 0
         self.throttled = 0        # refused by outputs.rate / max_burst before any queue

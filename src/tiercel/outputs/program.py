@@ -30,7 +30,9 @@ class ProgramOutput:
     name = "program"
     max_retries = 10
 
-    def __init__(self, command: str, fmt: Format, keep_alive: bool) -> None:
+    def __init__(self, command: str, fmt: Format, keep_alive: bool,
+                 backoff_max: float = BACKOFF_MAX) -> None:
+        self.backoff_max = backoff_max
         self.command = command
         self.fmt = fmt
         self.keep_alive = keep_alive
@@ -56,7 +58,7 @@ class ProgramOutput:
             proc.stdin.close()
         proc.wait()
         lived = time.monotonic() - self.started
-        self.backoff = 0.0 if lived >= STABLE else min(BACKOFF_MAX, max(0.05, self.backoff * 2))
+        self.backoff = 0.0 if lived >= STABLE else min(self.backoff_max, max(0.01, self.backoff * 2))
         self.restarts += 1
         if proc is self.proc:
             self.proc = None
