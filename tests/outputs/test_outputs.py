@@ -220,4 +220,3 @@ def test_plain_alert_is_falcos_json_unchanged() -> None:
     a = Alert(time=1, rule="r", priority="Notice", source="syscall", output="o",
               output_fields={"proc.name": "cat"}, tags=("t",), hostname="h")
     assert Item(a).json(JSON) == to_json(a).encode()
-    assert Item(a).json(Format(include_output=False, include_tags=False)) == to_json(a).encode()  # cached
