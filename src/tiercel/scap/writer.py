@@ -48,10 +48,12 @@ def _event_block(ts: int, tid: int, cpu: int, code: int, params: list[bytes]) ->
 class _Snapshot:
     """A process as it was when the writer first met it."""
 
-    def __init__(self, p: Process, tids: list[int]) -> None:
-        self.proc = Process(pid=p.pid, ppid=p.ppid, comm=p.comm, exe=p.exe, exepath=p.exepath,
-                            args=list(p.args), cwd=p.cwd, uid=p.uid, gid=p.gid, loginuid=p.loginuid,
-                            tty=p.tty)
+    def __init__(self, p: Process, tids: list[int], before: Process | None = None) -> None:
+        # `before`: whose program the process ran before the event that first showed it (an exec)
+        was = before or p
+        self.proc = Process(pid=p.pid, ppid=p.ppid, comm=was.comm, exe=was.exe, exepath=was.exepath,
+                            args=list(was.args), cwd=p.cwd, uid=p.uid, gid=p.gid, loginuid=p.loginuid,
+                            tty=p.tty, parent=p.parent)
         self.tids = tids
         self.fds = [Fd(f.num, f.typechar, f.name, f.openflags, f.l4proto, f.cip, f.cport, f.sip,
                        f.sport, f.is_server, f.ino, f.dev) for f in p.fds.values()]
@@ -94,9 +96,12 @@ class ScapWriter:
 
     def _remember(self, ev: Event) -> None:
         p = ev.proc
+        # A process first seen at its exec ran, until then, a copy of its parent's program (fork,
+        # then exec): the written enter event must show that program, as the original did.
+        before = p.parent if p is not None and ev.type in ("execve", "execveat") and ev.res == 0 else None
         while p is not None and p.pid not in self._procs and p.pid not in self._born:
-            self._procs[p.pid] = _Snapshot(p, sorted(p.threads | {ev.tid} if p is ev.proc
-                                                     else p.threads) or [p.pid])
+            tids = sorted(p.threads | {ev.tid} if p is ev.proc else p.threads) or [p.pid]
+            self._procs[p.pid] = _Snapshot(p, tids, before if p is ev.proc else None)
             if p.user:
                 self._users[p.uid] = p.user
             if p.group:
