@@ -81,7 +81,10 @@ class ProgramOutput:
         fd = proc.stdin.fileno()
         _, written = write_lines(fd, lines)
         delay = 0.0005
-        while (unread := _unread(fd)) and proc.poll() is None:
+        while unread := _unread(fd):
+            if proc.poll() is not None:
+                unread = _unread(fd)  # measured again once it is gone: it may have read meanwhile
+                break
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
         read, n = written - unread, 0
