@@ -1,0 +1,113 @@
+"""Config: the shipped file equals the defaults; every error names its key path and position."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tiercel.config import Config, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_file_is_the_defaults() -> None:
+    cfg = load_config(ROOT / "tiercel.yaml")
+    assert dataclasses.replace(cfg, path=None) == Config()
+    assert cfg.json_output and cfg.stdout_output.enabled and not cfg.file_output.enabled
+
+
+BAD = [
+    ("unknown key", "stdout_output:\n  enabled: true\n  colour: red\n",
+     "f.yaml:3:3: stdout_output.colour: unknown key"),
+    ("bool", "json_output: maybe\n", "f.yaml:1:14: json_output: expected true or false, got 'maybe'"),
+    ("int", "webserver:\n  listen_port: high\n",
+     "f.yaml:2:16: webserver.listen_port: expected an integer, got 'high'"),
+    ("section not a mapping", "file_output: [1]\n",
+     "f.yaml:1:14: file_output: expected a mapping of keys, got a list"),
+    ("list of strings", "rules_files: [a, [b]]\n",
+     "f.yaml:1:18: rules_files[1]: expected a string, got a list"),
+    ("choice", "rule_matching: every\n",
+     "f.yaml:1:16: rule_matching: 'every' is not one of first, all"),
+    ("drop action", "syscall_event_drops:\n  actions: [log, panic]\n",
+     "f.yaml:2:12: syscall_event_drops.actions: 'panic' is not one of ignore, log, alert, exit"),
+    ("nested list item", "append_output:\n  - match: {tagz: x}\n",
+     "f.yaml:2:13: append_output[0].match.tagz: unknown key"),
+    ("top level", "- a\n", "f.yaml:1:1: the configuration must be a mapping of keys"),
+    ("yaml syntax", "a: [\n", "f.yaml:2:1: not valid YAML"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_errors_have_path_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
+                                   expected: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("f.yaml").write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config("f.yaml")
+    assert expected in str(e.value)
+
+
+def test_all_errors_reported_at_once(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("json_output: 1\nnope: 2\nstdout_output: {enabled: x}\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(f)
+    assert len(str(e.value).splitlines()) == 4  # the heading and three problems
+
+
+OVERRIDES = [
+    (["file_output.enabled=true", "file_output.filename=/tmp/x"],
+     lambda c: c.file_output.enabled and c.file_output.filename == "/tmp/x"),
+    (["outputs.rate=2.5"], lambda c: c.outputs.rate == 2.5),
+    (["outputs.rate=3"], lambda c: c.outputs.rate == 3.0),  # an int where a number goes
+    (["static_fields.cluster=prod", "static_fields.port=80"],
+     lambda c: c.static_fields == {"cluster": "prod", "port": "80"}),
+    (["append_output[0].match.tag=shell", "append_output[0].extra_fields[0]=proc.name"],
+     lambda c: c.append_output[0].match.tag == "shell" and c.append_output[0].extra_fields == ["proc.name"]),
+    (["syscall_event_drops.actions=[alert, exit]"],
+     lambda c: c.syscall_event_drops.actions == ["alert", "exit"]),
+]
+
+
+@pytest.mark.parametrize(("args", "check"), OVERRIDES, ids=[o[0][0] for o in OVERRIDES])
+def test_overrides(args: list[str], check: object) -> None:
+    assert check(load_config(None, args))  # type: ignore[operator]
+
+
+def test_override_beats_file_and_errors_name_the_option(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("json_output: true\n")
+    assert load_config(f, ["json_output=false"]).json_output is False
+    with pytest.raises(ConfigError) as e:
+        load_config(f, ["stdout_output.enabled=sometimes", "nokey"])
+    text = str(e.value)
+    assert ("-o stdout_output.enabled=sometimes: stdout_output.enabled: expected true or false, "
+            "got 'sometimes'") in text
+    assert "-o nokey: expected -o key=value" in text
+
+
+def test_rules_files_relative_to_the_config(tmp_path: Path) -> None:
+    f = tmp_path / "etc" / "c.yaml"
+    f.parent.mkdir()
+    f.write_text("rules_files: [rules.d, /abs/r.yaml]\n")
+    assert load_config(f).rules_files == [str(tmp_path / "etc" / "rules.d"), "/abs/r.yaml"]
+
+
+def test_env_vars_in_strings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERCEL_TEST_TOKEN", "s3cret")
+    cfg = load_config(None, ["http_output.custom_headers.Authorization=Bearer ${TIERCEL_TEST_TOKEN}"])
+    assert cfg.http_output.custom_headers == {"Authorization": "Bearer s3cret"}
+
+
+def test_cli_refuses_to_start_on_an_invalid_config(tmp_path: Path) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text("stdout_output:\n  enabled: yes-please\n")
+    r = subprocess.run([sys.executable, "-m", "tiercel.cli", "run", "-c", str(f)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stdout == ""
+    assert f"{f}:2:12: stdout_output.enabled: expected true or false, got 'yes-please'" in r.stderr
+    assert "Traceback" not in r.stderr
