@@ -212,7 +212,7 @@ class _NamedLoader(yaml.SafeLoader):
 
 
 def _mark(name: str) -> Mark:
-    return Mark(name, 0, -1, -1, None, None)
+    return Mark(name, 0, -1, -1, None, 0)
 
 
 def _where(node: Node) -> str:
