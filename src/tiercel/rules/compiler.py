@@ -12,6 +12,7 @@ match when any of their values does, except that `!=` needs none equal and `in` 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -88,8 +89,10 @@ class _Compiler:
             if isinstance(e, TiercelError) and not hasattr(e, "pos"):
                 e.pos = node.pos  # type: ignore[attr-defined]
             raise
-        many = fd.is_list or bool(getattr(fd, "either", False)) or fd.type.endswith("ARRAY")
-        return Operand(fd.extract, fd.type, many, _display(node))
+        either = bool(getattr(fd, "either", False))     # client/server pairs come as tuples
+        many = fd.is_list or either or fd.type.endswith("ARRAY")
+        return Operand(fd.extract, fd.type, many, _display(node), hashable=not many or
+                       (either and not fd.is_list and not fd.type.endswith("ARRAY")))
 
     def field_or_none(self, text: str) -> Operand | None:
         """`text` as a field, if it names one (for the "did you mean val()" warning)."""
@@ -175,10 +178,8 @@ def _compare(c: _Compiler, node: ast.Node) -> Predicate:
     left = c.operand(node.left)
     pred = _compare_operand(c, node, left)
     if isinstance(node.left, ast.FieldRef):
-        try:
+        with contextlib.suppress(AttributeError):  # a set's __contains__ takes no attributes
             pred.tiercel_operand = left  # type: ignore[attr-defined]
-        except AttributeError:  # a shared callable (a set's __contains__) takes no attributes
-            pass
     return pred
 
 

@@ -35,7 +35,7 @@ FieldKey = tuple[str, str | None]
 Atom = tuple[FieldKey, ast.Node]
 
 MEMO_LIMIT = 16384          # distinct values kept per field before the memo starts over
-SELECTIVE = 0.5             # keys estimated to hold more often than this are not worth it
+SELECTIVE = 0.9             # a key costs one dict lookup: worth it unless it nearly always holds
 # Fields whose value differs on (almost) every event: memoising them would only fill memory.
 _PER_EVENT = frozenset({
     "evt.num", "evt.rawtime", "evt.rawtime.s", "evt.rawtime.ns", "evt.time", "evt.time.s",
@@ -142,32 +142,53 @@ def build_keyed_plan(items: Sequence[tuple[CompiledRule, list[ast.Node]]], compi
     def usable(key: FieldKey) -> bool:
         if key not in operands:
             op = operand_of(compiled(ast.Compare(ast.FieldRef(key[0], key[1]), "exists")))
-            operands[key] = op if op is not None and not op.is_list else None
+            operands[key] = op if op is not None and op.hashable else None
         return operands[key] is not None
 
+    # Each conjunct with a selective key is a clause: the rule is a candidate when every clause
+    # has a true atom. The best clause of each rule decides which fields the plan extracts; other
+    # clauses are kept when they read those fields anyway, or a cheap field and are very selective.
+    per_rule = [(rule, conj, _clauses(conj, usable)) for rule, conj in items]
+    fields = {atoms[0][0] for _, _, clauses in per_rule if clauses for atoms in clauses[:1]}
     atom_bits: dict[Atom, int] = {}
-    rules: list[tuple[CompiledRule, Predicate | None, int]] = []
-    for rule, conj in items:
-        key = best([necessary(c, usable) for c in conj]) if conj else None
-        if key is not None and sum(estimate(n) for _, n in key) >= SELECTIVE:
-            key = None
-        mask = 0
-        for atom in key or ():
-            mask |= atom_bits.setdefault(atom, 1 << len(atom_bits))
-        pred = None if not conj else compiled(conj[0] if len(conj) == 1 else ast.And(tuple(conj)))
-        rules.append((rule, pred, mask))
+    rules: list[tuple[CompiledRule, Predicate | None, tuple[int, ...]]] = []
+    for rule, conj, clauses in per_rule:
+        masks = []
+        for i, atoms in enumerate(clauses):
+            keys = {k for k, _ in atoms}
+            score = sum(estimate(n) for _, n in atoms)
+            if i == 0 or keys <= fields or (score <= 0.05 and not keys & _DEAR_KEYS):
+                fields |= keys
+                mask = 0
+                for atom in atoms:
+                    mask |= atom_bits.setdefault(atom, 1 << len(atom_bits))
+                masks.append(mask)
+        pred = None if not conj else compiled(reorder(conj[0] if len(conj) == 1 else ast.And(tuple(conj))))
+        rules.append((rule, pred, tuple(masks)))
     groups: dict[FieldKey, list[tuple[int, Predicate]]] = {}
     for (fkey, node), bit in atom_bits.items():
         groups.setdefault(fkey, []).append((bit, compiled(node)))
     return _keyed(tuple((operands[k].get, {}, tuple(a)) for k, a in groups.items()), tuple(rules))
 
 
-def _keyed(groups: tuple[tuple[Callable[[Event], Any], dict[Any, int], tuple[tuple[int, Predicate], ...]], ...],
-           rules: tuple[tuple[CompiledRule, Predicate | None, int], ...]) -> Plan:
+def _clauses(conj: list[ast.Node], usable: Callable[[FieldKey], bool]) -> list[list[Atom]]:
+    """The selective keys of a rule's conjuncts, most selective first."""
+    found = [atoms for atoms in (necessary(c, usable) for c in conj)
+             if atoms is not None and sum(estimate(n) for _, n in atoms) < SELECTIVE]
+    return sorted(found, key=lambda atoms: sum(estimate(n) for _, n in atoms))
+
+
+Group = tuple[Callable[[Event], Any], dict[Any, int], tuple[tuple[int, Predicate], ...]]
+Keyed = tuple["CompiledRule", Predicate | None, tuple[int, ...]]
+
+
+def _keyed(groups: tuple[Group, ...], rules: tuple[Keyed, ...]) -> Plan:
     by_mask: dict[int, tuple[tuple[CompiledRule, Predicate | None], ...]] = {}
 
     def candidates(mask: int) -> tuple[tuple[CompiledRule, Predicate | None], ...]:
-        found = tuple((r, p) for r, p, m in rules if m == 0 or m & mask)
+        found = tuple((r, p) for r, p, clauses in rules if all(c & mask for c in clauses))
+        if len(by_mask) >= MEMO_LIMIT:
+            by_mask.clear()
         by_mask[mask] = found
         return found
 
@@ -195,3 +216,49 @@ def _keyed(groups: tuple[tuple[Callable[[Event], Any], dict[Any, int], tuple[tup
             if pred is None or pred(ev):
                 out.append(rule)
     return run
+
+
+# -- evaluation order ---------------------------------------------------------------------------
+
+# Fields that walk the process tree, join strings or build lists: dearer to extract than an attribute.
+_DEAR = frozenset({
+    "proc.cmdline", "proc.args", "proc.exeline", "proc.pcmdline", "proc.env", "proc.aname", "proc.aexe",
+    "proc.aexepath", "proc.acmdline", "proc.apid", "proc.loginshellid", "fd.types", "evt.args", "evt.info",
+    "fd.ip", "fd.net", "fd.port", "fd.proto", "fd.cnet", "fd.snet", "fd.lnet", "fd.rnet", "fd.rip",
+    "fd.lip", "thread.cap_permitted", "thread.cap_effective", "thread.cap_inheritable", "proc.sname",
+    "proc.vpgid.name",
+})
+_DEAR_KEYS = frozenset((name, None) for name in _DEAR)
+_SLOW_OPS = frozenset({"regex", "glob", "iglob", "pmatch", "icontains"})
+
+
+def cost(node: ast.Node) -> float:
+    """A rough relative cost of evaluating `node` once (for ordering only)."""
+    if isinstance(node, ast.Not):
+        return cost(node.child)
+    if isinstance(node, ast.And | ast.Or):
+        return sum(cost(c) for c in node.children)
+    if isinstance(node, ast.Compare):
+        left = node.left
+        dear = not isinstance(left, ast.FieldRef) or left.name in _DEAR or not isinstance(
+            node.right, ast.Value | ast.ListValue | None)
+        return (3.0 if dear else 1.0) * (2.0 if node.op in _SLOW_OPS else 1.0)
+    return 1.0
+
+
+def reorder(node: ast.Node) -> ast.Node:
+    """The same condition with cheap, decisive checks first inside every `and` and `or`.
+
+    Safe because checks are pure and never raise: `a and b` equals `b and a`. (An extractor that did
+    raise would fail the whole plan, and the ruleset then evaluates each rule's own predicate.)
+    """
+    if isinstance(node, ast.Not):
+        return ast.Not(reorder(node.child), pos=node.pos)
+    if isinstance(node, ast.And | ast.Or):
+        kids = [reorder(c) for c in node.children]
+        if isinstance(node, ast.And):       # most likely false per unit of cost first
+            kids.sort(key=lambda c: cost(c) / max(1.0 - estimate(c), 0.01))
+        else:                               # most likely true per unit of cost first
+            kids.sort(key=lambda c: cost(c) / max(estimate(c), 0.01))
+        return type(node)(tuple(kids), pos=node.pos)
+    return node

@@ -24,6 +24,7 @@ class Operand:
     type: str
     is_list: bool
     name: str
+    hashable: bool = False        # every value it yields can key a dict (no lists): see prefilter
 
 
 class TransformerError(ValueError):
