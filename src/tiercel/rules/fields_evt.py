@@ -99,13 +99,34 @@ def _arg_factory(arg: Any, env: FieldEnv) -> Extractor:
         return by_index
 
     key = arg
+    # Flags and modes are ints whose text depends only on the event type and the value: cached per
+    # (type, value), so `evt.arg.flags contains O_TRUNC` renders each flag combination once. User
+    # and group ids are left to the name lookups, whose answers may change.
+    named = frozenset(t for t, n in fl.UID_PARAMS | fl.GID_PARAMS if n == key)
+    texts: dict[str, dict[int, str]] = {}
 
     def by_name(ev: Event) -> str | None:
         value = ev.args.get(key)
         if value is None:
             return None
+        if value.__class__ is int:
+            etype = ev.type
+            cache = texts.get(etype)
+            if cache is None:
+                if etype in named:
+                    return fl.render_arg(etype, key, value, users, groups)
+                cache = texts[etype] = {}
+            text = cache.get(value)
+            if text is None:
+                if len(cache) >= _RENDER_CACHE:
+                    cache.clear()
+                text = cache[value] = fl.render_arg(etype, key, value, users, groups)
+            return text
         return fl.render_arg(ev.type, key, value, users, groups)
     return by_name
+
+
+_RENDER_CACHE = 4096    # distinct values per event type and argument (flags combinations are few)
 
 
 def _rawarg_factory(arg: Any, _env: FieldEnv) -> Extractor:

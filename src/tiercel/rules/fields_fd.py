@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 AT_FDCWD = -100
 _SOCKET_CREATORS = frozenset({"socket", "accept", "accept4"})
+_CREATORS = info.CREATE_FD_PATH_EVENTS
 _NET_TYPES = frozenset("46")
 _PATH_TYPES = frozenset("fd")
 _SINGLE_PATH = ("name", "path", "pathname", "filename")
@@ -81,9 +82,10 @@ def _name(ev: Event) -> str | None:
 
 
 def _nameraw(ev: Event) -> str | None:
-    raw = _creator_path(ev, raw=True)
-    if raw is not None:
-        return raw
+    if ev.type in _CREATORS:            # _creator_path(ev, raw=True), inlined: a key field
+        raw = ev.args.get("name")
+        if isinstance(raw, str):
+            return raw
     fd = ev.fd
     return fd.name if fd is not None and fd.typechar in _PATH_TYPES else None
 
@@ -122,9 +124,13 @@ def _directory(ev: Event) -> str | None:
     if fd is None:
         path = _creator_path(ev)
         return dirname(path) if path is not None else None
-    if fd.typechar == "f":
-        return dirname(fd.name)
-    if fd.typechar == "d":
+    typechar = fd.typechar
+    if typechar == "f":
+        head, _, tail = fd.name.rpartition("/")     # dirname(), inlined: fd.directory is a key field
+        if not head:
+            return "/"
+        return head if tail else fd.name
+    if typechar == "d":
         return fd.name
     return None
 
@@ -134,7 +140,10 @@ def _filename(ev: Event) -> str | None:
     if fd is None:
         path = _creator_path(ev)
         return basename(path) if path is not None else None
-    return basename(fd.name) if fd.typechar == "f" else None
+    if fd.typechar != "f":
+        return None
+    _, sep, tail = fd.name.rpartition("/")          # basename(), inlined
+    return tail if tail or not sep else fd.name
 
 
 def _net_fd(ev: Event) -> Fd | None:
