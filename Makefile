@@ -10,6 +10,7 @@ run: setup
 	.venv/bin/tiercel run $(ARGS)
 
 test: setup
+	@ci/test-deps.sh
 	.venv/bin/ruff check src tests bench
 	.venv/bin/pytest -q -ra tests
 

@@ -59,12 +59,14 @@ struct rec_hdr {
 struct rec_syscall {
     struct rec_hdr h;
     __s64 ret;
-    __u64 args[6];      /* raw syscall arguments as seen at enter */
+    __u64 args[6];      /* raw syscall arguments as seen at enter; for execve/execveat, args[5]
+                         * holds the controlling terminal after a successful exec (tty_nr) */
     __u32 nr;           /* syscall number of the running architecture */
     __u16 len0;         /* bytes in slot 0 (strings include their NUL) */
     __u16 len1;
     __u16 len2;         /* execve/execveat: the cgroup name, stored right after argv in slot 1 */
-    __u16 pad[3];
+    __u16 pad;
+    __u32 vpid;         /* execve/execveat: the process id in its own pid namespace (0: unknown) */
     char data[DATA_SIZE];
 };
 

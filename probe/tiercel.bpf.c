@@ -11,7 +11,8 @@
  * Compile-time constants (-D): AGENT_TGID, NR_EXIT, NR_EXIT_GROUP, NR_CLONE, NR_CLONE3,
  * NR_FORK, NR_VFORK, RINGBUF_PAGES; and, when the running kernel's BTF gives them,
  * OFF_TASK_MM, OFF_MM_ARG_START, OFF_MM_ARG_END, and the cgroup ones OFF_TASK_CGROUPS ...
- * CGROUP_V1_SUBSYS (see src/tiercel/probe/btf.py).
+ * CGROUP_V1_SUBSYS, and the pid-namespace ones OFF_TASK_THREAD_PID ... UPID_SIZE
+ * (see src/tiercel/probe/btf.py).
  */
 #include "events.h"
 
@@ -251,6 +252,45 @@ static __always_inline int exit_exec(struct tp_sys_exit *ctx, __u64 id)
 #ifdef OFF_TASK_CGROUPS
     if (ctx->ret == 0)
         rec->len2 = read_cgroup_leaf(rec);
+#endif
+    rec->vpid = 0;
+#ifdef OFF_TASK_THREAD_PID
+    /* The pid as the process sees it in its own namespace: 1 for a container's first program. */
+    if (ctx->ret == 0) {
+        __u64 task = bpf_get_current_task(), pid = 0;
+        __u32 level = 0;
+        int nr = 0;
+        bpf_probe_read_kernel(&pid, sizeof(pid), (void *)(task + OFF_TASK_THREAD_PID));
+        if (pid) {
+            bpf_probe_read_kernel(&level, sizeof(level), (void *)(pid + OFF_PID_LEVEL));
+            bpf_probe_read_kernel(&nr, sizeof(nr), (void *)(pid + OFF_PID_NUMBERS +
+                                  (level & 31) * UPID_SIZE + OFF_UPID_NR));
+        }
+        rec->vpid = nr;
+    }
+#endif
+#ifdef OFF_TASK_SIGNAL
+    /* The controlling terminal, encoded as /proc/PID/stat's tty_nr; in args[5], which neither
+     * execve nor execveat uses. 0: no terminal. */
+    rec->args[5] = 0;
+    if (ctx->ret == 0) {
+        __u64 task = bpf_get_current_task(), sig = 0, tty = 0, drv = 0;
+        int index = 0, major = 0, minor_start = 0;
+        bpf_probe_read_kernel(&sig, sizeof(sig), (void *)(task + OFF_TASK_SIGNAL));
+        if (sig)
+            bpf_probe_read_kernel(&tty, sizeof(tty), (void *)(sig + OFF_SIGNAL_TTY));
+        if (tty) {
+            bpf_probe_read_kernel(&index, sizeof(index), (void *)(tty + OFF_TTY_INDEX));
+            bpf_probe_read_kernel(&drv, sizeof(drv), (void *)(tty + OFF_TTY_DRIVER));
+        }
+        if (drv) {
+            bpf_probe_read_kernel(&major, sizeof(major), (void *)(drv + OFF_DRIVER_MAJOR));
+            bpf_probe_read_kernel(&minor_start, sizeof(minor_start),
+                                  (void *)(drv + OFF_DRIVER_MINOR_START));
+            __u32 minor = minor_start + index;
+            rec->args[5] = (minor & 0xff) | ((__u32)major << 8) | ((__u64)(minor & ~0xffU) << 12);
+        }
+    }
 #endif
     __u32 size = offsetof(struct rec_syscall, data) + SLOT1_OFF +
                  BOUNDED(rec->len1, SLOT1_SIZE * 2 - 1) + BOUNDED(rec->len2, SLOT2_SIZE * 2 - 1);

@@ -109,6 +109,7 @@ class Decoder:
     def _syscall(self, data: bytes) -> Event:
         f = wire.SYSCALL.unpack_from(data)
         ret, raw_args, nr, lens = f[9], f[10:16], f[16], f[17:20]
+        vpid = f[20]
         sc = self.table.by_nr[nr]
         ev = self._event(f, sc.name, DIR_EXIT)
         ev.res = ret
@@ -133,6 +134,8 @@ class Decoder:
                 args[name] = sockaddr(slots[0]) if lens[0] else None
             elif code == _ARGV:
                 argv = [text(a) for a in slots[1].split(b"\0")]
+                ev.vpid = vpid
+                ev.tty = raw_args[5] if ret == 0 else None
                 if lens[2]:  # exec: the cgroup name follows argv in slot 1
                     at = base + wire.SLOT1_OFF + lens[1]
                     ev.cgroup = text(data[at:at + lens[2]].split(b"\0", 1)[0])

@@ -30,7 +30,8 @@ def event_fields(ev: Event) -> dict[str, Any]:
             "proc.pname": parent.comm if parent else None,
             "proc.aname": [a.comm for a in _ancestors(ev)],
             "user.uid": p.uid, "user.name": p.user, "user.loginuid": p.loginuid,
-            "group.gid": p.gid, "container.id": p.container_id or "host",
+            "group.gid": p.gid, "container.id": p.container_id or "host", "proc.tty": p.tty,
+            "proc.vpid": p.vpid,
         })
     fd = ev.fd
     if fd is not None:

@@ -76,6 +76,7 @@ class Process:
 
     pid: int                      # proc.pid (tgid)
     ppid: int                     # proc.ppid
+    vpid: int = 0                 # proc.vpid: the pid in its own pid namespace (0: unknown)
     comm: str = ""                # proc.name: the kernel's task comm (at most 15 bytes)
     exe: str = ""                 # proc.exe: argv[0] as the process was started
     exepath: str = ""             # proc.exepath: the executable's full path
@@ -132,6 +133,8 @@ class Event:
     fd: Fd | None = None          # the fd the event acts on or creates, filled by the state stage
     sysargs: tuple[int, ...] = ()  # the raw syscall arguments (live capture only)
     cgroup: str | None = None     # exec events: the name of the cgroup the new program runs in
+    vpid: int = 0                 # exec events: the pid in the process's own namespace (0: unknown)
+    tty: int | None = None        # exec events: the controlling terminal (tty_nr; 0: none)
     abspath: str | None = None    # evt.abspath: the path argument made absolute (dirfd, cwd)
     abspath_dst: str | None = None  # evt.abspath.dst: the second path (rename, link, symlink)
 

@@ -32,7 +32,8 @@ class RecSyscall(ctypes.Structure):
     _fields_ = [
         ("h", RecHdr), ("ret", ctypes.c_int64), ("args", ctypes.c_uint64 * 6),
         ("nr", ctypes.c_uint32), ("len0", ctypes.c_uint16), ("len1", ctypes.c_uint16),
-        ("len2", ctypes.c_uint16), ("pad", ctypes.c_uint16 * 3), ("data", ctypes.c_char * DATA_SIZE),
+        ("len2", ctypes.c_uint16), ("pad", ctypes.c_uint16), ("vpid", ctypes.c_uint32),
+        ("data", ctypes.c_char * DATA_SIZE),
     ]
 
 
@@ -54,7 +55,7 @@ class Shape(ctypes.Structure):
 
 # struct formats, in the same order as the ctypes fields above (little-endian, no implicit padding).
 HDR = struct.Struct("<HHIQIIII16s")
-SYSCALL = struct.Struct("<" + HDR.format[1:] + "q6QIHHH6x")   # header .. len2, then data
+SYSCALL = struct.Struct("<" + HDR.format[1:] + "q6QIHHH2xI")   # header .. vpid, then data
 CLONE = struct.Struct("<" + HDR.format[1:] + "IIQI4x")
 EXIT = struct.Struct("<" + HDR.format[1:] + "q")
 

@@ -59,6 +59,10 @@ class Btf:
             type_id = self.types[type_id][2]
         return type_id
 
+    def struct_size(self, struct_name: str) -> int | None:
+        sid = self.by_name.get((_STRUCT, struct_name))
+        return None if sid is None else self.types[sid][2]
+
     def member_offset(self, struct_name: str, member: str) -> int | None:
         """Byte offset of `member` in `struct struct_name`, looking inside anonymous members."""
         sid = self.by_name.get((_STRUCT, struct_name))
@@ -107,6 +111,26 @@ def kernel_offsets(path: Path = VMLINUX) -> dict[str, int] | None:
         "OFF_CGROUP_KN": ("cgroup", "kn"),
         "OFF_KN_NAME": ("kernfs_node", "name"),
     })
+    pids = _find(btf, {
+        "OFF_TASK_THREAD_PID": ("task_struct", "thread_pid"),
+        "OFF_PID_LEVEL": ("pid", "level"),
+        "OFF_PID_NUMBERS": ("pid", "numbers"),
+        "OFF_UPID_NR": ("upid", "nr"),
+    })
+    upid_size = btf.struct_size("upid")
+    if pids is not None and upid_size:
+        out.update(pids)
+        out["UPID_SIZE"] = upid_size
+    tty = _find(btf, {
+        "OFF_TASK_SIGNAL": ("task_struct", "signal"),
+        "OFF_SIGNAL_TTY": ("signal_struct", "tty"),
+        "OFF_TTY_INDEX": ("tty_struct", "index"),
+        "OFF_TTY_DRIVER": ("tty_struct", "driver"),
+        "OFF_DRIVER_MAJOR": ("tty_driver", "major"),
+        "OFF_DRIVER_MINOR_START": ("tty_driver", "minor_start"),
+    })
+    if tty is not None:
+        out.update(tty)
     v1 = next((btf.enum_values[c] for c in V1_CONTROLLERS if c in btf.enum_values), None)
     if cgroups is not None and v1 is not None:
         out.update(cgroups)

@@ -82,7 +82,10 @@ class ProcessTable:
             self.threads[child_tid] = parent
             return
         child = Process(
-            pid=child_tid, ppid=parent.pid, comm=parent.comm, exe=parent.exe, exepath=parent.exepath,
+            # in the host's pid namespace the pid is the vpid; in another, the probe does not know
+            # it until the child execs
+            pid=child_tid, ppid=parent.pid, vpid=child_tid if parent.vpid == parent.pid else 0,
+            comm=parent.comm, exe=parent.exe, exepath=parent.exepath,
             args=parent.args, cwd=parent.cwd, uid=parent.uid, gid=parent.gid, user=parent.user,
             group=parent.group, loginuid=parent.loginuid, loginname=parent.loginname, tty=parent.tty,
             start_ts=ev.ts, parent=parent,
@@ -114,6 +117,10 @@ class ProcessTable:
 
     def on_exec(self, proc: Process, ev: Event, exepath: str) -> None:
         self._set_container(proc, ev)
+        if ev.vpid:
+            proc.vpid = ev.vpid
+        if ev.tty is not None:
+            proc.tty = ev.tty
         args = ev.args
         proc.exe = args.get("exe", "")
         proc.args = args.get("args", [])

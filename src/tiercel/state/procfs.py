@@ -70,8 +70,10 @@ def read_process(proc_root: Path, pid: int, with_fds: bool = True) -> Process | 
     if loginuid == 0xFFFFFFFF:
         loginuid = -1
     cwd = _link(base / "cwd") or "/"
+    nspid = fields.get("NSpid", "").split()
     proc = Process(
-        pid=pid, ppid=ppid, comm=fields.get("Name", ""), exe=argv[0] if argv else "",
+        pid=pid, ppid=ppid, vpid=int(nspid[-1]) if nspid else pid,
+        comm=fields.get("Name", ""), exe=argv[0] if argv else "",
         exepath=_link(base / "exe") or "", args=argv[1:], cwd=cwd if cwd.endswith("/") else cwd + "/",
         uid=uid, gid=gid, loginuid=loginuid, tty=tty,
     )
