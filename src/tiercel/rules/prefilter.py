@@ -18,6 +18,7 @@ without a selective key are evaluated on every event. Memos are bounded: a full 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +83,15 @@ def estimate(node: ast.Node) -> float:
         return 1.0 - estimate(node.child)
     if isinstance(node, ast.And):
         return min(estimate(c) for c in node.children)
+    if isinstance(node, ast.Or) and _set_like(node):
+        # `f in (a, b, c)` spelt out (fd.filename in (...) as fd.name endswith '/a' or ...): still
+        # a short list of specific values, about as selective as one of them.
+        return min(1.0, max(estimate(c) for c in node.children) + 0.005 * (len(node.children) - 1))
     if isinstance(node, ast.Or):
-        return min(1.0, sum(estimate(c) for c in node.children))
+        miss = 1.0
+        for c in node.children:
+            miss *= 1.0 - estimate(c)
+        return 1.0 - miss
     if isinstance(node, ast.Compare):
         if node.op in ("in", "intersects") and isinstance(node.right, ast.ListValue) and not node.right.items:
             return 0.0
@@ -94,15 +102,26 @@ def estimate(node: ast.Node) -> float:
             return 0.5 if coarse else 0.02
         if node.op in ("startswith", "endswith", "contains", "icontains", "glob", "iglob", "regex",
                        "pmatch", "bcontains", "bstartswith"):
-            return 0.05
+            right = node.right
+            text = right.text if isinstance(right, ast.Value) else ""
+            return min(0.2, max(0.005, 0.3 / max(len(text), 1)))    # longer text, rarer match
         if node.op in ("!=", "exists"):
             return 0.95
         return 0.5
     return 1.0
 
 
+def _set_like(node: ast.Or) -> bool:
+    return single_field(node) is not None and all(
+        isinstance(c, ast.Compare) and c.op in ("=", "==", "in", "startswith", "endswith")
+        for c in node.children)
+
+
 def necessary(node: ast.Node, usable: Callable[[FieldKey], bool]) -> list[Atom] | None:
     """Atoms on single fields such that `node` implies at least one of them; None if none found."""
+    via_name = _via_fd_name(node)
+    if via_name is not None:
+        node = via_name
     key = single_field(node)
     if key is not None and usable(key):
         return [(key, node)]
@@ -127,6 +146,39 @@ def necessary(node: ast.Node, usable: Callable[[FieldKey], bool]) -> list[Atom] 
     return None
 
 
+def _via_fd_name(node: ast.Node) -> ast.Node | None:
+    """`fd.directory in (D...)` / `fd.filename in (F...)` as a check on fd.name that they imply.
+
+    Both fields derive from fd.name (fields_fd): fd.directory is dirname(fd.name), or fd.name itself
+    for a directory; fd.filename is basename(fd.name). So `fd.directory = D` implies `fd.name = D or
+    fd.name startswith 'D/'` (not for D = '/', the directory of names without a slash), and
+    `fd.filename = F` implies `fd.name = F or fd.name endswith '/F'`. Keys on fd.name alone save
+    the plan two extractions per open.
+    """
+    if not isinstance(node, ast.Compare) or node.modifier is not None or node.op not in ("=", "==", "in"):
+        return None
+    left, right = node.left, node.right
+    if not isinstance(left, ast.FieldRef) or left.arg is not None or left.name not in (
+            "fd.directory", "fd.filename"):
+        return None
+    values = [right] if isinstance(right, ast.Value) else right.items if isinstance(
+        right, ast.ListValue) else None
+    if values is None or not all(isinstance(v, ast.Value) for v in values):
+        return None
+    texts = [v.text for v in values if isinstance(v, ast.Value)]
+    name = ast.FieldRef("fd.name")
+    if not texts:
+        return node            # `in ()`: never true, whatever the field
+    if left.name == "fd.directory":
+        if "/" in texts:
+            return None
+        parts = [ast.Compare(name, "startswith", ast.Value(t + "/")) for t in texts]
+    else:
+        parts = [ast.Compare(name, "endswith", ast.Value("/" + t)) for t in texts]
+    same = ast.Compare(name, "in", ast.ListValue(tuple(ast.Value(t) for t in texts)))
+    return ast.Or((same, *parts), pos=node.pos)
+
+
 def best(options: Sequence[list[Atom] | None]) -> list[Atom] | None:
     """The most selective of several candidate keys."""
     found = [o for o in options if o is not None]
@@ -146,19 +198,17 @@ def build_keyed_plan(items: Sequence[tuple[CompiledRule, list[ast.Node]]], compi
         return operands[key] is not None
 
     # Each conjunct with a selective key is a clause: the rule is a candidate when every clause
-    # has a true atom. The best clause of each rule decides which fields the plan extracts; other
-    # clauses are kept when they read those fields anyway, or a cheap field and are very selective.
+    # has a true atom. The fields the plan extracts per event are chosen to cover every rule with
+    # few fields (fd.name serves most open rules); a rule's other clauses are kept when they read
+    # only fields extracted anyway.
     per_rule = [(rule, conj, _clauses(conj, usable)) for rule, conj in items]
-    fields = {atoms[0][0] for _, _, clauses in per_rule if clauses for atoms in clauses[:1]}
+    fields = _cover([clauses for _, _, clauses in per_rule])
     atom_bits: dict[Atom, int] = {}
     rules: list[tuple[CompiledRule, Predicate | None, tuple[int, ...]]] = []
     for rule, conj, clauses in per_rule:
         masks = []
-        for i, atoms in enumerate(clauses):
-            keys = {k for k, _ in atoms}
-            score = sum(estimate(n) for _, n in atoms)
-            if i == 0 or keys <= fields or (score <= 0.05 and not keys & _DEAR_KEYS):
-                fields |= keys
+        for atoms in clauses:
+            if _fields(atoms) <= fields:
                 mask = 0
                 for atom in atoms:
                     mask |= atom_bits.setdefault(atom, 1 << len(atom_bits))
@@ -169,6 +219,39 @@ def build_keyed_plan(items: Sequence[tuple[CompiledRule, list[ast.Node]]], compi
     for (fkey, node), bit in atom_bits.items():
         groups.setdefault(fkey, []).append((bit, compiled(node)))
     return _keyed(tuple((operands[k].get, {}, tuple(a)) for k, a in groups.items()), tuple(rules))
+
+
+def _fields(atoms: list[Atom]) -> set[FieldKey]:
+    return {k for k, _ in atoms}
+
+
+GOOD = 0.3      # a clause this selective on fields extracted anyway is key enough
+
+
+def _cover(per_rule: list[list[list[Atom]]]) -> set[FieldKey]:
+    """Fields such that every rule with a clause has one on them, few of them (greedy set cover).
+
+    A field serving many rules with a good clause is taken first; a rule with no good clause
+    brings the fields of its best clause.
+    """
+    chosen: set[FieldKey] = set()
+    pending = [clauses for clauses in per_rule if clauses]
+    while pending:
+        pending = [cl for cl in pending if not any(_fields(c) <= chosen and _score(c) < GOOD for c in cl)]
+        counts = Counter(frozenset(_fields(c)) for cl in pending
+                         for c in {frozenset(_fields(c)): c for c in cl if _score(c) < GOOD}.values())
+        if counts:
+            chosen |= max(counts, key=lambda fs: (counts[fs], -len(fs)))
+            continue
+        for cl in pending:
+            if not any(_fields(c) <= chosen for c in cl):
+                chosen |= _fields(cl[0])
+        break
+    return chosen
+
+
+def _score(atoms: list[Atom]) -> float:
+    return sum(estimate(n) for _, n in atoms)
 
 
 def _clauses(conj: list[ast.Node], usable: Callable[[FieldKey], bool]) -> list[list[Atom]]:
@@ -228,7 +311,6 @@ _DEAR = frozenset({
     "fd.lip", "thread.cap_permitted", "thread.cap_effective", "thread.cap_inheritable", "proc.sname",
     "proc.vpgid.name",
 })
-_DEAR_KEYS = frozenset((name, None) for name in _DEAR)
 _SLOW_OPS = frozenset({"regex", "glob", "iglob", "pmatch", "icontains"})
 
 
