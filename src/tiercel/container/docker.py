@@ -94,8 +94,25 @@ class ContainerRegistry:
     # -- background -----------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._preload()
         for target in (self._fetch_loop, self._event_loop):
             threading.Thread(target=target, daemon=True, name=f"tiercel-{target.__name__}").start()
+
+    def _preload(self) -> None:
+        """Containers already running when the agent starts: known before the first event, so
+        their processes' alerts carry names at once. At start-up, never on the event path."""
+        if not os.path.exists(self.socket_path):
+            return
+        try:
+            for summary in self._connect().api.containers():
+                full_id = summary.get("Id", "")
+                info = self._inspect(full_id) if full_id else None
+                if info is not None:
+                    c = Container(id=short_id(full_id), full_id=full_id, type="docker")
+                    fill(c, info)
+                    self.cache[full_id] = c
+        except Exception as e:
+            self._outage(e)
 
     def stop(self) -> None:
         self._stop.set()
