@@ -76,6 +76,7 @@ class ContainerRegistry:
         self._pending: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
         self._down = False
+        self._seen = False  # the runtime has answered at least once
         self._client: Any = None
         self.lookups = 0
 
@@ -111,6 +112,7 @@ class ContainerRegistry:
                     c = Container(id=short_id(full_id), full_id=full_id, type="docker")
                     fill(c, info)
                     self.cache[full_id] = c
+            self._back()
         except Exception as e:
             self._outage(e)
 
@@ -203,14 +205,16 @@ class ContainerRegistry:
                 self.on_started(c)
 
     def _outage(self, e: Exception) -> None:
-        if not self._down and os.path.exists(self.socket_path):
+        # a host without a runtime stays silent; one that had a runtime, or has its socket, is told
+        if not self._down and (self._seen or os.path.exists(self.socket_path)):
             print(f"tiercel: container runtime at {self.socket_path} is not answering "
                   f"({type(e).__name__}); container ids still resolve, names and images will "
                   "follow when it answers", file=self.log, flush=True)
         self._down = True
 
     def _back(self) -> None:
-        if self._down and os.path.exists(self.socket_path):
+        if self._down and self._seen:
             print(f"tiercel: container runtime at {self.socket_path} is answering again",
                   file=self.log, flush=True)
         self._down = False
+        self._seen = True
