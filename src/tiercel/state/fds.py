@@ -21,6 +21,8 @@ def resolve(proc: Process, path: str, dirfd: int = AT_FDCWD) -> str:
     if not path:
         return path
     if path.startswith("/"):
+        if "/." not in path and "//" not in path:  # already normal: the common case, kept cheap
+            return path[:-1] if len(path) > 1 and path.endswith("/") else path
         return posixpath.normpath(path).replace("//", "/")
     if dirfd == AT_FDCWD:
         base = proc.cwd
