@@ -1,21 +1,16 @@
-"""Per-event-type evaluation plans: each check shared by several rules is evaluated once per event.
+"""Per-event-type evaluation plans: the candidate rules' conditions, specialised to one event type.
 
 For one event type T, the candidate rules' expanded conditions are first specialised to T: every
 `evt.type` check becomes true or false and is folded away (a rule that cannot match T drops out).
-Each remaining condition is a list of conjuncts. Checks are pure, so conjuncts may be evaluated in
-any order: the plan takes the conjunct shared by the most rules as a guard, evaluates it once, and
-only when it holds looks at those rules' other conjuncts (recursively); the other rules follow.
+Each remaining condition is a list of conjuncts, from which rules.prefilter builds the keyed plan:
+a few field values per event, each looked up once, decide which rules need evaluating at all.
 
-    openat: [fd.typechar='f' and fd.num>=0] -> [evt.is_open_write=true] -> 6 rules
-                                            -> [evt.is_open_read=true]  -> 5 rules
-            container.id != host ...
-
-Matches are returned in rule definition order, so "first match wins" keeps Falco's meaning.
+Matching rules are appended in any order; the ruleset sorts them into definition order, so "first
+match wins" keeps Falco's meaning.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -95,45 +90,3 @@ def build_plan(rules: Sequence[CompiledRule], evttype: str, compile_: Compile) -
         return cache[node]
 
     return build_keyed_plan(items, compiled)
-
-
-def _plan(items: list[tuple[CompiledRule, list[ast.Node]]], compiled: Compile) -> Plan:
-    counts = Counter(c for _, conj in items for c in dict.fromkeys(conj))
-    shared = [c for c, n in counts.most_common(1) if n >= 2]
-    if not shared:
-        return _leaves(items, compiled)
-    guard_node = shared[0]
-    inside = [(r, [c for c in conj if c != guard_node]) for r, conj in items if guard_node in conj]
-    outside = [(r, conj) for r, conj in items if guard_node not in conj]
-    guard, sub = compiled(guard_node), _plan(inside, compiled)
-    rest = _plan(outside, compiled) if outside else None
-
-    if rest is None:
-        def run_guarded(ev: Event, out: list[Any]) -> None:
-            if guard(ev):
-                sub(ev, out)
-        return run_guarded
-
-    def run_both(ev: Event, out: list[Any]) -> None:
-        if guard(ev):
-            sub(ev, out)
-        rest(ev, out)
-    return run_both
-
-
-def _leaves(items: list[tuple[CompiledRule, list[ast.Node]]], compiled: Compile) -> Plan:
-    checks: list[tuple[CompiledRule, Predicate | None]] = []
-    for rule, conj in items:
-        if not conj:
-            checks.append((rule, None))
-        elif len(conj) == 1:
-            checks.append((rule, compiled(conj[0])))
-        else:
-            checks.append((rule, compiled(ast.And(tuple(conj)))))
-    frozen = tuple(checks)
-
-    def run(ev: Event, out: list[Any]) -> None:
-        for rule, pred in frozen:
-            if pred is None or pred(ev):
-                out.append(rule)
-    return run
