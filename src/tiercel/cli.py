@@ -19,6 +19,56 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="tiercel: runtime security for Linux hosts and containers (Falco rules).")
 
 
+def _version_text() -> str:
+    """tiercel's version and commit, and the BCC library and kernel (with its headers) found here."""
+    import platform
+
+    import tiercel
+
+    try:  # written by ci/build-binary.sh into the binary
+        from tiercel_build_info import COMMIT  # type: ignore[import-not-found]
+    except ImportError:
+        import subprocess
+
+        try:
+            COMMIT = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                                    text=True, cwd=Path(__file__).resolve().parent, timeout=5,
+                                    check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            COMMIT = "unknown"
+    try:
+        import bcc  # noqa: F401  (importing it loads libbcc.so.0)
+        from bcc.version import __version__ as bcc_python
+
+        bcc_text = f"{bcc_python} (libbcc.so.0 loaded)"
+    except Exception as e:  # absent module, or the library it loads
+        bcc_text = f"not found ({type(e).__name__}: {e})"
+    from tiercel.errors import EnvironmentProblem
+    from tiercel.probe.loader import find_headers
+
+    try:
+        headers = str(find_headers(None).resolve())
+    except EnvironmentProblem:
+        headers = "not found"
+    return (f"tiercel {tiercel.__version__} (commit {COMMIT})\n"
+            f"bcc: {bcc_text}\n"
+            f"kernel: {platform.release()} ({platform.machine()}), headers: {headers}")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(_version_text())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version_callback,
+                                          help="print the version, commit, BCC and kernel found")] = False,
+) -> None:
+    """tiercel: runtime security for Linux hosts and containers (Falco rules)."""
+
+
 def _fail(e: TiercelError) -> None:
     print(f"tiercel: {e}", file=sys.stderr)
     raise typer.Exit(e.exit_code)
