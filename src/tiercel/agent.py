@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tiercel.app import CaptureOptions, LiveSource, install_signals, report
+from tiercel.config import DEFAULT_RULES as CONFIG_DEFAULT_RULES
 from tiercel.config import Config, load_config
 from tiercel.errors import TiercelError
 from tiercel.events.model import Event
@@ -34,7 +35,7 @@ from tiercel.rules.items import PRIORITIES
 from tiercel.rules.loader import load_rules
 from tiercel.rules.ruleset import Ruleset
 
-DEFAULT_RULES = Path(__file__).resolve().parents[2] / "rules"
+DEFAULT_RULES = Path(CONFIG_DEFAULT_RULES)
 # The config keys whose change means new outputs on reload (anything else keeps the running ones).
 OUTPUT_KEYS = ("json_output", "json_include_output_property", "json_include_tags_property",
                "buffered_outputs", "outputs", "outputs_queue", "stdout_output", "file_output",

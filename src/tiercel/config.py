@@ -26,7 +26,21 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tiercel.errors import TiercelError
 
-DEFAULT_RULES = str(Path(__file__).resolve().parents[2] / "rules")
+
+def _default_rules() -> str:
+    """The shipped rules: a source checkout's rules/, else the copy inside the binary
+    (tiercel/default_rules, ci/build-binary.sh), else the packages' /etc/tiercel/rules.d."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "rules").is_dir():
+        return str(checkout / "rules")
+    for packaged in (here / "default_rules", Path("/etc/tiercel/rules.d")):
+        if packaged.is_dir():
+            return str(packaged)
+    return str(checkout / "rules")
+
+
+DEFAULT_RULES = _default_rules()
 DEFAULT_QUEUE_CAPACITY = 10_000
 PRIORITY_NAMES = ("emergency", "alert", "critical", "error", "warning", "notice", "informational",
                   "info", "debug")
