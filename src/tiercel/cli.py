@@ -164,6 +164,41 @@ def list_fields(
     raise typer.Exit(list_fields_command(json_out))
 
 
+@app.command()
+def generate(
+    actions: Annotated[list[str] | None, typer.Argument(help="actions to perform (see --list)")] = None,
+    list_: Annotated[bool, typer.Option(
+        "--list", help="list the actions and the rule each triggers")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="perform every action")] = False,
+    sleep: Annotated[float, typer.Option("--sleep", help="seconds to wait between actions")] = 0.0,
+    target: Annotated[str | None, typer.Option(
+        "--target", help="HOST:PORT for outbound actions (default: a test host made for the run)")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="read the agent's JSON alerts on stdin; report whether each action alerted")] = False,
+    maturity: Annotated[str | None, typer.Option(
+        "--maturity", help="only actions for stable or incubating rules")] = None,
+) -> None:
+    """Perform suspicious actions that the default rules detect (safely; everything is undone)."""
+    from tiercel.generator.runner import GeneratorError, listing, run_actions, select
+
+    try:
+        chosen = select(actions or (), all_ or (list_ and not actions), maturity)
+        if list_:
+            print(listing(chosen))
+            raise typer.Exit(0)
+        if not chosen:
+            print("tiercel generate: name actions or use --all (see --list)", file=sys.stderr)
+            raise typer.Exit(2)
+        host_port = None
+        if target:
+            host, _, port = target.rpartition(":")
+            host_port = (host, int(port))
+        raise typer.Exit(run_actions(chosen, sleep=sleep, target=host_port, check=check))
+    except (GeneratorError, ValueError) as e:
+        print(f"tiercel generate: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
 def main() -> None:
     app()
 
