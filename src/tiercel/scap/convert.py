@@ -138,6 +138,8 @@ def after_apply(ev: Event, tup: Any) -> None:
     if ev.type in _TUPLE_EVENTS and isinstance(tup, tuple) and len(tup) == 4 and ev.fd is not None:
         fd = ev.fd
         fd.cip, fd.cport, fd.sip, fd.sport = tup
+        if ev.type != "connect" and fd.cip in _ZERO_IPS and not fd.cport:
+            fd.cip = ""   # an accept with no peer: written by a live capture that did not know it
         if fd.typechar not in ("4", "6"):
             fd.typechar = "6" if ":" in str(tup[0]) else "4"
         fd.l4proto = fd.l4proto or "tcp"
@@ -146,3 +148,4 @@ def after_apply(ev: Event, tup: Any) -> None:
 
 
 _TUPLE_EVENTS = frozenset({"connect", "accept", "accept4"})
+_ZERO_IPS = frozenset({"0.0.0.0", "::"})

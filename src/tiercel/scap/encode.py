@@ -66,12 +66,17 @@ def _sockaddr(value: Any) -> bytes:
     return b""
 
 
-def socktuple_of(fd: Fd | None) -> bytes:
-    """The fd's connection as the driver packs a socket tuple: client end first."""
-    if fd is None or fd.typechar not in ("4", "6") or not fd.cip or not fd.sip:
+def socktuple_of(fd: Fd | None, accepted: bool = False) -> bytes:
+    """The fd's connection as the driver packs a socket tuple: client end first. An accepted
+    socket whose client end the live probe did not read gets the zero address and port, which
+    the reader takes back as unknown (a real accept always has a peer)."""
+    if fd is None or fd.typechar not in ("4", "6") or not fd.sip:
+        return b""
+    if not fd.cip and not accepted:
         return b""
     fam = 10 if fd.typechar == "6" else 2
-    return (bytes([fam]) + _ip_bytes(fd.cip) + struct.pack("<H", fd.cport)
+    cip = fd.cip or ("::" if fam == 10 else "0.0.0.0")
+    return (bytes([fam]) + _ip_bytes(cip) + struct.pack("<H", fd.cport)
             + _ip_bytes(fd.sip) + struct.pack("<H", fd.sport))
 
 
@@ -110,6 +115,12 @@ def derived(ev: Event) -> dict[str, Any]:
     return out
 
 
+_ACCEPTS = frozenset({"accept", "accept4"})
+# Numbers the live probe does not read, written empty (<NA>) rather than 0 where the replayed
+# value shows in rule output; sysdig 0.29 reads an empty parameter in these places.
+_EMPTY_WHEN_UNKNOWN = frozenset({("execve", "flags"), ("execveat", "flags")})
+
+
 def params_for(ev: Event, code: int) -> list[bytes]:
     """The event's values for the parameters of `code`, in table order."""
     name, pairs = E.schema(code)
@@ -118,7 +129,10 @@ def params_for(ev: Event, code: int) -> list[bytes]:
     for pname, type_id in pairs:
         value = ev.args.get(pname, extra.get(pname))
         if type_id == E.PT_SOCKTUPLE:
-            out.append(socktuple_of(ev.fd))
+            out.append(socktuple_of(ev.fd, accepted=name in _ACCEPTS))
+            continue
+        if value is None and (name, pname) in _EMPTY_WHEN_UNKNOWN:
+            out.append(b"")
             continue
         if pname in ("res", "fd") and code % 2 == 1 and pairs[0][0] == pname and ev.res is not None:
             value = ev.res

@@ -25,6 +25,9 @@ _PROC_EXIT_TYPES = frozenset({"procexit"})
 _TYPE_OF = {"f": B.FD_FILE_V2, "d": B.FD_DIRECTORY, "p": B.FD_FIFO, "u": B.FD_UNIX_SOCK, "e": 9,
             "s": 11, "l": 12, "i": 13, "t": 14, "n": 15, "b": 17, "r": 19, "m": 20}
 _L4 = {"tcp": 2, "udp": 3, "icmp": 4, "raw": 5}
+# sysdig 0.29 refuses a file whose fd list has a type above FILE_V2 (16): bpf, io_uring and memfd
+# fds are listed as "unsupported" (10), with their names.
+_SYSDIG_029_FD_MAX = 16
 
 
 def block(btype: int, body: bytes) -> bytes:
@@ -169,5 +172,6 @@ def _fd(fd: Fd) -> bytes:
     elif fd.typechar == "u":
         body = bytes([B.FD_UNIX_SOCK]) + struct.pack("<QQ", 0, 0) + _s(fd.name)
     else:
-        body = bytes([_TYPE_OF.get(fd.typechar, 10)]) + _s(fd.name)
+        t = _TYPE_OF.get(fd.typechar, 10)
+        body = bytes([t if t <= _SYSDIG_029_FD_MAX else 10]) + _s(fd.name)
     return _entry(head + body)
