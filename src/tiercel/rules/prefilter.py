@@ -131,10 +131,7 @@ def _keyed(groups: tuple[Group, ...], rules: tuple[Keyed, ...]) -> Plan:
 
     def fill(memo: dict[Any, int], value: Any, atoms: tuple[tuple[int, Predicate], ...], ev: Event) -> int:
         # The atoms read only this field, so their truth on this event is their truth for `value`.
-        bits = 0
-        for bit, pred in atoms:
-            if pred(ev):
-                bits |= bit
+        bits = _evaluate(atoms, ev)
         if len(memo) >= MEMO_LIMIT:
             memo.clear()
         memo[value] = bits
@@ -144,7 +141,10 @@ def _keyed(groups: tuple[Group, ...], rules: tuple[Keyed, ...]) -> Plan:
         mask = 0
         for get, memo, atoms in groups:
             v = get(ev)
-            bits = memo.get(v, -1)
+            try:
+                bits = memo.get(v, -1)
+            except TypeError:       # an unhashable value (a list where a scalar was declared)
+                bits = _evaluate(atoms, ev)
             mask |= bits if bits >= 0 else fill(memo, v, atoms, ev)
         cands = by_mask.get(mask)
         if cands is None:
@@ -153,3 +153,11 @@ def _keyed(groups: tuple[Group, ...], rules: tuple[Keyed, ...]) -> Plan:
             if pred is None or pred(ev):
                 out.append(rule)
     return run
+
+
+def _evaluate(atoms: tuple[tuple[int, Predicate], ...], ev: Event) -> int:
+    bits = 0
+    for bit, pred in atoms:
+        if pred(ev):
+            bits |= bit
+    return bits
