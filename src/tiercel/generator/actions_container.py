@@ -72,10 +72,10 @@ def read_sensitive_file_in_container(ctx: Context) -> dict[str, Any]:
 @action("Drop and execute new binary in container", where="container", available=_docker)
 def drop_and_execute(ctx: Context) -> dict[str, Any]:
     """Copy busybox to /tmp in the container and run the copy."""
-    _exec(ctx, "busybox", "cp", "/bin/busybox", "/tmp/dropped")
-    _exec(ctx, "/tmp/dropped", "true")
-    _exec(ctx, "busybox", "rm", "/tmp/dropped")
-    return {"proc.name": "dropped", **_cid(ctx)}
+    _exec(ctx, "busybox", "cp", "/bin/busybox", "/tmp/true")
+    _exec(ctx, "/tmp/true")
+    _exec(ctx, "busybox", "rm", "/tmp/true")
+    return {"proc.name": "true", **_cid(ctx)}
 
 
 @action("Mount in container", where="container", available=_docker)
