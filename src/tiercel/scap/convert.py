@@ -17,6 +17,7 @@ from typing import Any
 from tiercel.events.model import DIR_ENTER, DIR_EXIT, Event, Process
 from tiercel.scap import events as E
 from tiercel.scap.reader import RawEvent
+from tiercel.scap.state import set_container
 from tiercel.state.processes import CLONE_THREAD, ProcessTable
 
 NO_ID = 0xFFFFFFFF
@@ -115,6 +116,7 @@ class Converter:
                        cwd=cwd if cwd.endswith("/") else cwd + "/",
                        uid=_id_or(args.get("uid"), NO_ID), gid=_id_or(args.get("gid"), NO_ID),
                        parent=parent, start_ts=ev.ts)
+        set_container(proc, args.get("cgroups") or [])
         self.table.add(proc, [ev.tid])
         ev.pid, ev.comm, ev.uid, ev.gid = proc.pid, proc.comm, proc.uid, proc.gid
 
@@ -129,6 +131,11 @@ def after_apply(ev: Event, tup: Any) -> None:
     state stage replaces evt.arg.tuple with the fd's name)."""
     args = ev.args
     proc = ev.proc
+    cgroups = args.get("cgroups")
+    if proc is not None and isinstance(cgroups, list) and cgroups and (
+            ev.type in ("execve", "execveat") and ev.res == 0
+            or ev.type in _CLONES and ev.res == 0):   # the child's side of a clone
+        set_container(proc, cgroups)
     if ev.type in ("execve", "execveat") and ev.res == 0 and proc is not None:
         cwd = args.get("cwd")
         if isinstance(cwd, str) and cwd.startswith("/"):
@@ -148,4 +155,5 @@ def after_apply(ev: Event, tup: Any) -> None:
 
 
 _TUPLE_EVENTS = frozenset({"connect", "accept", "accept4"})
+_CLONES = frozenset({"clone", "clone3", "fork", "vfork"})
 _ZERO_IPS = frozenset({"0.0.0.0", "::"})

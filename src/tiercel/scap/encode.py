@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from tiercel.events.flags import falco_raw
-from tiercel.events.model import Event, Fd
+from tiercel.events.model import Event, Fd, Process
 from tiercel.scap import events as E
 from tiercel.scap.events import GENERIC_X
 from tiercel.scap.table import EVENTS, PPM_SC
@@ -104,6 +104,20 @@ def encode_value(type_id: int, value: Any) -> bytes:
     return b""
 
 
+# A cgroup path that names each runtime's container the way cgroup.from_path reads it back.
+_CGROUP_PATHS = {"docker": "/system.slice/docker-{}.scope", "cri-o": "/crio-{}.scope",
+                 "podman": "/libpod-{}.scope", "cri": "/kubepods/{}", "containerd": "/default/{}"}
+
+
+def cgroups_of(proc: Process | None) -> list[str]:
+    """The cgroups a capture carries for a process: the live probe knows the container (from the
+    cgroup's name at exec), not every hierarchy's path; one cpuset path that names it."""
+    c = proc.container if proc is not None else None
+    if c is None or len(c.full_id) != 64 or c.type not in _CGROUP_PATHS:
+        return ["cpuset=/"]
+    return ["cpuset=" + _CGROUP_PATHS[c.type].format(c.full_id)]
+
+
 def derived(ev: Event) -> dict[str, Any]:
     """Parameters a capture carries that the Event holds elsewhere (the task's identity)."""
     p = ev.proc
@@ -111,7 +125,8 @@ def derived(ev: Event) -> dict[str, Any]:
     if ev.type.startswith("dup"):
         out["fd"] = ev.args.get("oldfd")
     if p is not None:
-        out.update(ptid=p.ppid, cwd=p.cwd, exe=p.exe, args=p.args, loginuid=p.loginuid, tty=p.tty)
+        out.update(ptid=p.ppid, cwd=p.cwd, exe=p.exe, args=p.args, loginuid=p.loginuid, tty=p.tty,
+                   cgroups=cgroups_of(p))
     return out
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tiercel.container import cgroup
 from tiercel.events.flags import open_flags_to_linux
-from tiercel.events.model import Fd, Process
+from tiercel.events.model import Container, Fd, Process
 from tiercel.scap import blocks as B
 from tiercel.scap.reader import Header
 from tiercel.state.processes import ProcessTable
@@ -49,11 +50,34 @@ def fd_from_info(info: B.FdInfo) -> Fd:
     return fd
 
 
+def container_of(cgroups: list[str]) -> Container | None:
+    """The container named by a capture's cgroups ("subsys=/path" entries, as the process list
+    and the execve/clone exits carry them; cpuset first, as Falco looks); None on the host."""
+    ordered = sorted(cgroups, key=lambda c: not c.startswith("cpuset="))
+    for path in (c.partition("=")[2] or c for c in ordered):
+        found = cgroup.from_path(path)
+        if found is not None:
+            runtime, full_id = found
+            return Container(id=cgroup.short_id(full_id), full_id=full_id, type=runtime)
+    return None
+
+
+def set_container(proc: Process, cgroups: list[str]) -> None:
+    """proc's container from the cgroups the capture shows for it (a known one is kept as is)."""
+    found = container_of(cgroups)
+    if found is None:
+        proc.container_id, proc.container = "", None
+    elif proc.container is None or proc.container.full_id != found.full_id:
+        proc.container_id, proc.container = found.id, found
+
+
 def _process(t: B.ThreadInfo) -> Process:
     cwd = t.cwd or "/"
-    return Process(pid=t.pid, ppid=0, comm=t.comm, exe=t.exe, exepath=t.exepath, args=list(t.args),
+    proc = Process(pid=t.pid, ppid=0, comm=t.comm, exe=t.exe, exepath=t.exepath, args=list(t.args),
                    cwd=cwd if cwd.endswith("/") else cwd + "/", uid=t.uid, gid=t.gid,
                    loginuid=t.loginuid, tty=t.tty)
+    set_container(proc, t.cgroups)
+    return proc
 
 
 def table_from_header(header: Header) -> ProcessTable:

@@ -56,7 +56,8 @@ class _Snapshot:
         was = before or p
         self.proc = Process(pid=p.pid, ppid=p.ppid, comm=was.comm, exe=was.exe, exepath=was.exepath,
                             args=list(was.args), cwd=p.cwd, uid=p.uid, gid=p.gid, loginuid=p.loginuid,
-                            tty=p.tty, parent=p.parent)
+                            tty=p.tty, parent=p.parent, container_id=was.container_id,
+                            container=was.container)
         self.tids = tids
         self.fds = [Fd(f.num, f.typechar, f.name, f.openflags, f.l4proto, f.cip, f.cport, f.sip,
                        f.sport, f.is_server, f.ino, f.dev) for f in p.fds.values()]
@@ -135,6 +136,11 @@ class ScapWriter:
         return shb + mi + pl + fdls + block(0x220, users + groups)
 
 
+def _list(items: list[str]) -> bytes:
+    raw = b"".join(i.encode("utf-8", "surrogateescape") + b"\0" for i in items)
+    return struct.pack("<H", len(raw)) + raw
+
+
 def _entry(body: bytes) -> bytes:
     return struct.pack("<I", len(body) + 4) + body
 
@@ -145,8 +151,8 @@ def _thread(p: Process, tid: int) -> bytes:
     body = (struct.pack("<QQQqq", tid, p.pid, parent, -1, -1) + _s(p.comm) + _s(p.exe) + _s(p.exepath)
             + struct.pack("<H", len(args[:4095])) + args[:4095] + _s(p.cwd)
             + struct.pack("<QIII", 1024, 0, p.uid & 0xFFFFFFFF, p.gid & 0xFFFFFFFF)
-            + struct.pack("<IIIQQ", 0, 0, 0, 0, 0) + _s("") + struct.pack("<qq", tid, p.pid) + _s("")
-            + _s("/") + struct.pack("<QI", 0, p.tty) + struct.pack("<I", p.loginuid & 0xFFFFFFFF)
+            + struct.pack("<IIIQQ", 0, 0, 0, 0, 0) + _s("") + struct.pack("<qq", tid, p.pid)
+            + _list(X.cgroups_of(p)) + _s("/") + struct.pack("<QI", 0, p.tty) + struct.pack("<I", p.loginuid & 0xFFFFFFFF)
             + struct.pack("<BQQQ", 0, 0, 0, 0))  # exe_writable, capabilities: the tail must be
     #                                              long enough that readers take tty from it
     return _entry(body)
