@@ -33,7 +33,7 @@ from tiercel.scap.replay import ReplaySource
 from tiercel.scap.writer import ScapWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_throughput import build_stream  # noqa: E402  (the sibling benchmark's event stream)
+from rules_throughput import build_stream  # the sibling benchmark's event stream
 
 STABLE_RULES = [Path("/work/shared/oracles/rules/falco_rules.yaml")]
 

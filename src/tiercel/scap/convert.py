@@ -132,9 +132,9 @@ def after_apply(ev: Event, tup: Any) -> None:
     args = ev.args
     proc = ev.proc
     cgroups = args.get("cgroups")
-    if proc is not None and isinstance(cgroups, list) and cgroups and (
-            ev.type in ("execve", "execveat") and ev.res == 0
-            or ev.type in _CLONES and ev.res == 0):   # the child's side of a clone
+    # an exec, or the child's side of a clone
+    if (proc is not None and isinstance(cgroups, list) and cgroups and ev.res == 0
+            and (ev.type in ("execve", "execveat") or ev.type in _CLONES)):
         set_container(proc, cgroups)
     if ev.type in ("execve", "execveat") and ev.res == 0 and proc is not None:
         cwd = args.get("cwd")

@@ -152,7 +152,8 @@ def _thread(p: Process, tid: int) -> bytes:
             + struct.pack("<H", len(args[:4095])) + args[:4095] + _s(p.cwd)
             + struct.pack("<QIII", 1024, 0, p.uid & 0xFFFFFFFF, p.gid & 0xFFFFFFFF)
             + struct.pack("<IIIQQ", 0, 0, 0, 0, 0) + _s("") + struct.pack("<qq", tid, p.pid)
-            + _list(X.cgroups_of(p)) + _s("/") + struct.pack("<QI", 0, p.tty) + struct.pack("<I", p.loginuid & 0xFFFFFFFF)
+            + _list(X.cgroups_of(p)) + _s("/") + struct.pack("<QI", 0, p.tty)
+            + struct.pack("<I", p.loginuid & 0xFFFFFFFF)
             + struct.pack("<BQQQ", 0, 0, 0, 0))  # exe_writable, capabilities: the tail must be
     #                                              long enough that readers take tty from it
     return _entry(body)
