@@ -10,6 +10,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 say() { echo "tiercel build-image: $*" >&2; }
+[ "$(id -u)" = 0 ] || { say "run as root (debootstrap, docker)"; exit 1; }
 start=$(date +%s)
 
 DOCKER=${DOCKER:-docker}
@@ -77,6 +78,17 @@ fi
 
 [ "${1:-}" != --base-only ] || exit 0
 
+# Reused when built from the same inputs (ci/build-inputs.sh); TIERCEL_REBUILD=1 builds anyway.
+mkdir -p .build
+exec 9>.build/build-image.lock
+flock 9
+. ci/build-inputs.sh
+if [ "${TIERCEL_REBUILD:-0}" != 1 ] && [ "$($DOCKER image inspect -f '{{index .Config.Labels "tiercel.inputs"}}' \
+        "$TAG" 2>/dev/null)" = "$inputs" ]; then
+    say "$TAG is up to date (inputs $inputs): reusing it (TIERCEL_REBUILD=1 to build anyway)"
+    exit 0
+fi
+
 # The wheels the build stage installs: the project's dependencies and the build tools.
 ctx=.build/image-context
 rm -rf "$ctx"
@@ -88,7 +100,7 @@ rm -f "$ctx"/wheels/tiercel-*.whl
 # The build context: only what the build needs (not .git, .venv, caches or other builds).
 cp -a Containerfile pyproject.toml README.md tiercel.yaml src probe rules "$ctx/"
 mkdir -p "$ctx/ci/nuitka"
-cp ci/build-binary.sh "$ctx/ci/"
+cp ci/build-binary.sh ci/build-inputs.sh "$ctx/ci/"
 cp ci/nuitka/tiercel_main.py "$ctx/ci/nuitka/"
 # A warm compiler cache from an earlier host build makes the build stage minutes shorter.
 mkdir -p "$ctx/.cache/ccache"
@@ -99,7 +111,7 @@ find "$ctx" -name __pycache__ -prune -exec rm -rf {} +
 
 say "docker build -t $TAG (base $BASE, commit $commit)"
 $DOCKER build --network host -f "$ctx/Containerfile" \
-    --build-arg "BASE=$BASE" --build-arg "TIERCEL_COMMIT=$commit" \
+    --build-arg "BASE=$BASE" --build-arg "TIERCEL_COMMIT=$commit" --label "tiercel.inputs=$inputs" \
     -t "$TAG" -t "tiercel:$version" "$ctx"
 end=$(date +%s)
 size=$($DOCKER image inspect -f '{{.Size}}' "$TAG" | awk '{printf "%d MB", $1/1e6}')
