@@ -13,7 +13,7 @@ from typing import Any
 class AgentProcess:
     def __init__(self, argv: list[str], ready: str = "tiercel: running") -> None:
         self.argv, self.ready = argv, ready
-        self.lines: list[tuple[float, str]] = []  # (monotonic receipt time, stdout line)
+        self.lines: list[tuple[float, str]] = []  # (wall-clock receipt time, stdout line)
         self.err: list[str] = []
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      errors="replace")
@@ -25,7 +25,7 @@ class AgentProcess:
     def _read_out(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            self.lines.append((time.monotonic(), line.rstrip("\n")))
+            self.lines.append((time.time(), line.rstrip("\n")))
 
     def _read_err(self) -> None:
         assert self.proc.stderr is not None
