@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import sys
 import tempfile
 import time
@@ -33,18 +34,18 @@ from tiercel.scap.replay import ReplaySource
 from tiercel.scap.writer import ScapWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_throughput import build_stream  # the sibling benchmark's event stream
+from rules_throughput import build_processes, make_event  # the sibling benchmark's stream
 
 STABLE_RULES = [Path("/work/shared/oracles/rules/falco_rules.yaml")]
 
 
 def make_capture(path: Path, syscalls: int) -> None:
+    """The host stream of one process tree, written as it is made (not held in memory)."""
+    rng = random.Random(7)
+    procs = build_processes(rng, 400)
     writer = ScapWriter(path, hostname="bench")
-    for start in range(0, syscalls, 100_000):     # in slices: the stream's events hold state
-        for ev in build_stream("host", min(100_000, syscalls - start), seed=7 + start):
-            ev.num += start
-            ev.ts += start * 1000
-            writer.write(ev)
+    for i in range(syscalls):
+        writer.write(make_event(rng, i + 1, 1_700_000_000_000_000_000 + i * 1000, procs))
     writer.close()
 
 
