@@ -110,7 +110,8 @@ def sensitive_mount_container(ctx: Context) -> dict[str, Any]:
         available=_docker)
 def network_tool_in_container(ctx: Context) -> dict[str, Any]:
     """Run a program named nmap (busybox under another name) in the container."""
-    _exec(ctx, "busybox", "ln", "-sf", "/bin/busybox", "/tmp/nmap")
-    subprocess.run(["docker", "exec", container(ctx), "/tmp/nmap"], check=False,
+    _exec(ctx, "busybox", "ln", "-sf", "/bin/busybox", "/bin/nmap")
+    subprocess.run(["docker", "exec", container(ctx), "/bin/nmap"], check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _exec(ctx, "busybox", "rm", "/bin/nmap")
     return {"proc.name": "nmap", **_cid(ctx)}
