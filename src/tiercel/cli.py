@@ -26,7 +26,7 @@ def _version_text() -> str:
     import tiercel
 
     try:  # written by ci/build-binary.sh into the binary
-        from tiercel_build_info import COMMIT  # type: ignore[import-not-found]
+        from tiercel_build_info import COMMIT
     except ImportError:
         import subprocess
 
