@@ -3,7 +3,7 @@
 # program as a folder, for the image and the .deb, which need not unpack itself at every start).
 #   ci/build-binary.sh            build into dist/ (reuses .cache/ccache: a rebuild takes a minute or two)
 #   ci/build-binary.sh --standalone-only    only dist/tiercel.dist/ (the image's build stage)
-# A build whose inputs (git HEAD and the files it is made of: ci/build-inputs.sh) have not changed
+# A build whose inputs (the files it is made of: ci/build-inputs.sh) have not changed
 # is reused; TIERCEL_REBUILD=1 builds anyway. Concurrent builds in one checkout wait for each other.
 # Environment: TIERCEL_BUILD_VENV (default .build/venv), CCACHE_DIR (default .cache/ccache),
 #              TIERCEL_BUILD_JOBS (default: number of CPUs).
