@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build the tiercel single binary with Nuitka: dist/tiercel (onefile) and dist/tiercel.dist/ (the same
-# program as a folder, for the image and the .deb, which need not unpack itself at every start).
+# program as a folder, run as dist/tiercel.dist/tiercel.bin, for the image and the .deb: it need not
+# unpack itself at every start; the folder's tiercel/ holds the probe source and default rules).
 #   ci/build-binary.sh            build into dist/ (reuses .cache/ccache: a rebuild takes a minute or two)
 #   ci/build-binary.sh --standalone-only    only dist/tiercel.dist/ (the image's build stage)
 # A build whose inputs (the files it is made of: ci/build-inputs.sh) have not changed
@@ -15,14 +16,14 @@ cd "$(dirname "$0")/.."
 say() { echo "tiercel build-binary: $*" >&2; }
 start=$(date +%s)
 
-mode=--onefile
-[ "${1:-}" != --standalone-only ] || mode=""
+mode=--onefile name=tiercel
+[ "${1:-}" != --standalone-only ] || mode="" name=tiercel.bin
 mkdir -p .build dist
 exec 9>.build/build-binary.lock
 flock 9
 . ci/build-inputs.sh
 if [ "${TIERCEL_REBUILD:-0}" != 1 ] && [ "$(cat dist/.inputs-binary 2>/dev/null)" = "$inputs$mode" ] \
-   && [ -x dist/tiercel.dist/tiercel ]; then
+   && [ -x dist/tiercel.dist/tiercel.bin ]; then
     say "dist/ is up to date (inputs $inputs): reusing it (TIERCEL_REBUILD=1 to build anyway)"
     exit 0
 fi
@@ -78,7 +79,7 @@ cp ci/nuitka/tiercel_main.py .build/tiercel_main.py
 say "compiling tiercel $version ($commit) with Nuitka: about 10 minutes on 2 cores, a minute or two with a warm ccache"
 "$venv/bin/python" -m nuitka \
     $mode --standalone \
-    --output-dir="$out" --output-filename=tiercel \
+    --output-dir="$out" --output-filename="$name" \
     --jobs="${TIERCEL_BUILD_JOBS:-$(nproc)}" \
     --assume-yes-for-downloads \
     --python-flag=no_site \

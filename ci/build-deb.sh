@@ -1,11 +1,11 @@
 #!/bin/sh
 # Build dist/tiercel_<version>_<arch>.deb with dpkg-deb from the Nuitka build (ci/build-binary.sh):
 #   /usr/lib/tiercel/        the program (Nuitka standalone folder; no unpacking at each start)
-#   /usr/bin/tiercel         -> /usr/lib/tiercel/tiercel
+#   /usr/bin/tiercel         -> /usr/lib/tiercel/tiercel.bin
 #   /etc/tiercel/tiercel.yaml, /etc/tiercel/rules.d/   configuration and default rules (conffiles)
 #   /lib/systemd/system/tiercel.service
 # Depends on BCC's runtime library (libbpfcc) and the kernel headers meta-package.
-#   ci/build-deb.sh          (builds the binary first if dist/tiercel.dist is missing)
+#   ci/build-deb.sh          (runs ci/build-binary.sh first: it reuses an up-to-date dist/)
 set -eu
 cd "$(dirname "$0")/.."
 say() { echo "tiercel build-deb: $*" >&2; }
@@ -20,7 +20,7 @@ mkdir -p "$pkg/DEBIAN" "$pkg/usr/lib" "$pkg/usr/bin" "$pkg/etc/tiercel" "$pkg/li
     "$pkg/usr/share/doc/tiercel"
 
 cp -a dist/tiercel.dist "$pkg/usr/lib/tiercel"
-ln -s ../lib/tiercel/tiercel "$pkg/usr/bin/tiercel"
+ln -s ../lib/tiercel/tiercel.bin "$pkg/usr/bin/tiercel"
 cp -a rules "$pkg/etc/tiercel/rules.d"
 find "$pkg/etc/tiercel/rules.d" -name '*~' -delete
 # The shipped config, its rules pointed at /etc/tiercel/rules.d.
@@ -31,7 +31,7 @@ cp ci/deb/tiercel.service "$pkg/lib/systemd/system/tiercel.service"
 cp README.md "$pkg/usr/share/doc/tiercel/README.md"
 printf 'tiercel\nCopyright: the tiercel authors\nLicense: Apache-2.0\n' > "$pkg/usr/share/doc/tiercel/copyright"
 chmod -R u=rwX,go=rX "$pkg"
-chmod 755 "$pkg/usr/lib/tiercel/tiercel"
+chmod 755 "$pkg/usr/lib/tiercel/tiercel.bin"
 
 (cd "$pkg" && find etc -type f | sed 's#^#/#' | sort) > "$pkg/DEBIAN/conffiles"
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)

@@ -107,7 +107,8 @@ def binary_dist() -> Path:
     warm = (ROOT / ".cache" / "ccache").is_dir()
     BUDGET.require("Nuitka binary build", WARM_BINARY if warm else COLD_BINARY)
     build("build-binary.sh", "build-binary.log", timeout=60 * 60)
-    assert (ROOT / "dist" / "tiercel").is_file() and (ROOT / "dist" / "tiercel.dist" / "tiercel").is_file()
+    assert (ROOT / "dist" / "tiercel").is_file()
+    assert (ROOT / "dist" / "tiercel.dist" / "tiercel.bin").is_file()
     return ROOT / "dist"
 
 

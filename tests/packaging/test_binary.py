@@ -27,7 +27,7 @@ def run(argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess[st
 @pytest.fixture(params=["onefile", "standalone"])
 def tiercel(request: pytest.FixtureRequest, binary_dist: Path) -> str:
     onefile = request.param == "onefile"
-    return str(binary_dist / "tiercel" if onefile else binary_dist / "tiercel.dist" / "tiercel")
+    return str(binary_dist / "tiercel" if onefile else binary_dist / "tiercel.dist" / "tiercel.bin")
 
 
 def test_version_reports_commit_bcc_and_kernel(tiercel: str) -> None:

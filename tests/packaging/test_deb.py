@@ -30,7 +30,7 @@ def test_deb_installs_runs_and_purges(deb_file: Path) -> None:
     depends = deb_field(deb_file, "Depends")
     assert "libbpfcc" in depends and "linux-headers-" in depends
     files = sh("dpkg-deb", "-c", str(deb_file)).stdout
-    for path in ("./usr/bin/tiercel", "./usr/lib/tiercel/tiercel", "./etc/tiercel/tiercel.yaml",
+    for path in ("./usr/bin/tiercel", "./usr/lib/tiercel/tiercel.bin", "./etc/tiercel/tiercel.yaml",
                  "./etc/tiercel/rules.d/tiercel_rules.yaml", "./lib/systemd/system/tiercel.service"):
         assert path in files
 
