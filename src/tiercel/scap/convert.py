@@ -125,10 +125,10 @@ def _id_or(value: Any, default: int) -> int:
     return value if isinstance(value, int) and value != NO_ID else default
 
 
-def after_apply(ev: Event, tup: Any) -> None:
-    """State the capture knows better than the model's generic handlers: the cwd an execve
-    reports, and both ends of a connection from the exit's socket tuple (`tup`, as decoded: the
-    state stage replaces evt.arg.tuple with the fd's name)."""
+def after_apply(ev: Event, tup: Any, threads: dict[int, Process] | None = None) -> None:
+    """State the capture knows better than the model's generic handlers: the cwd and parent an
+    execve reports, and both ends of a connection from the exit's socket tuple (`tup`, as decoded:
+    the state stage replaces evt.arg.tuple with the fd's name)."""
     args = ev.args
     proc = ev.proc
     cgroups = args.get("cgroups")
@@ -142,6 +142,12 @@ def after_apply(ev: Event, tup: Any) -> None:
             proc.cwd = cwd if cwd.endswith("/") else cwd + "/"
         if not proc.exepath and str(args.get("exe", "")).startswith("/"):
             proc.exepath = args["exe"]
+        ptid = args.get("ptid")
+        if isinstance(ptid, int) and ptid > 0 and (proc.parent is None or proc.ppid != proc.parent.pid):
+            # a process whose fork the capture did not hold: its parent, as the exec reports it
+            parent = threads.get(ptid) if threads is not None else None
+            proc.parent = parent if parent is not proc else None
+            proc.ppid = parent.pid if parent is not None else ptid
     if ev.type in _TUPLE_EVENTS and isinstance(tup, tuple) and len(tup) == 4 and ev.fd is not None:
         fd = ev.fd
         fd.cip, fd.cport, fd.sip, fd.sport = tup

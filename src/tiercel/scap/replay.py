@@ -78,7 +78,7 @@ class ReplaySource:
             else:
                 tup = ev.args.get("tuple")
                 self.enricher.apply(ev)
-                after_apply(ev, tup)
+                after_apply(ev, tup, self.enricher.table.threads)
             self.counters.events += 1
             self.sink(ev)
         except ScapError:
