@@ -62,7 +62,8 @@ def main() -> None:
         exe = build(Path(tmp))
         alone = loop_rate(exe, args.seconds)
         print(f"open+close loop alone:           {alone:12,.0f} iterations/s")
-        for label, syscalls in (("openat+close attached", {"openat", "close"}),
+        for label, syscalls in (("openat only (as `tiercel run` attaches)", {"openat"}),
+                                ("openat+close attached", {"openat", "close"}),
                                 ("every syscall tiercel knows", None)):
             names = syscalls or set()
             if syscalls is None:

@@ -24,7 +24,7 @@ from tiercel.config import DEFAULT_RULES as CONFIG_DEFAULT_RULES
 from tiercel.config import Config, load_config
 from tiercel.errors import TiercelError
 from tiercel.events.model import Event
-from tiercel.events.syscalls import FD_STATE_SYSCALLS, STATE_SYSCALLS, SyscallTable
+from tiercel.events.syscalls import FD_OPTIONAL_SYSCALLS, FD_STATE_SYSCALLS, STATE_SYSCALLS, SyscallTable
 from tiercel.outputs.alert import Alert, make_alert
 from tiercel.outputs.append import Extras
 from tiercel.outputs.build import build_dispatcher
@@ -102,7 +102,10 @@ def syscalls_for(ruleset: Ruleset, table: SyscallTable) -> set[str]:
     if ruleset.matches_any_type:
         return set(table.by_name)
     wanted = {t for t in ruleset.needed_event_types() if t in table.by_name}
-    return wanted | STATE_SYSCALLS | FD_STATE_SYSCALLS
+    # close is the busiest fd syscall (one per open) and the state can do without it: every fd
+    # the state names is re-created by the open, socket, accept or dup that reuses its number.
+    optional = FD_OPTIONAL_SYSCALLS - wanted
+    return (wanted | STATE_SYSCALLS | FD_STATE_SYSCALLS) - optional
 
 
 class Matcher:

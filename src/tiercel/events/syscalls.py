@@ -123,6 +123,10 @@ FD_STATE_SYSCALLS = frozenset({
 })
 
 
+# Fd-state syscalls `tiercel run` leaves out when no rule asks for them.
+FD_OPTIONAL_SYSCALLS = frozenset({"close"})
+
+
 class SyscallTable:
     """Lookup by number and by name for one architecture."""
 
