@@ -32,6 +32,7 @@ enum shape_kind {
 #define SOCKADDR_MAX 128
 
 #define REC_F_ARGV_TRUNCATED 1
+#define REC_F_CGROUP_READ 2     /* exec: the probe read the cgroup name (len2 = 0: the root) */
 
 struct shape {
     __u8 kind;          /* enum shape_kind */

@@ -250,8 +250,10 @@ static __always_inline int exit_exec(struct tp_sys_exit *ctx, __u64 id)
     }
 #endif
 #ifdef OFF_TASK_CGROUPS
-    if (ctx->ret == 0)
+    if (ctx->ret == 0) {
         rec->len2 = read_cgroup_leaf(rec);
+        rec->h.flags |= REC_F_CGROUP_READ;
+    }
 #endif
     rec->vpid = 0;
 #ifdef OFF_TASK_THREAD_PID

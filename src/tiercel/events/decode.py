@@ -48,6 +48,7 @@ def sockaddr(raw: bytes) -> tuple[Any, ...] | None:
 
 
 _RES, _ARG, _ARGFD, _STR, _ADDR, _ARGV = range(6)
+_SLOT_OFFS = (wire.SLOT0_OFF, wire.SLOT1_OFF, wire.SLOT2_OFF)
 
 
 def plan(params: tuple[tuple[str, str], ...]) -> list[tuple[str, int, int]]:
@@ -85,6 +86,7 @@ class Decoder:
         self.num = 0
         self.errors = 0
         self._plans = {sc.nr: plan(sc.params) for sc in table.entries}
+        self._comms: dict[bytes, str] = {}
         self._kinds: dict[int, Callable[[bytes], Event | None]] = {
             wire.REC_SYSCALL: self._syscall, wire.REC_CLONE: self._clone, wire.REC_EXIT: self._exit,
         }
@@ -102,9 +104,14 @@ class Decoder:
 
     def _event(self, h: tuple[Any, ...], type_: str, dir_: str) -> Event:
         self.num += 1
-        _, _, cpu, ts, tid, pid, uid, gid, comm = h[:9]
+        _, _, cpu, ts, tid, pid, uid, gid, raw_comm = h[:9]
+        comm = self._comms.get(raw_comm)
+        if comm is None:  # a host runs few distinct comms: decode each once
+            if len(self._comms) > 4096:
+                self._comms.clear()
+            comm = self._comms[raw_comm] = text(raw_comm.split(b"\0", 1)[0])
         return Event(num=self.num, ts=ts + self.offset, type=type_, dir=dir_, tid=tid, pid=pid,
-                     cpu=cpu, uid=uid, gid=gid, comm=text(comm.split(b"\0", 1)[0]))
+                     cpu=cpu, uid=uid, gid=gid, comm=comm)
 
     def _syscall(self, data: bytes) -> Event:
         f = wire.SYSCALL.unpack_from(data)
@@ -115,11 +122,6 @@ class Decoder:
         ev.res = ret
         ev.sysargs = raw_args
         base = wire.SYSCALL_DATA_OFF
-        slots = (
-            data[base:base + lens[0]],
-            data[base + wire.SLOT1_OFF:base + wire.SLOT1_OFF + lens[1]],
-            data[base + wire.SLOT2_OFF:base + wire.SLOT2_OFF + lens[2]],
-        )
         args = ev.args
         for name, code, idx in self._plans[nr]:
             if code == _RES:
@@ -129,15 +131,18 @@ class Decoder:
             elif code == _ARGFD:
                 args[name] = _int32(raw_args[idx])
             elif code == _STR:
-                args[name] = text(slots[idx].split(b"\0", 1)[0])
+                start = base + _SLOT_OFFS[idx]
+                end = data.find(b"\0", start, start + lens[idx])
+                args[name] = text(data[start:end if end >= 0 else start + lens[idx]])
             elif code == _ADDR:
-                args[name] = sockaddr(slots[0]) if lens[0] else None
+                args[name] = sockaddr(data[base:base + lens[0]]) if lens[0] else None
             elif code == _ARGV:
-                argv = [text(a) for a in slots[1].split(b"\0")]
+                at = base + wire.SLOT1_OFF
+                argv = [text(a) for a in data[at:at + lens[1]].split(b"\0")]
                 ev.vpid = vpid
                 ev.tty = raw_args[5] if ret == 0 else None
-                if lens[2]:  # exec: the cgroup name follows argv in slot 1
-                    at = base + wire.SLOT1_OFF + lens[1]
+                if f[1] & wire.REC_F_CGROUP_READ:  # exec: the cgroup name follows argv in slot 1
+                    at += lens[1]
                     ev.cgroup = text(data[at:at + lens[2]].split(b"\0", 1)[0])
                 if argv and argv[-1] == "":
                     argv.pop()
