@@ -73,6 +73,11 @@ fi
 version=$("$venv/bin/python" -c 'import tiercel; print(tiercel.__version__)')
 printf 'COMMIT = "%s"\n' "$commit" > .build/tiercel_build_info.py
 
+# A onefile binary unpacks itself once per build into the user's cache, not at every start into /tmp.
+onefile_spec=""
+[ -z "$mode" ] || onefile_spec="--onefile-tempdir-spec={CACHE_DIR}/tiercel/{VERSION}-$commit"
+# `tiercel run -c FILE` is our own option, not `python -c`: Nuitka's guard against a program that
+# runs itself with -c must be off.
 out=.build/nuitka
 rm -rf "$out/tiercel_main.dist" "$out/tiercel_main.onefile-build"
 cp ci/nuitka/tiercel_main.py .build/tiercel_main.py
@@ -112,7 +117,8 @@ say "compiling tiercel $version ($commit) with Nuitka: about 10 minutes on 2 cor
     --nofollow-import-to=xmlrpc \
     --noinclude-setuptools-mode=nofollow \
     --noinclude-pytest-mode=nofollow \
-    --onefile-tempdir-spec="{CACHE_DIR}/tiercel/{VERSION}-$commit" \
+    $onefile_spec \
+    --no-deployment-flag=self-execution \
     --file-version="$version" --product-version="$version" \
     --company-name=tiercel --product-name=tiercel \
     --quiet \
