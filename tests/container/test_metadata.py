@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tiercel.container.docker import ContainerRegistry, fill, parse_time, split_image
+from tiercel.container.docker import ContainerRegistry, fill, healthcheck_argv, parse_time, split_image
 from tiercel.events.model import Container, Event, Process
 from tiercel.rules.fields import FieldTable
 from tiercel.rules.loader import load_rules
@@ -31,6 +31,28 @@ UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "oracles" / "rules"
 ])
 def test_split_image(image: str, expected: tuple[str, str]) -> None:
     assert split_image(image) == expected
+
+
+@pytest.mark.parametrize(("test", "argv"), [
+    (["CMD", "curl", "-f", "http://localhost/"], ["curl", "-f", "http://localhost/"]),
+    (["CMD-SHELL", "pg_isready -U app"], ["/bin/sh", "-c", "pg_isready -U app"]),
+    (["NONE"], None),
+    (None, None),
+])
+def test_healthcheck_argv(test: list[str] | None, argv: list[str] | None) -> None:
+    assert healthcheck_argv(test) == argv
+
+
+def test_healthcheck_process_is_recognised() -> None:
+    c = privileged()
+    c.healthcheck = ["/bin/sh", "-c", "pg_isready -U app"]
+    ev = spawned(c, 9)
+    assert ev.proc is not None
+    ev.proc.exe, ev.proc.args = "/bin/sh", ["-c", "pg_isready -U app"]
+    extract = FieldTable().resolve("proc.is_container_healthcheck", None).extract
+    assert extract(ev) is True
+    ev.proc.args = ["-c", "id"]
+    assert extract(ev) is False
 
 
 def test_parse_time() -> None:

@@ -49,6 +49,14 @@ def parse_time(text: str) -> int:
     return secs * 1_000_000_000 + int((frac[:9] or "0").ljust(9, "0"))
 
 
+def healthcheck_argv(test: list[str] | None) -> list[str] | None:
+    """Docker's Healthcheck.Test -> the argv the health check process runs with: ["CMD", a, b]
+    runs a b; ["CMD-SHELL", "x"] runs /bin/sh -c x; ["NONE"] or nothing is no health check."""
+    if not test or test[0] not in ("CMD", "CMD-SHELL") or len(test) < 2:
+        return None
+    return list(test[1:]) if test[0] == "CMD" else ["/bin/sh", "-c", test[1]]
+
+
 def fill(c: Container, info: dict[str, Any]) -> None:
     """Copy one `docker inspect` answer into the container object that processes already share."""
     config = info.get("Config") or {}
@@ -61,6 +69,7 @@ def fill(c: Container, info: dict[str, Any]) -> None:
     c.labels = dict(config.get("Labels") or {})
     c.mounts = list(info.get("Mounts") or [])
     c.start_ts = parse_time((info.get("State") or {}).get("StartedAt", ""))
+    c.healthcheck = healthcheck_argv((config.get("Healthcheck") or {}).get("Test"))
     if c.type in ("", "containerd", "cri"):
         c.type = "docker"
 

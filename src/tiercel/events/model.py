@@ -65,6 +65,9 @@ class Container:
     image_digest: str = ""
     mounts: list[dict[str, Any]] = field(default_factory=list)  # the Docker API's shape
     start_ts: int = 0             # ns since the epoch
+    healthcheck: list[str] | None = None  # the health check's argv, as its process will show it
+    liveness_probe: list[str] | None = None
+    readiness_probe: list[str] | None = None
 
 
 @dataclass(slots=True, eq=False)
