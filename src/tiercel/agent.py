@@ -37,7 +37,7 @@ from tiercel.rules.ruleset import Ruleset
 
 DEFAULT_RULES = Path(CONFIG_DEFAULT_RULES)
 # The config keys whose change means new outputs on reload (anything else keeps the running ones).
-OUTPUT_KEYS = ("json_output", "json_include_output_property", "json_include_tags_property",
+OUTPUT_KEYS = ("json_output", "json_include_output_property", "json_include_tags_property", "json_format",
                "buffered_outputs", "outputs", "outputs_queue", "stdout_output", "file_output",
                "syslog_output", "program_output", "http_output")
 

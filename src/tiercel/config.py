@@ -45,6 +45,7 @@ DEFAULT_QUEUE_CAPACITY = 10_000
 PRIORITY_NAMES = ("emergency", "alert", "critical", "error", "warning", "notice", "informational",
                   "info", "debug")
 DROP_ACTIONS = ("ignore", "log", "alert", "exit")
+JSON_FORMATS = ("falco", "falco-0.31")
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
               "authpriv", "ftp", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
               "local7")
@@ -53,7 +54,7 @@ FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
 CHOICES: dict[str, tuple[str, ...]] = {
     "priority": PRIORITY_NAMES, "rule_matching": ("first", "all"),
     "stdout_output.stream": ("stdout", "stderr"), "syslog_output.protocol": ("unix", "udp", "tcp"),
-    "syslog_output.facility": FACILITIES,
+    "syslog_output.facility": FACILITIES, "json_format": JSON_FORMATS,
 }
 
 
@@ -156,6 +157,7 @@ class Config:
     json_output: bool = True
     json_include_output_property: bool = True
     json_include_tags_property: bool = True
+    json_format: str = "falco"  # tiercel: falco-0.31 = the line Falco 0.31 wrote (no hostname)
     time_format_iso_8601: bool = False
     priority: str = "debug"
     buffered_outputs: bool = False

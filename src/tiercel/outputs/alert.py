@@ -10,7 +10,8 @@ being the message prefixed by the event time and the priority:
      "time":"2016-08-04T16:17:57.881781397Z"}
 
 `to_json_falco031` writes the exact line Falco 0.31 wrote (no hostname, output_fields last), which is
-what the upstream regression file `single_rule_with_cat_write.json` holds.
+what the upstream regression file `single_rule_with_cat_write.json` holds; the config key
+`json_format: falco-0.31` selects it for every JSON output but HTTP (Falcosidekick's body).
 """
 
 from __future__ import annotations
@@ -86,10 +87,13 @@ def to_json(alert: Alert, include_output: bool = True, include_tags: bool = True
     return orjson.dumps(doc).decode()
 
 
-def to_json_falco031(alert: Alert) -> str:
+def to_json_falco031(alert: Alert, include_output: bool = True, include_tags: bool = True) -> str:
     """The line Falco 0.31 printed: no hostname, and `, "output_fields": {...}` appended last."""
-    head = orjson.dumps({"output": alert.output, "priority": alert.priority, "rule": alert.rule,
-                         "source": alert.source, "tags": list(alert.tags),
-                         "time": rfc3339(alert.time)}).decode()
+    doc: dict[str, Any] = {"output": alert.output} if include_output else {}
+    doc |= {"priority": alert.priority, "rule": alert.rule, "source": alert.source}
+    if include_tags:
+        doc["tags"] = list(alert.tags)
+    doc["time"] = rfc3339(alert.time)
+    head = orjson.dumps(doc).decode()
     fields = orjson.dumps(dict(alert.output_fields)).decode()
     return f'{head[:-1]}, "output_fields": {fields}}}'

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from tiercel.outputs.alert import Alert, to_json
+from tiercel.outputs.alert import Alert, to_json, to_json_falco031
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Format:
     json: bool = True
     include_output: bool = True
     include_tags: bool = True
+    falco031: bool = False     # json_format: falco-0.31
 
 
 class Item:
@@ -89,15 +90,16 @@ def _unsurrogate(text: str) -> str:
 
 def json_line(alert: Alert, fmt: Format) -> bytes:
     """Falco's JSON alert; falls back to escaping undecodable bytes that orjson refuses."""
+    encode = to_json_falco031 if fmt.falco031 else to_json
     try:
-        return to_json(alert, fmt.include_output, fmt.include_tags).encode()
+        return encode(alert, fmt.include_output, fmt.include_tags).encode()
     except TypeError:  # orjson: "str is not valid UTF-8: surrogates not allowed"
         fixed = Alert(time=alert.time, rule=_unsurrogate(alert.rule), priority=alert.priority,
                       source=alert.source, output=_unsurrogate(alert.output),
                       output_fields={_unsurrogate(k): _clean(v) for k, v in alert.output_fields.items()},
                       tags=tuple(_unsurrogate(t) for t in alert.tags),
                       hostname=_unsurrogate(alert.hostname))
-        return to_json(fixed, fmt.include_output, fmt.include_tags).encode()
+        return encode(fixed, fmt.include_output, fmt.include_tags).encode()
 
 
 def _clean(value: Any) -> Any:
