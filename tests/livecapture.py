@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tiercel.app import CaptureOptions, LiveSource
+from tiercel.app import CaptureOptions, LiveSource, in_tree
 from tiercel.events.model import Event
 
 
@@ -28,7 +28,7 @@ class LiveCapture:
             self.exited_tids.add(ev.tid)
         if self.keep is not None and not self.keep(ev):
             return
-        if self.watch and not _in_tree(ev, self.watch):
+        if self.watch and not in_tree(ev, self.watch):
             return
         self.events.append(ev)
 
@@ -58,17 +58,6 @@ class LiveCapture:
 
     def exited(self, pid: int) -> bool:
         return pid in self.exited_tids
-
-
-def _in_tree(ev: Event, pids: set[int]) -> bool:
-    p = ev.proc
-    for _ in range(64):
-        if p is None:
-            return False
-        if p.pid in pids:
-            return True
-        p = p.parent
-    return False
 
 
 def build_c(source: Path, out: Path, *flags: str) -> Path:

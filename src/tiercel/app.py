@@ -83,7 +83,7 @@ class LiveSource:
             return
         try:
             self.enricher.apply(ev)
-            if self.opts.filter_pids and not _in_tree(ev, self.opts.filter_pids):
+            if self.opts.filter_pids and not in_tree(ev, self.opts.filter_pids):
                 return
             self.counters.events += 1
             self.sink(ev)
@@ -128,7 +128,8 @@ class LiveSource:
                 self.probe = None
 
 
-def _in_tree(ev: Event, pids: set[int]) -> bool:
+def in_tree(ev: Event, pids: set[int]) -> bool:
+    """Whether the event's process or one of its ancestors is one of pids."""
     p = ev.proc
     for _ in range(64):
         if p is None:
