@@ -13,6 +13,23 @@ Mappings where Falco's wording is not tiercel's (matched on meaning):
 - stderr_contains on a failing rules file (exit_status 1) -> tiercel exits 1 and reports the error.
 - detect_level `WARNING`/`INFO` -> tiercel's summary line `WARNING: N`/`INFORMATIONAL: N`.
 - rules_warning -> every named rule appears in a warning of the load result.
+- rules_events (Falco's `-v` "Event types for rule R: a,b") -> the loaded Ruleset's `evttypes` of R
+  (None = `all`); the 10 rules where Falco 0.31's Lua loader said `all` and libsinsp (Falco >= 0.32,
+  tiercel) derives the exact set are compared with the modern set, from the same table as
+  tests/rules/test_upstream_rules.py (MODERN_DERIVATION).
+- conf_file (test/confs/*.yaml) -> a temporary tiercel config holding the Falco keys tiercel has;
+  the keys it has not are listed in falco_regression_skip.yaml (`falco_config_keys_ignored`) with
+  why, and an unlisted one fails the test. `/tmp/falco_outputs/` in the conf and in
+  output_strictly_contains becomes the test's tmp_path, so file and program outputs write real files.
+  Tests without conf_file run on tiercel's defaults (Falco's ../falco.yaml would also turn on syslog
+  and its webserver, which no test checks).
+- Like Falco's harness, every run gets `-o json_output=`, `-o json_include_output_property=`,
+  `-o json_include_tags_property=` (the test's value, default false/true/true) and
+  `-o time_format_iso_8601=` (time_iso_8601), plus `-o json_format=falco-0.31`: the suite's JSON
+  oracle (output_files/*.json) is Falco 0.31's exact line, which has no `hostname`.
+- output_strictly_contains -> every line of the oracle file appears, in order, in stdout or the file.
+- stdout_/stderr_(not_)contains -> regex search, except the checks listed under `not_checked` in
+  falco_regression_skip.yaml (each with why), and stderr_contains of a failing rules file (above).
 """
 
 from __future__ import annotations
@@ -26,7 +43,10 @@ import orjson
 import pytest
 import yaml
 
-from tiercel.agent import RulesProblem, RunOptions, run_agent
+from tests.rules.test_upstream_rules import MODERN_DERIVATION
+from tiercel.agent import RunOptions, run_agent
+from tiercel.config import Config
+from tiercel.errors import TiercelError
 from tiercel.rules.loader import load_rules
 from tiercel.rules.validate import validate_command
 
@@ -34,6 +54,8 @@ SUITE = Path("/work/shared/oracles/falco-regression/test")
 SKIPS = yaml.safe_load((Path(__file__).parent / "falco_regression_skip.yaml").read_text())
 RESULTS: dict[str, bool] = {}
 _LEVELS = {"INFO": "informational"}  # the suite's short name for Falco's Informational
+FALCO_TMP = "/tmp/falco_outputs"
+_TIERCEL_KEYS = {f.name for f in Config.__dataclass_fields__.values()}
 
 
 class _MuxLoader(yaml.SafeLoader):
@@ -72,17 +94,40 @@ def _summary(err: str) -> tuple[int, dict[str, int], dict[str, int]]:
     return detected, levels, counts
 
 
-def _run(t: dict[str, Any]) -> tuple[int, str, str]:
+def _tiercel_config(conf: Path, tmp: Path) -> Path:
+    """The Falco conf's keys that tiercel has, as a tiercel config file under `tmp`."""
+    falco = yaml.safe_load(conf.read_text()) or {}
+    ignored = SKIPS["falco_config_keys_ignored"]
+    unknown = set(falco) - _TIERCEL_KEYS - set(ignored)
+    assert not unknown, f"{conf.name}: Falco keys neither mapped nor listed as ignored: {unknown}"
+    kept = {k: v for k, v in falco.items() if k in _TIERCEL_KEYS}
+    path = tmp / "tiercel.yaml"
+    path.write_text(yaml.safe_dump(kept).replace(FALCO_TMP, str(tmp)))
+    return path
+
+
+def _overrides(t: dict[str, Any]) -> list[str]:
+    def word(v: Any) -> str:
+        return "true" if v else "false"
+    return [f"json_include_output_property={word(t.get('json_include_output_property', True))}",
+            f"json_include_tags_property={word(t.get('json_include_tags_property', True))}",
+            f"time_format_iso_8601={word(t.get('time_iso_8601', False))}",
+            "json_format=falco-0.31"]
+
+
+def _run(t: dict[str, Any], tmp: Path) -> tuple[int, str, str]:
     opts = RunOptions(rules=[SUITE / f for f in _list(t.get("rules_file"))] or [],
                       disable=_list(t.get("disabled_rules")), disable_tags=_list(t.get("disable_tags")),
                       only_tags=_list(t.get("run_tags")), priority=t.get("priority"),
-                      json=bool(t.get("json_output", False)), trace=SUITE / t["trace_file"])
+                      json=bool(t.get("json_output", False)), trace=SUITE / t["trace_file"],
+                      config=_tiercel_config(SUITE / t["conf_file"], tmp) if "conf_file" in t else None,
+                      overrides=_overrides(t))
     if not opts.rules:
         opts.rules = [SUITE.parent / "rules/falco_rules.yaml"]
     out, err = io.StringIO(), io.StringIO()
     try:
         code = run_agent(opts, out, err)
-    except RulesProblem as e:
+    except TiercelError as e:  # RulesProblem (exit 1), ConfigError (exit 2)
         code = e.exit_code
         err.write(str(e))
     return code, out.getvalue(), err.getvalue()
@@ -93,9 +138,12 @@ def _check_validate(t: dict[str, Any]) -> None:
     assert code == t.get("exit_status", 0)
 
 
-def _check_run(t: dict[str, Any]) -> None:
-    code, out, err = _run(t)
+def _check_run(name: str, t: dict[str, Any], tmp: Path) -> None:
+    code, out, err = _run(t, tmp)
     assert code == t.get("exit_status", 0), err
+    if code != 0 and "conf_file" not in t:
+        return  # a failing rules file: its wording is compared in tests/rules/test_validate_errors.py
+    _check_patterns(name, t, out, err)
     if code != 0:
         return
     detected, levels, counts = _summary(err)
@@ -110,10 +158,41 @@ def _check_run(t: dict[str, Any]) -> None:
     if t.get("json_output"):
         lines = [ln for ln in out.splitlines() if ln.startswith("{")]
         assert lines
+        keys = {"time", "rule", "priority"}
+        keys |= {"output"} if t.get("json_include_output_property", True) else set()
+        keys |= {"tags"} if t.get("json_include_tags_property", True) else set()
         for ln in lines:
-            assert {"time", "rule", "priority", "output"} <= set(orjson.loads(ln))
-    for pattern in _list(t.get("stdout_contains")):
-        assert re.search(pattern, out), pattern
+            assert keys <= set(orjson.loads(ln))
+    for entry in _list(t.get("output_strictly_contains")):
+        for where, oracle in entry.items():
+            got = out if where == "stdout" else Path(where.replace(FALCO_TMP, str(tmp))).read_text()
+            _assert_in_order((SUITE / oracle).read_text().splitlines(), got.splitlines(), where)
+
+
+def _check_patterns(name: str, t: dict[str, Any], out: str, err: str) -> None:
+    not_checked = SKIPS["not_checked"].get(name, {})
+    for key, text in (("stdout", out), ("stderr", err)):
+        for pattern in _list(t.get(f"{key}_contains")):
+            if f"{key}_contains" not in not_checked:
+                assert re.search(pattern, text), f"{key} lacks {pattern!r}: {text[-2000:]}"
+        for pattern in _list(t.get(f"{key}_not_contains")):
+            assert not re.search(pattern, text), f"{key} has {pattern!r}"
+
+
+def _assert_in_order(expected: list[str], got: list[str], where: str) -> None:
+    """Every expected line appears in `got`, in the same order (other lines may come between)."""
+    it = iter(got)
+    for line in expected:
+        assert any(g == line for g in it), f"{where}: {line!r} missing or out of order in {got[:10]}"
+
+
+def _check_rules_events(t: dict[str, Any]) -> None:
+    ruleset, _ = load_rules([SUITE / f for f in _list(t.get("rules_file"))])
+    got = {r.name: r.evttypes for r in ruleset.rules}
+    for entry in t["rules_events"]:
+        for rule, types in entry.items():
+            want = MODERN_DERIVATION.get(rule, set(types))
+            assert set(got[rule] or {"all"}) == want, f"{rule}: {got[rule]} != {want}"
 
 
 def _check_warnings(t: dict[str, Any]) -> None:
@@ -128,14 +207,14 @@ def _check_warnings(t: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(("name", "t"), _tests())
-def test_falco_regression(name: str, t: dict[str, Any]) -> None:
+def test_falco_regression(name: str, t: dict[str, Any], tmp_path: Path) -> None:
     reason = _skip_reason(name, t)
     if reason:
         pytest.skip(reason)
     RESULTS[name] = False
     failing = SKIPS["failing"].get(name)
     try:
-        _check(t)
+        _check(name, t, tmp_path)
     except AssertionError:
         if failing:
             pytest.xfail(failing)
@@ -144,13 +223,15 @@ def test_falco_regression(name: str, t: dict[str, Any]) -> None:
     RESULTS[name] = True
 
 
-def _check(t: dict[str, Any]) -> None:
+def _check(name: str, t: dict[str, Any], tmp: Path) -> None:
     if "validate_rules_file" in t:
         _check_validate(t)
     else:
-        _check_run(t)
+        _check_run(name, t, tmp)
         if "rules_warning" in t:
             _check_warnings(t)
+        if "rules_events" in t:
+            _check_rules_events(t)
 
 
 def test_falco_regression_summary(capsys: pytest.CaptureFixture[str]) -> None:
