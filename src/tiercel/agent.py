@@ -78,6 +78,10 @@ def effective_config(opts: RunOptions) -> Config:
 
 
 def load(cfg: Config, opts: RunOptions, err: IO[str]) -> Ruleset:
+    if opts.only_tags and (opts.disable or opts.disable_tags):
+        # as Falco: "run only these tags" and "disable these" together have no clear meaning
+        raise RulesProblem("-t (run only rules with a tag) cannot be combined with -D or -T "
+                           "(disable rules); use one or the other")
     ruleset, result = load_rules(cfg.rules_files, match_all=cfg.rule_matching == "all")
     if result.errors or result.warnings:
         print(result.render_text(), file=err, flush=True)
