@@ -59,7 +59,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 
 class ConfigError(TiercelError):
-    exit_code = 2
+    exit_code = 1  # as Falco, and as rule-file errors; 2 is for a host that cannot run the probe
 
 
 @dataclass(frozen=True)
@@ -420,9 +420,18 @@ def _check_choices(cfg: Config, ctx: _Ctx) -> None:
             value = getattr(value, part)
         if value.lower() not in allowed:
             bad(key, f"'{value}' is not one of {', '.join(allowed)}")
-    for a in cfg.syscall_event_drops.actions:
+    drops = cfg.syscall_event_drops
+    for a in drops.actions:
         if a not in DROP_ACTIONS:
             bad("syscall_event_drops.actions", f"'{a}' is not one of {', '.join(DROP_ACTIONS)}")
+    # worded as Falco words them, so logs that were searched for Falco's message still match
+    for a in drops.actions:
+        if a != "ignore" and "ignore" in drops.actions:
+            bad("syscall_event_drops.actions",
+                f'syscall event drop action "{a}" does not make sense with the "ignore" action')
+    if not 0 <= drops.threshold <= 1:
+        bad("syscall_event_drops.threshold",
+            f"syscall event drops threshold must be a double in the range [0, 1], not {drops.threshold}")
     if cfg.outputs_queue.capacity < 0:
         bad("outputs_queue.capacity", "must be 0 (the default bound) or more")
     if cfg.http_output.enabled and not cfg.http_output.url.startswith(("http://", "https://")):

@@ -108,6 +108,6 @@ def test_cli_refuses_to_start_on_an_invalid_config(tmp_path: Path) -> None:
     f.write_text("stdout_output:\n  enabled: yes-please\n")
     r = subprocess.run([sys.executable, "-m", "tiercel.cli", "run", "-c", str(f)],
                        capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and r.stdout == ""
+    assert r.returncode == 1 and r.stdout == ""
     assert f"{f}:2:12: stdout_output.enabled: expected true or false, got 'yes-please'" in r.stderr
     assert "Traceback" not in r.stderr
