@@ -29,7 +29,7 @@ SESSION_START = time.monotonic()
 # build stage compiles again, with the host's ccache), the .deb once the binary exists.
 COLD_BINARY = 25 * 60
 WARM_BINARY = 12 * 60
-IMAGE = 20 * 60
+IMAGE = 25 * 60
 DEB = 60
 RESERVE = 5 * 60  # what the slow tests themselves and the report need after the last build
 ORDER = ("test_binary.py", "test_deb.py", "test_image.py")
