@@ -60,6 +60,7 @@ class Budget:
 
 
 BUDGET = Budget()
+BUILD_TIMEOUT = 75 * 60
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -68,6 +69,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         name = item.path.name if item.path.parent.name == "packaging" else ""
         return ORDER.index(name) + 1 if name in ORDER else 0
     items.sort(key=key)  # stable: everything else keeps its order
+    for item in items:
+        if key(item):
+            # a build runs inside the first test that needs it (a session fixture), and a cold image
+            # build takes longer than the suite's per-test timeout; the builds bound their own time
+            item.add_marker(pytest.mark.timeout(BUILD_TIMEOUT))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
