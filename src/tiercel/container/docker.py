@@ -134,14 +134,15 @@ class ContainerRegistry:
 
     def _connect(self) -> Any:
         if self._client is None:
-            import docker  # type: ignore[import-untyped]
-            self._client = docker.DockerClient(base_url=f"unix://{self.socket_path}", timeout=5)
+            import docker
+            client = docker.DockerClient  # type: ignore[attr-defined]
+            self._client = client(base_url=f"unix://{self.socket_path}", timeout=5)
         return self._client
 
     def _inspect(self, full_id: str) -> dict[str, Any] | None:
         """The runtime's answer for one container; None if it does not know it. Raises OSError-like
         errors when the runtime cannot be reached."""
-        import docker.errors  # type: ignore[import-untyped]
+        import docker.errors
         try:
             info: dict[str, Any] = self._connect().api.inspect_container(full_id)
             return info

@@ -47,7 +47,7 @@ def event_fields(ev: Event) -> dict[str, Any]:
 
 
 def _ancestors(ev: Event) -> list[Any]:
-    out = []
+    out: list[Any] = []
     p = ev.proc.parent if ev.proc else None
     while p is not None and len(out) < ANCESTORS:
         out.append(p)

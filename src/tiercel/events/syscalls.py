@@ -41,7 +41,7 @@ class Syscall:
                       int(self.socklen_ptr), 0])
 
 
-def _sc(name: str, nr: int, params: str, **shape: int | bool) -> Syscall:
+def _sc(name: str, nr: int, params: str, **shape: int | bool | str) -> Syscall:
     pairs = tuple(tuple(p.split("=", 1)) for p in params.split())
     return Syscall(name, nr, pairs, **shape)  # type: ignore[arg-type]
 

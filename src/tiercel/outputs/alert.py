@@ -29,10 +29,14 @@ from tiercel.rules.items import PRIORITIES
 
 
 class _Rule(Protocol):
-    name: str
-    priority: int
-    source: str
-    tags: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
 
     def render_output(self, event: Event) -> tuple[str, dict[str, Any]]: ...
 

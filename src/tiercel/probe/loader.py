@@ -98,7 +98,7 @@ class Probe:
 
 def _import_bcc() -> Any:
     try:
-        import bcc  # type: ignore[import-not-found]
+        import bcc
     except ImportError as e:
         raise EnvironmentProblem(
             "BCC's Python module is missing: install python3-bpfcc and use a Python that sees "
