@@ -3,11 +3,12 @@
 With tiercel's rules each action's expected rule must fire exactly once, with the process, user
 and container the action reports. With upstream falco_rules.yaml + incubating the test records
 which rules (if any) caught each action: that is the comparison table of the README, written to
-tests/default_rules/comparison.md.
+tests/default_rules/comparison.md when TIERCEL_UPDATE_COMPARISON=1.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ def test_action_fires_its_rule_exactly_once(tiercel_results: Any, name: str) -> 
         assert fields["container.id"] == "host"
 
 
-def test_upstream_comparison(tiercel_results: Any) -> None:
+def test_upstream_comparison(tiercel_results: Any, tmp_path: Path) -> None:
     upstream = run_all([UPSTREAM / "falco_rules.yaml", UPSTREAM / "falco-incubating_rules.yaml"], wait=2)
     rows = ["| action | tiercel rule (fires) | upstream Falco rules that fired |", "|---|---|---|"]
     for name, (action, outcome, caused) in tiercel_results.items():
@@ -84,5 +85,10 @@ def test_upstream_comparison(tiercel_results: Any) -> None:
         ours = "yes" if any(x["rule"] == action.rule for x in caused) else "**no**"
         theirs = sorted({x["rule"] for x in upstream[name][2]})
         rows.append(f"| {name} | {action.rule} ({ours}) | {', '.join(theirs) or '—'} |")
-    (Path(__file__).parent / "comparison.md").write_text("\n".join(rows) + "\n")
+    # the checked-in table comes from a quiet machine; a run refreshes it only when asked, since
+    # anything else running at the same time can add upstream alerts to an action's window
+    target = Path(__file__).parent / "comparison.md"
+    if os.environ.get("TIERCEL_UPDATE_COMPARISON") != "1":
+        target = tmp_path / "comparison.md"
+    target.write_text("\n".join(rows) + "\n")
     assert any(upstream[n][2] for n in upstream)  # the upstream run alerted at all
