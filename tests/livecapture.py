@@ -6,10 +6,13 @@ the workload's exit event has arrived), then drains what is left.
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO
 
 from tiercel.app import CaptureOptions, LiveSource, in_tree
 from tiercel.events.model import Event
@@ -63,3 +66,26 @@ class LiveCapture:
 def build_c(source: Path, out: Path, *flags: str) -> Path:
     subprocess.run(["gcc", "-O1", "-Wall", *flags, "-o", str(out), str(source)], check=True)
     return out
+
+
+def read_line(source: int | IO[bytes] | None, deadline: float) -> str:
+    """One line from a pipe (an fd or a file object), waiting at most until deadline (monotonic)."""
+    assert source is not None
+    fd = source if isinstance(source, int) else source.fileno()
+    buf = b""
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TimeoutError(f"no complete line; got {buf!r}")
+        chunk = os.read(fd, 1)
+        if not chunk:
+            raise EOFError(buf)
+        buf += chunk
+    return buf.decode()
+
+
+def wait_for(source: int | IO[bytes] | None, needle: str, timeout: float = 120) -> None:
+    """Read lines until one contains needle."""
+    deadline = time.monotonic() + timeout
+    while needle not in read_line(source, deadline):
+        pass

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import select
 import signal
 import subprocess
 import sys
@@ -13,29 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.livecapture import read_line, wait_for
+
 pytestmark = pytest.mark.live
 UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "oracles" / "rules" / "falco_rules.yaml"
-
-
-def read_line(stream: object, deadline: float) -> str:
-    """One line from a pipe, waiting at most until deadline (monotonic seconds)."""
-    buf = b""
-    fd = stream.fileno()  # type: ignore[attr-defined]
-    while not buf.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise TimeoutError(f"no complete line; got {buf!r}")
-        chunk = os.read(fd, 1)
-        if not chunk:
-            raise EOFError(buf)
-        buf += chunk
-    return buf.decode()
-
-
-def wait_for(stream: object, needle: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while needle not in read_line(stream, deadline):
-        pass
 
 
 def test_cat_etc_shadow_alerts() -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -30,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.livecapture import build_c
+from tests.livecapture import build_c, read_line, wait_for
 from tiercel.scap.encode import SYSDIG_029_MAX
 from tiercel.scap.reader import CaptureReader
 
@@ -44,25 +43,6 @@ append_output:
   - extra_fields: [proc.pid, proc.ppid]
 """
 TIERCEL = [sys.executable, "-m", "tiercel.cli"]
-
-
-def read_line(fd: int, deadline: float) -> str:
-    buf = b""
-    while not buf.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise TimeoutError(f"no complete line; got {buf!r}")
-        chunk = os.read(fd, 1)
-        if not chunk:
-            raise EOFError(buf)
-        buf += chunk
-    return buf.decode()
-
-
-def wait_for(fd: int, needle: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while needle not in read_line(fd, deadline):
-        pass
 
 
 def ours(alerts: list[dict[str, Any]], pid: int) -> list[dict[str, Any]]:

@@ -90,28 +90,25 @@ def _sock(proc: Process, ev: Event, num: int) -> Fd:
     return fd
 
 
-def on_connect(proc: Process, ev: Event) -> None:
+def _set_address(proc: Process, ev: Event, is_server: bool) -> Fd:
+    """connect names the server end; bind names the local end, the server's until it connects out."""
     fd = _sock(proc, ev, ev.args.get("fd", -1))
     addr = ev.args.get("addr")
     if addr and len(addr) == 3:
-        fd.sip, fd.sport, fd.is_server = addr[1], addr[2], False
+        fd.sip, fd.sport, fd.is_server = addr[1], addr[2], is_server
         fd.name = socket_name(fd)
     elif addr and len(addr) == 2:
         fd.name = addr[1]
     ev.fd = fd
-    ev.args["tuple"] = fd.name
+    return fd
+
+
+def on_connect(proc: Process, ev: Event) -> None:
+    ev.args["tuple"] = _set_address(proc, ev, is_server=False).name
 
 
 def on_bind(proc: Process, ev: Event) -> None:
-    fd = _sock(proc, ev, ev.args.get("fd", -1))
-    addr = ev.args.get("addr")
-    if addr and len(addr) == 3:
-        # a bound socket's local end is the server end until it connects out
-        fd.sip, fd.sport, fd.is_server = addr[1], addr[2], True
-        fd.name = socket_name(fd)
-    elif addr and len(addr) == 2:
-        fd.name = addr[1]
-    ev.fd = fd
+    _set_address(proc, ev, is_server=True)
 
 
 def on_accept(proc: Process, ev: Event, listen_fd: int | None) -> None:

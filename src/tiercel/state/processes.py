@@ -43,10 +43,9 @@ class ProcessTable:
     def add(self, proc: Process, tids: list[int]) -> None:
         """Put a process (and its threads) in the table, naming its user and group."""
         self._name_users(proc)
-        if proc.container_id and proc.container is None:
-            found = procfs.read_container(self.host_proc, proc.pid)
-            if found:
-                proc.container = self._container(*found)
+        c = proc.container
+        if c is not None and self.containers is not None and c.full_id:
+            proc.container = self.containers.get(c.type, c.full_id)
         self.procs[proc.pid] = proc
         for tid in tids or [proc.pid]:
             proc.threads.add(tid)

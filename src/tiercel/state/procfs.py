@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from tiercel.container import cgroup
-from tiercel.events.model import Fd, Process
+from tiercel.events.model import Container, Fd, Process
 
 _ANON_TYPES = {"eventfd": "e", "signalfd": "s", "[eventpoll]": "l", "inotify": "i",
                "[timerfd]": "t", "bpf-map": "b", "bpf-prog": "b", "[io_uring]": "r"}
@@ -77,9 +77,11 @@ def read_process(proc_root: Path, pid: int, with_fds: bool = True) -> Process | 
         exepath=_link(base / "exe") or "", args=argv[1:], cwd=cwd if cwd.endswith("/") else cwd + "/",
         uid=uid, gid=gid, loginuid=loginuid, tty=tty,
     )
-    found = cgroup.from_proc_cgroup((_read(base / "cgroup") or b"").decode(errors="replace"))
+    found = read_container(proc_root, pid)
     if found:
-        proc.container_id = cgroup.short_id(found[1])
+        # a stand-in the process table swaps for the registry's shared object
+        proc.container = Container(id=cgroup.short_id(found[1]), full_id=found[1], type=found[0])
+        proc.container_id = proc.container.id
     if with_fds:
         proc.fds = read_fds(base)
     return proc
