@@ -19,6 +19,10 @@ fi
 DOCKER=/usr/bin/docker
 if ! $DOCKER info >/dev/null 2>&1; then
     say "starting dockerd (--bridge=none --iptables=false)"
+    # a daemon that died uncleanly leaves its pid file, and dockerd refuses to start over it
+    if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+        rm -f /var/run/docker.pid
+    fi
     mkdir -p /var/log
     nohup /usr/sbin/dockerd --bridge=none --iptables=false --ip-masq=false \
         >/var/log/tiercel-test-dockerd.log 2>&1 &
