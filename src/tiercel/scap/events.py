@@ -16,6 +16,8 @@ from functools import cache
 from typing import Any
 
 from tiercel.events import flags as F
+from tiercel.scap.blocks import nul_list
+from tiercel.scap.blocks import text as _text
 from tiercel.scap.table import EVENTS, PPM_SC
 
 PPM_AF_UNIX, PPM_AF_INET, PPM_AF_INET6 = 1, 2, 10
@@ -40,17 +42,6 @@ _TO_LINUX: dict[tuple[str, str], Callable[[int], int]] = {
 
 def _ip(raw: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET6 if len(raw) == 16 else socket.AF_INET, raw)
-
-
-def _text(raw: bytes) -> str:
-    return raw.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
-
-
-def nul_list(raw: bytes) -> list[str]:
-    items = [s.decode("utf-8", "backslashreplace") for s in raw.split(b"\0")]
-    if items and items[-1] == "":
-        items.pop()
-    return items
 
 
 def sockaddr(raw: bytes) -> tuple[Any, ...] | None:
