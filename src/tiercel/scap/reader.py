@@ -12,7 +12,6 @@ stream) — from the event iterator, so the events before it have been handed ou
 from __future__ import annotations
 
 import gzip
-import socket
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -245,7 +244,3 @@ def _params(data: bytes, hdr: int, nparams: int, code: int, lsize: int) -> list[
         out.append(data[pos:pos + n])
         pos += n
     return out
-
-
-def ipv4(raw: bytes) -> str:
-    return socket.inet_ntop(socket.AF_INET, raw)
