@@ -9,7 +9,10 @@ only the spelling differs:
     containerd / CRI (cgroupfs) /kubepods/<qos>/pod<uid>/<id>
     CRI-O                       .../crio-<id>.scope
     podman                      .../libpod-<id>.scope, /libpod_parent/libpod-<id>
-    nerdctl / plain containerd  .../nerdctl-<id>.scope, /<namespace>/<id>
+    nerdctl / plain containerd  .../nerdctl-<id>.scope, /<namespace>/<id> (CRI's own: /k8s.io/<id>)
+    systemd-style cgroupsPath   .../kubepods-besteffort-pod<uid>.slice:cri-containerd:<id> (runc
+      given a systemd slice:prefix:name path without the systemd driver: it becomes a directory
+      of that name, e.g. below system.slice/containerd.service)
 
 The conmon/shim helpers that runtimes place next to a container (crio-conmon-<id>.scope,
 libpod-conmon-<id>.scope) are not the container.
@@ -21,26 +24,27 @@ import re
 
 _PREFIXED = re.compile(
     r"^(?:(docker)|(cri-containerd)|(crio)|(libpod)|(nerdctl))-([0-9a-f]{64})(?:\.scope)?$")
+_SLICE = re.compile(r"^.*:(?:(docker)|(cri-containerd)|(crio)|(libpod)|(nerdctl)):([0-9a-f]{64})$")
 _BARE = re.compile(r"^[0-9a-f]{64}$")
 _TYPES = ("docker", "containerd", "cri-o", "podman", "containerd")
+# A bare id's runtime is told by the nearest parent that names one (a CRI pod inside a kind node's
+# Docker container is the pod's: /docker/<node>/kubepods/.../<id>).
+_CONTEXTS = (("kubepods", "cri"), ("docker", "docker"), ("libpod", "podman"))
 
 HOST = ""
 
 
 def from_name(name: str, parents: tuple[str, ...] = ()) -> tuple[str, str] | None:
     """(runtime, full id) from one cgroup directory name, with its parents for context."""
-    m = _PREFIXED.match(name)
+    m = _PREFIXED.match(name) or _SLICE.match(name)
     if m:
         kind = next(i for i in range(5) if m.group(i + 1))
         return _TYPES[kind], m.group(6)
     if _BARE.match(name):
-        joined = "/".join(parents)
-        if "docker" in joined:
-            return "docker", name
-        if "kubepods" in joined:
-            return "cri", name
-        if "libpod" in joined:
-            return "podman", name
+        for parent in reversed(parents):
+            for marker, runtime in _CONTEXTS:
+                if marker in parent:
+                    return runtime, name
         return "containerd", name
     return None
 
