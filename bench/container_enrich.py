@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tiercel.container.docker import ContainerRegistry
 from tiercel.events.model import Event, Process
-from tiercel.rules.fields import FieldTable
+from tiercel.rules import FieldTable
 from tiercel.state.enrich import Enricher
 from tiercel.state.processes import ProcessTable
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tiercel.app import CaptureOptions
 from tiercel.events.model import Event
-from tiercel.rules.loader import load_rules
+from tiercel.rules import load_rules
 from tiercel.scap.reader import CaptureReader
 from tiercel.scap.replay import ReplaySource
 from tiercel.scap.writer import ScapWriter

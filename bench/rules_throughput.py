@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from tiercel.events.model import Container, Event, Fd, Process
-from tiercel.rules.loader import load_rules
+from tiercel.rules import load_rules
 
 ORACLE_RULES = Path("/work/shared/oracles/rules")
 DEFAULT_RULES = [ORACLE_RULES / "falco_rules.yaml", ORACLE_RULES / "falco-incubating_rules.yaml"]

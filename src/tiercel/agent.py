@@ -31,9 +31,8 @@ from tiercel.outputs.build import build_dispatcher
 from tiercel.outputs.dispatcher import Dispatcher, OutputStats
 from tiercel.outputs.stats import AgentStats, render_text
 from tiercel.outputs.webserver import WebServer
-from tiercel.rules.items import PRIORITIES
-from tiercel.rules.loader import load_rules
-from tiercel.rules.ruleset import Ruleset
+from tiercel.priority import NAMES
+from tiercel.rules import Ruleset, load_rules
 
 DEFAULT_RULES = Path(CONFIG_DEFAULT_RULES)
 # The config keys whose change means new outputs on reload (anything else keeps the running ones).
@@ -93,10 +92,10 @@ def load(cfg: Config, opts: RunOptions, err: IO[str]) -> Ruleset:
         ruleset.disable_tags(opts.disable_tags)
     if opts.only_tags:
         ruleset.only_tags(opts.only_tags)
-    names = [p.lower() for p in PRIORITIES]
+    names = [p.lower() for p in NAMES]
     level = "informational" if cfg.priority.lower() == "info" else cfg.priority.lower()
     if level not in names:
-        raise RulesProblem(f"unknown priority '{cfg.priority}': one of {', '.join(PRIORITIES)}")
+        raise RulesProblem(f"unknown priority '{cfg.priority}': one of {', '.join(NAMES)}")
     ruleset.min_priority(names.index(level))
     return ruleset
 
@@ -138,7 +137,7 @@ class Matcher:
     def summary(self, err: IO[str]) -> None:
         print(f"Events detected: {sum(self.by_rule.values())}", file=err)
         print("Rule counts by severity:", file=err)
-        for p in PRIORITIES:
+        for p in NAMES:
             if self.by_priority[p]:
                 print(f"   {p.upper()}: {self.by_priority[p]}", file=err)
         print("Triggered rules by rule name:", file=err)

@@ -144,7 +144,7 @@ def validate(
 ) -> None:
     """Check rule files; print every error and warning with file:line:col; exit 1 on error."""
     try:
-        from tiercel.rules.validate import validate_command
+        from tiercel.rules import validate_command
     except ImportError:
         print("tiercel: the rules engine is not built yet", file=sys.stderr)
         raise typer.Exit(2) from None
@@ -157,7 +157,7 @@ def list_fields(
 ) -> None:
     """Every field with its type and description."""
     try:
-        from tiercel.rules.commands import list_fields_command
+        from tiercel.rules import list_fields_command
     except ImportError:
         print("tiercel: the rules engine is not built yet", file=sys.stderr)
         raise typer.Exit(2) from None

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tiercel.outputs.drops import DropMonitor
 from tiercel.outputs.stats import render_text
-from tiercel.rules.diagnostics import LoadResult
-from tiercel.rules.loader import rule_files
+from tiercel.rules import LoadResult, rule_files
 
 if TYPE_CHECKING:
     from tiercel.agent import Agent

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tiercel.agent import syscalls_for
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
-from tiercel.rules.loader import load_rules_text
+from tiercel.rules import load_rules_text
 
 RULE = """
 - rule: r

@@ -47,8 +47,7 @@ from tests.rules.test_upstream_rules import MODERN_DERIVATION
 from tiercel.agent import RunOptions, run_agent
 from tiercel.config import Config
 from tiercel.errors import TiercelError
-from tiercel.rules.loader import load_rules
-from tiercel.rules.validate import validate_command
+from tiercel.rules import load_rules, validate_command
 
 SUITE = Path("/work/shared/oracles/falco-regression/test")
 SKIPS = yaml.safe_load((Path(__file__).parent / "falco_regression_skip.yaml").read_text())

@@ -17,13 +17,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tiercel.rules.compiler import compile_condition
-from tiercel.rules.parser import ConditionSyntaxError, parse_condition
+from tiercel.rules.language.compiler import compile_condition
+from tiercel.rules.language.parser import ConditionSyntaxError, parse_condition
 
-ORACLE = Path("/work/shared/oracles/filter-language/vectors.json")
+VECTORS_FILE = "filter-language/vectors.json"   # under the oracle directory
 SKIP_FILE = Path(__file__).with_name("filter_vectors_skip.yaml")
-
-pytestmark = pytest.mark.skipif(not ORACLE.exists(), reason="shared oracle not mounted")
 
 
 class NoSuchField(Exception):
@@ -122,8 +120,9 @@ def event_for(vector: dict[str, Any]) -> dict[str, Any]:
     return {**ALWAYS, **base}
 
 
-def load_vectors() -> list[dict[str, Any]]:
-    return json.loads(ORACLE.read_text())["vectors"] if ORACLE.exists() else []
+def load_vectors(oracles: Path) -> list[dict[str, Any]]:
+    vectors: list[dict[str, Any]] = json.loads((oracles / VECTORS_FILE).read_text())["vectors"]
+    return vectors
 
 
 def load_skips() -> dict[tuple[str, str], str]:
@@ -131,8 +130,12 @@ def load_skips() -> dict[tuple[str, str], str]:
     return {(e["test"], e["input"]): e["reason"] for e in entries}
 
 
-VECTORS = load_vectors()
 SKIPS = load_skips()
+
+
+@pytest.fixture(scope="module")
+def vectors(oracles: Path) -> list[dict[str, Any]]:
+    return load_vectors(oracles)
 
 
 def inputs_of(v: dict[str, Any]) -> list[str]:
@@ -183,7 +186,11 @@ def vector_id(v: dict[str, Any]) -> str:
     return f"{v['test'].split('.')[-1]}:{v['line']}:{v['expect']}:{short}"
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[vector_id(v) for v in VECTORS])
+def _vector_cases(oracles: Path) -> list[Any]:
+    return [pytest.param(v, id=vector_id(v)) for v in load_vectors(oracles)]
+
+
+@pytest.mark.oracle_cases("vector", _vector_cases)
 def test_vector(vector: dict[str, Any]) -> None:
     reason = SKIPS.get((vector["test"], vector["input"]))
     if reason is not None:
@@ -199,17 +206,17 @@ def _passes(v: dict[str, Any]) -> bool:
     return True
 
 
-def test_pass_ratio(capsys: pytest.CaptureFixture[str]) -> None:
+def test_pass_ratio(vectors: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> None:
     """Acceptance: every classic (libs 0.11.0) vector passes, and at least 95% of all of them."""
-    passed = [v for v in VECTORS if _passes(v)]
-    classic = [v for v in VECTORS if v.get("also_in_libs_0.11.0")]
+    passed = [v for v in vectors if _passes(v)]
+    classic = [v for v in vectors if v.get("also_in_libs_0.11.0")]
     classic_passed = [v for v in classic if _passes(v)]
     with capsys.disabled():
-        print(f"\nfilter vectors: {len(passed)}/{len(VECTORS)} pass "
-              f"({100 * len(passed) / len(VECTORS):.1f}%), classic {len(classic_passed)}/{len(classic)}, "
+        print(f"\nfilter vectors: {len(passed)}/{len(vectors)} pass "
+              f"({100 * len(passed) / len(vectors):.1f}%), classic {len(classic_passed)}/{len(classic)}, "
               f"{len(SKIPS)} listed in {SKIP_FILE.name}")
     assert len(classic_passed) == len(classic) == 278
-    assert len(passed) >= 0.95 * len(VECTORS)
-    failing_unlisted = [vector_id(v) for v in VECTORS
+    assert len(passed) >= 0.95 * len(vectors)
+    failing_unlisted = [vector_id(v) for v in vectors
                         if (v["test"], v["input"]) not in SKIPS and not _passes(v)]
     assert not failing_unlisted

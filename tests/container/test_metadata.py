@@ -15,8 +15,7 @@ import pytest
 
 from tiercel.container.docker import ContainerRegistry, fill, healthcheck_argv, parse_time, split_image
 from tiercel.events.model import Container, Event, Process
-from tiercel.rules.fields import FieldTable
-from tiercel.rules.loader import load_rules
+from tiercel.rules import FieldTable, load_rules
 
 FIXTURE = Path(__file__).parent / "fixtures" / "inspect_privileged.json"
 UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "oracles" / "rules"

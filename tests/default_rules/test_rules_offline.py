@@ -8,8 +8,7 @@ import pytest
 
 from tests.default_rules.cases import CASES
 from tiercel.events.model import Event
-from tiercel.rules.loader import load_rules
-from tiercel.rules.ruleset import Ruleset
+from tiercel.rules import Ruleset, load_rules
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 

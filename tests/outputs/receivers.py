@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tiercel.outputs.alert import Alert
-from tiercel.rules.items import PRIORITIES
+from tiercel.priority import NAMES as PRIORITIES
 
 # Newlines, quotes, control characters, a C1 control, U+2028, and bytes that are not UTF-8
 # (as `surrogateescape` leaves them in a str).

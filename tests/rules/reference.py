@@ -18,10 +18,9 @@ from typing import Any
 
 from tiercel.events import flags as fl
 from tiercel.events.model import Event
-from tiercel.rules import ast
-from tiercel.rules import values as V
-from tiercel.rules.fields import FieldTable
-from tiercel.rules.ruleset import CompiledRule
+from tiercel.rules.fields.table import FieldTable
+from tiercel.rules.language import literals, syntax
+from tiercel.rules.matching.ruleset import CompiledRule
 
 _OPEN_EVENTS = frozenset({"open", "openat", "openat2", "open_by_handle_at", "creat"})
 
@@ -41,23 +40,23 @@ class Reference:
                 out.append(r.name)
         return out
 
-    def eval(self, node: ast.Node, ev: Event) -> bool:
-        if isinstance(node, ast.And):
+    def eval(self, node: syntax.Node, ev: Event) -> bool:
+        if isinstance(node, syntax.And):
             return all(self.eval(c, ev) for c in node.children)
-        if isinstance(node, ast.Or):
+        if isinstance(node, syntax.Or):
             return any(self.eval(c, ev) for c in node.children)
-        if isinstance(node, ast.Not):
+        if isinstance(node, syntax.Not):
             return not self.eval(node.child, ev)
-        if isinstance(node, ast.Compare):
+        if isinstance(node, syntax.Compare):
             return self.compare(node, ev)
         raise NotImplementedError(type(node).__name__)
 
     # -- fields ----------------------------------------------------------------------------------
 
-    def value(self, ref: ast.FieldRef, ev: Event) -> Any:
+    def value(self, ref: syntax.FieldRef, ev: Event) -> Any:
         name = ref.name
         if name in ("fd.directory", "fd.filename"):
-            path = self.value(ast.FieldRef("fd.name"), ev)
+            path = self.value(syntax.FieldRef("fd.name"), ev)
             kind = ev.fd.typechar if ev.fd is not None else "f"
             if path is None or kind not in ("f", "d") or (kind == "d" and name == "fd.filename"):
                 return None
@@ -81,22 +80,22 @@ class Reference:
 
     # -- checks ----------------------------------------------------------------------------------
 
-    def compare(self, node: ast.Compare, ev: Event) -> bool:
+    def compare(self, node: syntax.Compare, ev: Event) -> bool:
         left = node.left
-        if not isinstance(left, ast.FieldRef) or node.modifier is not None:
+        if not isinstance(left, syntax.FieldRef) or node.modifier is not None:
             raise NotImplementedError("transformers, val() and modifiers are not used upstream")
         fdef = self.table.resolve(left.name, left.arg)
         many = fdef.is_list or fdef.either or fdef.type.endswith("ARRAY")
-        fam = V.family(fdef.type)
+        fam = literals.family(fdef.type)
         v = self.value(left, ev)
         if node.op == "exists":
             return v is not None and (not many or len(v) > 0)
         if v is None:
             return False
         right = node.right
-        items = right.items if isinstance(right, ast.ListValue) else (right,) if right is not None else ()
-        texts = [i.text for i in items if isinstance(i, ast.Value)]
-        consts = [t if node.op in _TEXT_OPS else V.convert(t, fam, fdef.type) for t in texts]
+        items = right.items if isinstance(right, syntax.ListValue) else (right,) if right is not None else ()
+        texts = [i.text for i in items if isinstance(i, syntax.Value)]
+        consts = [t if node.op in _TEXT_OPS else literals.convert(t, fam, fdef.type) for t in texts]
         if not many:
             return _safe(node.op, v, consts, fam)
         vs = list(v)
@@ -153,8 +152,8 @@ def _equal(x: Any, c: Any, fam: str) -> bool:
         except ValueError:
             return False
         return a.version == c.version and a in c
-    if fam == V.IP:
+    if fam == literals.IP:
         return bool(x == c or x == str(c) or x == c.exploded)
-    if fam == V.STR and isinstance(c, str) and c.lstrip("+-").isdigit():
+    if fam == literals.STR and isinstance(c, str) and c.lstrip("+-").isdigit():
         return bool(x == c or x == int(c))
     return bool(x == c)

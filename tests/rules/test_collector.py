@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from tiercel.rules.collector import Collector
-from tiercel.rules.diagnostics import LoadResult
-from tiercel.rules.reader import read_items
+from tiercel.rules.files.collector import Collector
+from tiercel.rules.files.diagnostics import LoadResult
+from tiercel.rules.files.reader import read_items
 
 
 def collect(*texts: str) -> Collector:

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from tiercel.rules.compiler import CompileError, compile_condition
-from tiercel.rules.parser import parse_condition
-from tiercel.rules.transformers import getopt
+from tiercel.rules.language.compiler import CompileError, compile_condition
+from tiercel.rules.language.parser import parse_condition
+from tiercel.rules.language.transformers import getopt
 
 
 class NoSuchField(Exception):
@@ -200,7 +200,7 @@ def test_getopt(argv: list[str], spec: str, items: list[str], seen: dict[str, st
 
 
 def test_real_field_table_on_a_real_event() -> None:
-    fields = pytest.importorskip("tiercel.rules.fields")
+    fields = pytest.importorskip("tiercel.rules.fields.table")
     from tiercel.events.model import Event, Fd, Process
 
     proc = Process(pid=100, ppid=1, comm="cat", exe="cat", exepath="/usr/bin/cat", args=["/etc/shadow"])
@@ -213,7 +213,7 @@ def test_real_field_table_on_a_real_event() -> None:
 
 
 def test_real_unknown_field_error_gets_position() -> None:
-    fields = pytest.importorskip("tiercel.rules.fields")
+    fields = pytest.importorskip("tiercel.rules.fields.table")
     from tiercel.errors import TiercelError
 
     with pytest.raises(TiercelError) as info:

@@ -10,8 +10,8 @@ import pytest
 
 from tiercel.events import flags as fl
 from tiercel.events.model import Container, Event, Fd, Process
-from tiercel.rules.commands import list_fields_command
-from tiercel.rules.fields import FIELDS, FieldArgumentError, FieldTable, UnknownField
+from tiercel.rules.fields.listing import list_fields_command
+from tiercel.rules.fields.table import FIELDS, FieldArgumentError, FieldTable, UnknownField
 
 TS = 1_700_000_000_123_456_789
 USERS = {0: "root", 65534: "nobody", 1000: "alice"}

@@ -15,24 +15,24 @@ from typing import Any
 import pytest
 import yaml
 
-from tiercel.rules import ast
-from tiercel.rules.fields import FieldTable
-from tiercel.rules.format import RawToken, tokenize
-from tiercel.rules.parser import parse_condition
+from tiercel.rules.fields.table import FieldTable
+from tiercel.rules.language import syntax
+from tiercel.rules.language.parser import parse_condition
+from tiercel.rules.output import RawToken, tokenize
 
-ORACLES = Path(__file__).resolve().parents[3] / "shared" / "oracles"
-RULE_FILES = sorted([*ORACLES.glob("rules/*.yaml"), *ORACLES.glob("rules/old/**/*.yaml"),
-                     *ORACLES.glob("falco-regression/rules/*.yaml")])
 PLUGIN_PREFIXES = ("ka.", "jevt.", "json.", "ct.")
 
-pytestmark = pytest.mark.skipif(not RULE_FILES, reason=f"upstream rule files not found under {ORACLES}")
+
+def rule_files(oracles: Path) -> list[Path]:
+    return sorted([*oracles.glob("rules/*.yaml"), *oracles.glob("rules/old/**/*.yaml"),
+                   *oracles.glob("falco-regression/rules/*.yaml")])
 
 
 def _condition_fields(text: str) -> Iterator[tuple[str, str | None]]:
-    for node in ast.walk(parse_condition(text)):
-        if isinstance(node, ast.FieldRef):
+    for node in syntax.walk(parse_condition(text)):
+        if isinstance(node, syntax.FieldRef):
             yield node.name, node.arg
-        elif isinstance(node, ast.ValExpr):
+        elif isinstance(node, syntax.ValExpr):
             yield node.field.name, node.field.arg
 
 
@@ -49,33 +49,36 @@ def _item_fields(item: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
             yield name, None
 
 
-def collect() -> dict[tuple[str, str | None], set[str]]:
+def collect(oracles: Path) -> dict[tuple[str, str | None], set[str]]:
     """(field, argument) -> the files that use it."""
     used: dict[tuple[str, str | None], set[str]] = {}
-    for path in RULE_FILES:
+    for path in rule_files(oracles):
         for item in yaml.safe_load(path.read_text()) or []:
             if not isinstance(item, dict) or item.get("source", "syscall") != "syscall":
                 continue
             for ref in _item_fields(item):
                 if not ref[0].startswith(PLUGIN_PREFIXES):
-                    used.setdefault(ref, set()).add(path.relative_to(ORACLES).as_posix())
+                    used.setdefault(ref, set()).add(path.relative_to(oracles).as_posix())
     return used
 
 
-USED = collect() if RULE_FILES else {}
 TABLE = FieldTable(hostname="test")
 
 
-def test_the_scan_finds_the_rule_files_fields() -> None:
-    names = {name for name, _ in USED}
-    assert len(RULE_FILES) >= 6
+def test_the_scan_finds_the_rule_files_fields(oracles: Path) -> None:
+    names = {name for name, _ in collect(oracles)}
+    assert len(rule_files(oracles)) >= 6
     assert {"proc.name", "fd.name", "evt.type", "proc.aname", "container.mount.dest",
             "evt.arg.flags", "fd.sip.name", "thread.cap_permitted"} <= names
     assert len(names) >= 90
 
 
-@pytest.mark.parametrize("ref", sorted(USED, key=str),
-                         ids=[n if a is None else f"{n}[{a}]" for n, a in sorted(USED, key=str)])
+def _field_cases(oracles: Path) -> list[Any]:
+    return [pytest.param(ref, id=ref[0] if ref[1] is None else f"{ref[0]}[{ref[1]}]")
+            for ref in sorted(collect(oracles), key=str)]
+
+
+@pytest.mark.oracle_cases("ref", _field_cases)
 def test_rule_file_field_resolves(ref: tuple[str, str | None]) -> None:
     name, arg = ref
     TABLE.resolve(name, arg)

@@ -11,7 +11,7 @@ import pytest
 
 from tiercel.events.model import Event, Fd, Process
 from tiercel.outputs.alert import Alert, make_alert, rfc3339, to_json, to_json_falco031
-from tiercel.rules.format import (
+from tiercel.rules.output import (
     NA,
     OutputFormat,
     OutputFormatError,

@@ -17,8 +17,8 @@ import yaml
 
 from tiercel.events.model import Event, Fd, Process
 from tiercel.outputs.alert import make_alert, to_json_falco031
-from tiercel.rules.diagnostics import LOAD_UNKNOWN_FILTER, LOAD_UNUSED_LIST, LOAD_UNUSED_MACRO
-from tiercel.rules.loader import load_rules, load_rules_text
+from tiercel.rules.files.diagnostics import LOAD_UNKNOWN_FILTER, LOAD_UNUSED_LIST, LOAD_UNUSED_MACRO
+from tiercel.rules.files.loader import load_rules, load_rules_text
 
 FALCO_TEST = Path("/work/shared/oracles/falco-regression/test")
 

@@ -3,35 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from tiercel.rules import ast
-from tiercel.rules.parser import MAX_DEPTH, ConditionSyntaxError, parse_condition
+from tiercel.rules.language import syntax
+from tiercel.rules.language.parser import MAX_DEPTH, ConditionSyntaxError, parse_condition
 
-A, B, C = ast.Identifier("a"), ast.Identifier("b"), ast.Identifier("c")
-
-
-def cmp(field: str, op: str, right: ast.Node | None = None, arg: str | None = None,
-        modifier: str | None = None) -> ast.Compare:
-    return ast.Compare(ast.FieldRef(field, arg), op, right, modifier)
+A, B, C = syntax.Identifier("a"), syntax.Identifier("b"), syntax.Identifier("c")
 
 
-def val(text: str, quoted: bool = False) -> ast.Value:
-    return ast.Value(text, quoted)
+def cmp(field: str, op: str, right: syntax.Node | None = None, arg: str | None = None,
+        modifier: str | None = None) -> syntax.Compare:
+    return syntax.Compare(syntax.FieldRef(field, arg), op, right, modifier)
+
+
+def val(text: str, quoted: bool = False) -> syntax.Value:
+    return syntax.Value(text, quoted)
 
 
 TREES = [
     ("macro", "a", A),
-    ("and-nary", "a and b and c", ast.And((A, B, C))),
-    ("or-binds-loosest", "a or b and c", ast.Or((A, ast.And((B, C))))),
-    ("parens", "(a or b) and c", ast.And((ast.Or((A, B)), C))),
+    ("and-nary", "a and b and c", syntax.And((A, B, C))),
+    ("or-binds-loosest", "a or b and c", syntax.Or((A, syntax.And((B, C))))),
+    ("parens", "(a or b) and c", syntax.And((syntax.Or((A, B)), C))),
     ("not-toggles", "not not a", A),
-    ("not-paren", "not(a)and(not(b))", ast.And((ast.Not(A), ast.Not(B)))),
-    ("notz-is-identifier", "notz and a", ast.And((ast.Identifier("notz"), A))),
+    ("not-paren", "not(a)and(not(b))", syntax.And((syntax.Not(A), syntax.Not(B)))),
+    ("notz-is-identifier", "notz and a", syntax.And((syntax.Identifier("notz"), A))),
     ("exists", "proc.name exists", cmp("proc.name", "exists")),
-    ("existsand", "a.b existsand c", ast.And((cmp("a.b", "exists"), C))),
+    ("existsand", "a.b existsand c", syntax.And((cmp("a.b", "exists"), C))),
     ("no-blank-after-symbol", "proc.name=cat", cmp("proc.name", "=", val("cat"))),
     ("bare-glob", "fd.name=*.log", cmp("fd.name", "=", val("*.log"))),
     ("field-arg", "proc.aname[2] = sh", cmp("proc.aname", "=", val("sh"), arg="2")),
@@ -40,28 +41,28 @@ TREES = [
     ("hex-escape", 'c.s = "a\\x00b"', cmp("c.s", "=", val("a\x00b", True))),
     ("legacy-backslash-space", 'c.s = "a\\ b"', cmp("c.s", "=", val("a\\b", True))),
     ("list", "evt.type in (open, 'openat')",
-     cmp("evt.type", "in", ast.ListValue((val("open"), val("openat", True))))),
-    ("empty-list", "x.y in()", cmp("x.y", "in", ast.ListValue(()))),
+     cmp("evt.type", "in", syntax.ListValue((val("open"), val("openat", True))))),
+    ("empty-list", "x.y in()", cmp("x.y", "in", syntax.ListValue(()))),
     ("list-name", "proc.name in shell_binaries", cmp("proc.name", "in", val("shell_binaries"))),
     ("number", "evt.num > -0.5e+10", cmp("evt.num", ">", val("-0.5e+10"))),
     ("modifier", "proc.name == oneof (cat, sh)",
-     cmp("proc.name", "==", ast.ListValue((val("cat"), val("sh"))), modifier="oneof")),
+     cmp("proc.name", "==", syntax.ListValue((val("cat"), val("sh"))), modifier="oneof")),
     ("modifier-word-is-value", "proc.name == anyof and c",
-     ast.And((cmp("proc.name", "==", val("anyof")), C))),
-    ("val", "fd.name = val(proc.name)", cmp("fd.name", "=", ast.ValExpr(ast.FieldRef("proc.name")))),
+     syntax.And((cmp("proc.name", "==", val("anyof")), C))),
+    ("val", "fd.name = val(proc.name)", cmp("fd.name", "=", syntax.ValExpr(syntax.FieldRef("proc.name")))),
     ("transformer-left", "tolower(proc.name) = bash",
-     ast.Compare(ast.Transformer("tolower", (ast.FieldRef("proc.name"),)), "=", val("bash"))),
+     syntax.Compare(syntax.Transformer("tolower", (syntax.FieldRef("proc.name"),)), "=", val("bash"))),
     ("join", 'join("-", (fd.name, "x")) = a',
-     ast.Compare(ast.Transformer("join", (val("-", True), ast.ListValue((ast.FieldRef("fd.name"),
+     syntax.Compare(syntax.Transformer("join", (val("-", True), syntax.ListValue((syntax.FieldRef("fd.name"),
                                                                         val("x", True))))), "=", val("a"))),
     ("getopt-arg", 'getopt(proc.args, "t:")[t] = v',
-     ast.Compare(ast.Transformer("getopt", (ast.FieldRef("proc.args"), val("t:", True)), "t"), "=",
+     syntax.Compare(syntax.Transformer("getopt", (syntax.FieldRef("proc.args"), val("t:", True)), "t"), "=",
                  val("v"))),
 ]
 
 
 @pytest.mark.parametrize(("text", "tree"), [(t, n) for _, t, n in TREES], ids=[i for i, _, _ in TREES])
-def test_tree(text: str, tree: ast.Node) -> None:
+def test_tree(text: str, tree: syntax.Node) -> None:
     assert parse_condition(text) == tree
 
 
@@ -91,11 +92,11 @@ def test_error(text: str, message: str, pos: int) -> None:
 def test_positions_point_into_the_text() -> None:
     text = "a and \n not proc.name in (x, y)"
     node = parse_condition(text)
-    assert isinstance(node, ast.And)
+    assert isinstance(node, syntax.And)
     negated = node.children[1]
-    assert isinstance(negated, ast.Not) and text[negated.pos:].startswith("not")
+    assert isinstance(negated, syntax.Not) and text[negated.pos:].startswith("not")
     check = negated.child
-    assert isinstance(check, ast.Compare) and text[check.pos:].startswith("proc.name")
+    assert isinstance(check, syntax.Compare) and text[check.pos:].startswith("proc.name")
     assert check.right is not None and text[check.right.pos] == "("
 
 
@@ -105,9 +106,10 @@ def test_depth_limit() -> None:
         parse_condition("(" * 100000)
 
 
-ORACLES = Path("/work/shared/oracles")
-RULE_FILES = sorted([*ORACLES.glob("rules/*.yaml"), *ORACLES.glob("rules/old/**/*.yaml"),
-                     *ORACLES.glob("falco-regression/rules/*.yaml")])
+def _rule_files(oracles: Path) -> list[Any]:
+    paths = sorted([*oracles.glob("rules/*.yaml"), *oracles.glob("rules/old/**/*.yaml"),
+                    *oracles.glob("falco-regression/rules/*.yaml")])
+    return [pytest.param(p, id=str(p.relative_to(oracles))) for p in paths]
 
 
 def conditions(path: Path) -> list[tuple[str, str]]:
@@ -116,8 +118,7 @@ def conditions(path: Path) -> list[tuple[str, str]]:
             if isinstance(d, dict) and isinstance(d.get("condition"), str)]
 
 
-@pytest.mark.skipif(not RULE_FILES, reason="shared oracle not mounted")
-@pytest.mark.parametrize("path", RULE_FILES, ids=[str(p.relative_to(ORACLES)) for p in RULE_FILES])
+@pytest.mark.oracle_cases("path", _rule_files)
 def test_upstream_conditions_parse(path: Path) -> None:
     failures = []
     for name, text in conditions(path):  # falco_rules.local.yaml holds none: only comments

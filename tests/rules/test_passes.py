@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tiercel.rules import ast
-from tiercel.rules.parser import parse_condition
-from tiercel.rules.passes import (
+from tiercel.rules.language import syntax
+from tiercel.rules.language.parser import parse_condition
+from tiercel.rules.language.passes import (
     PASSES,
     InvalidListUse,
     MacroCycle,
@@ -19,7 +19,7 @@ from tiercel.rules.passes import (
 )
 
 
-def macros(**defs: str) -> dict[str, ast.Node]:
+def macros(**defs: str) -> dict[str, syntax.Node]:
     return {name: parse_condition(text) for name, text in defs.items()}
 
 

@@ -19,9 +19,9 @@ import pytest
 from tests.rules.reference import Reference
 
 from tiercel.events.model import Container, Event, Fd, Process
-from tiercel.rules import prefilter
-from tiercel.rules.loader import load_rules
-from tiercel.rules.ruleset import Ruleset
+from tiercel.rules.files.loader import load_rules
+from tiercel.rules.matching import prefilter
+from tiercel.rules.matching.ruleset import Ruleset
 
 BENCH = Path(__file__).parents[2] / "bench"
 ORACLE_RULES = Path("/work/shared/oracles/rules")

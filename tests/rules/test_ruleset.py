@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from tiercel.events.model import Event, Fd, Process
-from tiercel.rules import ast
-from tiercel.rules.format import OutputFormat
-from tiercel.rules.loader import load_rules, load_rules_text
-from tiercel.rules.parser import parse_condition
-from tiercel.rules.plan import specialise
-from tiercel.rules.ruleset import CompiledRule, Ruleset
+from tiercel.rules.files.loader import load_rules, load_rules_text
+from tiercel.rules.language import syntax
+from tiercel.rules.language.parser import parse_condition
+from tiercel.rules.matching.plan import specialise
+from tiercel.rules.matching.ruleset import CompiledRule, Ruleset
+from tiercel.rules.output import OutputFormat
 
 BENCH = Path(__file__).parents[2] / "bench"
 ORACLE_RULES = Path("/work/shared/oracles/rules")
@@ -166,4 +166,4 @@ def test_shipped_rules_directory_loads() -> None:
 
 def test_node_is_kept_for_plans() -> None:
     rs, _ = load_rules_text([("r.yaml", textwrap.dedent(RULES))])
-    assert all(isinstance(r.node, ast.Node) for r in rs.rules)
+    assert all(isinstance(r.node, syntax.Node) for r in rs.rules)

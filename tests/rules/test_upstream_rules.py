@@ -8,15 +8,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tiercel.rules.collector import Collector
-from tiercel.rules.diagnostics import LOAD_NO_EVTTYPE, LoadResult
-from tiercel.rules.loader import load_rules
-from tiercel.rules.reader import read_items
+from tiercel.rules.files.collector import Collector
+from tiercel.rules.files.diagnostics import LOAD_NO_EVTTYPE, LoadResult
+from tiercel.rules.files.loader import load_rules
+from tiercel.rules.files.reader import read_items
 
-ORACLES = Path("/work/shared/oracles")
-UPSTREAM = [*sorted((ORACLES / "rules").rglob("*.yaml")),
-            ORACLES / "falco-regression/rules/falco_rules.yaml"]
-FALCO_TEST = ORACLES / "falco-regression/test"
+FALCO_TEST = "falco-regression/test"  # under the oracle directory
 
 
 def _collected_rules(path: Path) -> int:
@@ -26,7 +23,12 @@ def _collected_rules(path: Path) -> int:
     return sum(1 for r in col.rules.values() if not r.unknown_source)
 
 
-@pytest.mark.parametrize("path", UPSTREAM, ids=lambda p: str(p.relative_to(ORACLES)))
+def _upstream_files(oracles: Path) -> list[Any]:
+    paths = [*sorted((oracles / "rules").rglob("*.yaml")), oracles / "falco-regression/rules/falco_rules.yaml"]
+    return [pytest.param(p, id=str(p.relative_to(oracles))) for p in paths]
+
+
+@pytest.mark.oracle_cases("path", _upstream_files)
 def test_upstream_file_validates_and_every_rule_compiles(path: Path) -> None:
     ruleset, result = load_rules([path])
     assert result.ok, result.render_text()
@@ -34,16 +36,16 @@ def test_upstream_file_validates_and_every_rule_compiles(path: Path) -> None:
     assert all(r.evttypes is None or r.evttypes for r in ruleset.rules)
 
 
-def test_stable_and_incubating_load_together() -> None:
-    ruleset, result = load_rules([ORACLES / "rules/falco_rules.yaml",
-                                  ORACLES / "rules/falco-incubating_rules.yaml"])
+def test_stable_and_incubating_load_together(oracles: Path) -> None:
+    ruleset, result = load_rules([oracles / "rules/falco_rules.yaml",
+                                  oracles / "rules/falco-incubating_rules.yaml"])
     assert result.ok
     assert len(ruleset.enabled_rules()) == len(ruleset.rules)
 
 
-def test_falco_031_default_rules_load_without_warnings() -> None:
+def test_falco_031_default_rules_load_without_warnings(oracles: Path) -> None:
     """falco_tests.yaml `builtin_rules_no_warnings`: the 0.31 default rules warn about nothing."""
-    _, result = load_rules([ORACLES / "falco-regression/rules/falco_rules.yaml"])
+    _, result = load_rules([oracles / "falco-regression/rules/falco_rules.yaml"])
     assert result.ok and not result.warnings, result.render_text()
 
 
@@ -52,8 +54,12 @@ class _MuxLoader(yaml.SafeLoader):
 
 
 _MuxLoader.add_constructor("!mux", lambda loader, node: loader.construct_mapping(node, deep=True))
-_TESTS: dict[str, Any] = yaml.load((FALCO_TEST / "falco_tests.yaml").read_text(),
-                                   Loader=_MuxLoader)["trace_files"]
+
+
+def _falco_tests(oracles: Path) -> dict[str, Any]:
+    tests: dict[str, Any] = yaml.load((oracles / FALCO_TEST / "falco_tests.yaml").read_text(),
+                                      Loader=_MuxLoader)["trace_files"]
+    return tests
 
 
 # Falco 0.31's Lua loader gave up ("all") when a `not`/`!=` on another field came before the
@@ -72,9 +78,9 @@ MODERN_DERIVATION = {
 }
 
 
-def _rules_events_cases() -> list[Any]:
+def _rules_events_cases(oracles: Path) -> list[Any]:
     cases = []
-    for name, t in _TESTS.items():
+    for name, t in _falco_tests(oracles).items():
         for entry in t.get("rules_events", []):
             for rule, types in entry.items():
                 expected = MODERN_DERIVATION.get(rule, set(types))
@@ -82,18 +88,19 @@ def _rules_events_cases() -> list[Any]:
     return cases
 
 
-@pytest.mark.parametrize(("files", "rule", "types"), _rules_events_cases())
-def test_event_types_as_falco_derives_them(files: list[str] | str, rule: str, types: set[str]) -> None:
+@pytest.mark.oracle_cases(("files", "rule", "types"), _rules_events_cases)
+def test_event_types_as_falco_derives_them(files: list[str] | str, rule: str, types: set[str],
+                                           oracles: Path) -> None:
     files = [files] if isinstance(files, str) else files
-    ruleset, _ = load_rules([FALCO_TEST / f for f in files])
+    ruleset, _ = load_rules([oracles / FALCO_TEST / f for f in files])
     got = {r.name: r.evttypes for r in ruleset.rules}[rule]
     assert (got if got is not None else {"all"}) == types
 
 
-def test_no_evttype_warnings_name_falcos_rules() -> None:
+def test_no_evttype_warnings_name_falcos_rules(oracles: Path) -> None:
     """`rules_warning` of test_warnings: exactly these rules get the no-event-type warning."""
-    t = _TESTS["test_warnings"]
-    _, result = load_rules([FALCO_TEST / t["rules_file"]])
+    t = _falco_tests(oracles)["test_warnings"]
+    _, result = load_rules([oracles / FALCO_TEST / t["rules_file"]])
     warned = {w.context[0].removeprefix("rule '").removesuffix("'")
               for w in result.warnings if w.code == LOAD_NO_EVTTYPE}
     # Falco 0.31 warned only for a leading `not`/`!=` pattern; every rule it names is warned here too.
@@ -102,7 +109,7 @@ def test_no_evttype_warnings_name_falcos_rules() -> None:
 
 @pytest.mark.parametrize("name", ["falco-deprecated_rules.yaml", "falco-sandbox_rules.yaml",
                                   "falco-incubating_rules.yaml", "falco_rules.yaml"])
-def test_disabled_upstream_rules_stay_disabled(name: str) -> None:
-    ruleset, _ = load_rules([ORACLES / "rules" / name])
-    text = (ORACLES / "rules" / name).read_text()
+def test_disabled_upstream_rules_stay_disabled(name: str, oracles: Path) -> None:
+    ruleset, _ = load_rules([oracles / "rules" / name])
+    text = (oracles / "rules" / name).read_text()
     assert len(ruleset.rules) - len(ruleset.enabled_rules()) == text.count("enabled: false")

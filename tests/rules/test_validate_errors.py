@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tiercel.rules.loader import load_rules, load_rules_text
-from tiercel.rules.validate import validate_command
+from tiercel.rules.files.loader import load_rules, load_rules_text
+from tiercel.rules.files.validate import validate_command
 
 GOLDEN = Path(__file__).parent / "golden"
 EXPECTED: dict[str, list[str]] = yaml.safe_load((GOLDEN / "expected.yaml").read_text())

@@ -16,7 +16,7 @@ import pytest
 
 from tiercel.app import CaptureOptions
 from tiercel.events.model import Event
-from tiercel.rules.loader import load_rules
+from tiercel.rules import load_rules
 from tiercel.scap.encode import SYSDIG_029_MAX
 from tiercel.scap.reader import CaptureReader
 from tiercel.scap.replay import ReplaySource

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 import orjson
 
 from tiercel.events.model import Event
-from tiercel.rules.format import format_time
-from tiercel.rules.items import PRIORITIES
+from tiercel.priority import NAMES
+from tiercel.rules import format_time
 
 
 class _Rule(Protocol):
@@ -68,7 +68,7 @@ def make_alert(rule: _Rule, event: Event, hostname: str = "", time_iso8601: bool
     ISO 8601 output times are configured).
     """
     time_field = "evt.time.iso8601" if time_iso8601 else "evt.time"
-    priority = PRIORITIES[rule.priority]
+    priority = NAMES[rule.priority]
     message, values = rule.render_output(event)
     output = f"{format_time(event.ts, time_field)}: {priority} {message}"
     values = {**values, time_field: event.ts}

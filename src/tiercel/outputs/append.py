@@ -17,7 +17,7 @@ from typing import Any
 from tiercel.config import AppendOutput, ConfigError
 from tiercel.events.model import Event
 from tiercel.outputs.alert import Alert
-from tiercel.rules.format import OutputFormat, OutputFormatError, compile_output
+from tiercel.rules import OutputFormat, OutputFormatError, compile_output
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Extras:
 
 def _compile(index: int, entry: AppendOutput, table: Any) -> _Entry:
     if table is None:
-        from tiercel.rules.fields import FieldTable
+        from tiercel.rules import FieldTable
         table = FieldTable()
     names = [f for f in entry.extra_fields if isinstance(f, str)]
     fixed = {k: v for f in entry.extra_fields if isinstance(f, dict) for k, v in f.items()}

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from tiercel.config import SyscallEventDrops
 from tiercel.outputs.alert import Alert
 from tiercel.outputs.dispatcher import TokenBucket
-from tiercel.rules.format import format_time
+from tiercel.rules import format_time
 
 RULE = "Falco internal: syscall event drop"
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from tiercel.config import FACILITIES
 from tiercel.outputs.base import Format, Item, OutputError
-from tiercel.rules.items import PRIORITIES
+from tiercel.priority import NAMES
 
 MAX_DATAGRAM = 60_000  # below UDP's 65,507: a longer message is cut rather than refused
 
@@ -51,7 +51,7 @@ class SyslogOutput:
 
     def message(self, item: Item) -> bytes:
         a = item.alert
-        pri = self.facility * 8 + PRIORITIES.index(a.priority)
+        pri = self.facility * 8 + NAMES.index(a.priority)
         secs, frac = divmod(a.time, 1_000_000_000)
         stamp = datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac // 1000:06d}Z"
         head = f"<{pri}>1 {stamp} {_header_word(a.hostname, 255)} {self.app} {self.pid} alert - "

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from tiercel.events.model import Event
-from tiercel.rules import ast, passes
-from tiercel.rules.collector import Collector
-from tiercel.rules.compiler import CompileError, compile_condition
-from tiercel.rules.diagnostics import (
+from tiercel.rules.fields.spec import FieldError, UnknownField
+from tiercel.rules.files.collector import Collector
+from tiercel.rules.files.definitions import CondText, ItemError, MacroInfo, RuleInfo
+from tiercel.rules.files.diagnostics import (
     LOAD_COMPILE_CONDITION,
     LOAD_ERR_COMPILE_CONDITION,
     LOAD_ERR_COMPILE_OUTPUT,
@@ -35,13 +35,13 @@ from tiercel.rules.diagnostics import (
     LoadResult,
     SourceSpan,
 )
-from tiercel.rules.exceptions import condition_with_exceptions
-from tiercel.rules.fields_spec import FieldError, UnknownField
-from tiercel.rules.format import OutputFormat, OutputFormatError, compile_output
-from tiercel.rules.items import CondText, ItemError, MacroInfo, RuleInfo
-from tiercel.rules.parser import ConditionSyntaxError, parse_condition
-from tiercel.rules.reader import read_items
-from tiercel.rules.ruleset import CompiledRule, Ruleset
+from tiercel.rules.files.reader import read_items
+from tiercel.rules.files.rule_exceptions import condition_with_exceptions
+from tiercel.rules.language import passes, syntax
+from tiercel.rules.language.compiler import CompileError, compile_condition
+from tiercel.rules.language.parser import ConditionSyntaxError, parse_condition
+from tiercel.rules.matching.ruleset import CompiledRule, Ruleset
+from tiercel.rules.output import OutputFormat, OutputFormatError, compile_output
 
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
 
@@ -78,7 +78,7 @@ def load_rules_text(sources: Sequence[tuple[str, str]], fields: Any = None,
     """Load rules from (name, text) pairs, in order; `fields` defaults to the full field table."""
     result = result if result is not None else LoadResult()
     if fields is None:
-        from tiercel.rules.fields import FieldTable
+        from tiercel.rules.fields.table import FieldTable
         fields = FieldTable()
     collector = Collector(result)
     for name, text in sources:
@@ -87,7 +87,7 @@ def load_rules_text(sources: Sequence[tuple[str, str]], fields: Any = None,
     rules = state.run()
     table = fields
 
-    def compile_(node: ast.Node) -> Callable[[Event], bool]:
+    def compile_(node: syntax.Node) -> Callable[[Event], bool]:
         return compile_condition(node, table)
 
     return Ruleset(rules, match_all=match_all, compile_=compile_), result
@@ -101,11 +101,11 @@ class _Compilation:
     fields: Any                                                   # a FieldTable
     result: LoadResult
     lists: dict[str, list[str]] = field(default_factory=dict)
-    macros: dict[str, ast.Node] = field(default_factory=dict)    # resolved macro trees
+    macros: dict[str, syntax.Node] = field(default_factory=dict)    # resolved macro trees
     broken: set[str] = field(default_factory=set)                 # macros that failed to load
     used_lists: set[str] = field(default_factory=set)
     used_macros: set[str] = field(default_factory=set)
-    parsed_macros: dict[str, ast.Node] = field(default_factory=dict)
+    parsed_macros: dict[str, syntax.Node] = field(default_factory=dict)
     macro_failures: dict[str, tuple[str, str, int] | None] = field(default_factory=dict)
 
     def run(self) -> list[CompiledRule]:
@@ -139,7 +139,7 @@ class _Compilation:
     # -- macros ----------------------------------------------------------------------------------
 
     def _compile_macros(self) -> None:
-        parsed: dict[str, ast.Node] = {}
+        parsed: dict[str, syntax.Node] = {}
         for info in self.col.macros.values():
             node = self.parse(info.cond, (f"macro '{info.name}'", "condition"))
             if node is None:
@@ -152,7 +152,7 @@ class _Compilation:
             if info.name in parsed:
                 self._resolve_macro(info, parsed)
 
-    def _resolve_macro(self, info: MacroInfo, parsed: dict[str, ast.Node]) -> None:
+    def _resolve_macro(self, info: MacroInfo, parsed: dict[str, syntax.Node]) -> None:
         """A macro sees the macros whose index is below its visibility (defined before its last edit)."""
         visible = {m.name: self.macros.get(m.name, parsed.get(m.name)) for m in self.col.macros.values()
                    if m.index < info.visibility and m.name not in self.broken}
@@ -210,8 +210,8 @@ class _Compilation:
                 self.result.error(LOAD_ERR_COMPILE_OUTPUT, e.message, span, (*ctx, "output"))
             return None
 
-    def _compile_condition(self, info: RuleInfo, cond: CondText, node: ast.Node,
-                           own: ast.Node) -> Callable[[Event], bool] | None:
+    def _compile_condition(self, info: RuleInfo, cond: CondText, node: syntax.Node,
+                           own: syntax.Node) -> Callable[[Event], bool] | None:
         """Compile; on failure, blame the macro that fails the same way, else the rule's own text."""
         warnings: list[tuple[str, int]] = []
         try:
@@ -271,17 +271,17 @@ class _Compilation:
 
     # -- shared by macros and rules --------------------------------------------------------------
 
-    def parse(self, cond: CondText, ctx: tuple[str, ...]) -> ast.Node | None:
+    def parse(self, cond: CondText, ctx: tuple[str, ...]) -> syntax.Node | None:
         try:
             return parse_condition(cond.text)
         except ConditionSyntaxError as e:
             self.result.error(LOAD_ERR_COMPILE_CONDITION, e.message, cond.span_at(e.pos), ctx)
             return None
 
-    def expand_macros(self, node: ast.Node, cond: CondText, macros: dict[str, ast.Node],
-                      ctx: tuple[str, ...]) -> ast.Node | None:
+    def expand_macros(self, node: syntax.Node, cond: CondText, macros: dict[str, syntax.Node],
+                      ctx: tuple[str, ...]) -> syntax.Node | None:
         """Macro references replaced by macro trees; an unknown one is an error at its position."""
-        refs = [n for n in ast.walk(node) if isinstance(n, ast.Identifier)]
+        refs = [n for n in syntax.walk(node) if isinstance(n, syntax.Identifier)]
         if any(r.name in self.broken for r in refs):
             return None
         self.used_macros.update(r.name for r in refs)
@@ -291,9 +291,9 @@ class _Compilation:
             self.result.error(LOAD_ERR_UNKNOWN_MACRO, str(e), cond.span_at(e.pos), ctx)
             return None
 
-    def _mark_lists(self, node: ast.Node) -> None:
-        for n in ast.walk(node):
-            if isinstance(n, ast.Value) and not n.quoted and n.text in self.lists:
+    def _mark_lists(self, node: syntax.Node) -> None:
+        for n in syntax.walk(node):
+            if isinstance(n, syntax.Value) and not n.quoted and n.text in self.lists:
                 self.used_lists.add(n.text)
 
     def _warn_unused(self) -> None:
@@ -310,10 +310,10 @@ class _Compilation:
 _FIELD_WITH_ARG = re.compile(r"([^\[\]\s]+)(?:\[([^\]]*)\])?")
 
 
-def _macro_refs(node: ast.Node | None) -> list[str]:
+def _macro_refs(node: syntax.Node | None) -> list[str]:
     if node is None:
         return []
-    return list(dict.fromkeys(n.name for n in ast.walk(node) if isinstance(n, ast.Identifier)))
+    return list(dict.fromkeys(n.name for n in syntax.walk(node) if isinstance(n, syntax.Identifier)))
 
 
 def _error_parts(e: Exception) -> tuple[str, int]:

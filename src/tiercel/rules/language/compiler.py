@@ -19,11 +19,9 @@ from typing import Any, Protocol
 
 from tiercel.errors import TiercelError
 from tiercel.events.model import Event
-from tiercel.rules import ast
-from tiercel.rules import operators as O
-from tiercel.rules import values as V
-from tiercel.rules.lexer import FIELD_NAME
-from tiercel.rules.transformers import Operand, TransformerError, compile_transformer
+from tiercel.rules.language import literals, operators, syntax
+from tiercel.rules.language.lexer import FIELD_NAME
+from tiercel.rules.language.transformers import Operand, TransformerError, compile_transformer
 
 Predicate = Callable[[Event], bool]
 Warnings = list[tuple[str, int]]
@@ -53,7 +51,7 @@ class CompileError(TiercelError):
         self.pos = pos
 
 
-def compile_condition(node: ast.Node, fields: FieldResolver, warnings: Warnings | None = None
+def compile_condition(node: syntax.Node, fields: FieldResolver, warnings: Warnings | None = None
                       ) -> Predicate:
     """The predicate of an expanded condition (macros and lists already substituted).
 
@@ -68,20 +66,20 @@ class _Compiler:
         self.fields = fields
         self.warnings = warnings
 
-    def compile(self, node: ast.Node) -> Predicate:
+    def compile(self, node: syntax.Node) -> Predicate:
         handler = HANDLERS.get(type(node))
         if handler is None:
             raise CompileError(f"unexpected {type(node).__name__} where a check is expected", node.pos)
         return handler(self, node)
 
-    def operand(self, node: ast.Node) -> Operand:
+    def operand(self, node: syntax.Node) -> Operand:
         """A field or transformer, ready to extract."""
-        if isinstance(node, ast.Transformer):
+        if isinstance(node, syntax.Transformer):
             try:
                 return compile_transformer(node, self.operand)
             except TransformerError as e:
                 raise CompileError(str(e), e.pos) from None
-        if not isinstance(node, ast.FieldRef):
+        if not isinstance(node, syntax.FieldRef):
             raise CompileError("expected a field", node.pos)
         try:
             fd = self.fields.resolve(node.name, node.arg)
@@ -97,20 +95,20 @@ class _Compiler:
     def field_or_none(self, text: str) -> Operand | None:
         """`text` as a field, if it names one (for the "did you mean val()" warning)."""
         try:
-            return self.operand(ast.FieldRef(text))
+            return self.operand(syntax.FieldRef(text))
         except Exception:
             return None
 
 
-def _display(node: ast.FieldRef) -> str:
+def _display(node: syntax.FieldRef) -> str:
     return node.name if node.arg is None else f"{node.name}[{node.arg}]"
 
 
 # -- boolean nodes ------------------------------------------------------------------------------
 
-def _and(c: _Compiler, node: ast.Node) -> Predicate:
-    assert isinstance(node, ast.And)
-    preds = [c.compile(ch) for ch in _flatten(node, ast.And)]
+def _and(c: _Compiler, node: syntax.Node) -> Predicate:
+    assert isinstance(node, syntax.And)
+    preds = [c.compile(ch) for ch in _flatten(node, syntax.And)]
     if len(preds) == 2:
         a, b = preds
         return lambda e: a(e) and b(e)
@@ -126,9 +124,9 @@ def _and(c: _Compiler, node: ast.Node) -> Predicate:
     return all_of
 
 
-def _or(c: _Compiler, node: ast.Node) -> Predicate:
-    assert isinstance(node, ast.Or)
-    preds = [c.compile(ch) for ch in _flatten(node, ast.Or)]
+def _or(c: _Compiler, node: syntax.Node) -> Predicate:
+    assert isinstance(node, syntax.Or)
+    preds = [c.compile(ch) for ch in _flatten(node, syntax.Or)]
     if len(preds) == 2:
         a, b = preds
         return lambda e: a(e) or b(e)
@@ -144,22 +142,22 @@ def _or(c: _Compiler, node: ast.Node) -> Predicate:
     return any_of
 
 
-def _flatten(node: ast.And | ast.Or, kind: type) -> list[ast.Node]:
+def _flatten(node: syntax.And | syntax.Or, kind: type) -> list[syntax.Node]:
     """`a and (b and c)` as one level: fewer calls per event."""
-    out: list[ast.Node] = []
+    out: list[syntax.Node] = []
     for ch in node.children:
         out.extend(_flatten(ch, kind) if isinstance(ch, kind) else [ch])  # type: ignore[arg-type]
     return out
 
 
-def _not(c: _Compiler, node: ast.Node) -> Predicate:
-    assert isinstance(node, ast.Not)
+def _not(c: _Compiler, node: syntax.Node) -> Predicate:
+    assert isinstance(node, syntax.Not)
     p = c.compile(node.child)
     return lambda e: not p(e)
 
 
-def _identifier(c: _Compiler, node: ast.Node) -> Predicate:
-    assert isinstance(node, ast.Identifier)
+def _identifier(c: _Compiler, node: syntax.Node) -> Predicate:
+    assert isinstance(node, syntax.Identifier)
     raise CompileError(f"Undefined macro '{node.name}' used in filter.", node.pos)
 
 
@@ -173,24 +171,24 @@ def operand_of(pred: Predicate) -> Operand | None:
     return getattr(pred, "tiercel_operand", None)
 
 
-def _compare(c: _Compiler, node: ast.Node) -> Predicate:
-    assert isinstance(node, ast.Compare)
+def _compare(c: _Compiler, node: syntax.Node) -> Predicate:
+    assert isinstance(node, syntax.Compare)
     left = c.operand(node.left)
     pred = _compare_operand(c, node, left)
-    if isinstance(node.left, ast.FieldRef):
+    if isinstance(node.left, syntax.FieldRef):
         with contextlib.suppress(AttributeError):  # a set's __contains__ takes no attributes
             pred.tiercel_operand = left  # type: ignore[attr-defined]
     return pred
 
 
-def _compare_operand(c: _Compiler, node: ast.Compare, left: Operand) -> Predicate:
-    fam = V.family(left.type)
-    if node.op not in V.ALLOWED_OPS[fam]:
+def _compare_operand(c: _Compiler, node: syntax.Compare, left: Operand) -> Predicate:
+    fam = literals.family(left.type)
+    if node.op not in literals.ALLOWED_OPS[fam]:
         raise CompileError(f"filter error: operator '{node.op}' is not supported for field "
                            f"'{left.name}' of type {left.type}", node.pos)
     if node.op == "exists":
-        return O.event_check(left.get, _never, "exists", left.is_list)
-    if isinstance(node.right, ast.ValExpr | ast.Transformer):
+        return operators.event_check(left.get, _never, "exists", left.is_list)
+    if isinstance(node.right, syntax.ValExpr | syntax.Transformer):
         return _compare_fields(c, node, left)
     try:
         return _compare_constants(c, node, left, fam)
@@ -202,61 +200,63 @@ def _never(v: Any) -> bool:
     return False
 
 
-def _constants(node: ast.Compare) -> list[ast.Value]:
+def _constants(node: syntax.Compare) -> list[syntax.Value]:
     right = node.right
-    if isinstance(right, ast.ListValue):
-        return [i for i in right.items if isinstance(i, ast.Value)]
-    if isinstance(right, ast.Value):
+    if isinstance(right, syntax.ListValue):
+        return [i for i in right.items if isinstance(i, syntax.Value)]
+    if isinstance(right, syntax.Value):
         return [right]
     raise CompileError("expected a value", node.pos)
 
 
-def _compare_constants(c: _Compiler, node: ast.Compare, left: Operand, fam: str) -> Predicate:
+def _compare_constants(c: _Compiler, node: syntax.Compare, left: Operand, fam: str) -> Predicate:
     op = node.op
     texts = [v.text for v in _constants(node)]
     if op == "pmatch":
         for t in texts:
-            V.convert(t, fam, left.type)  # the NUL check
-        return O.event_check(left.get, O.pmatch_matcher(texts), op, left.is_list)
+            literals.convert(t, fam, left.type)  # the NUL check
+        return operators.event_check(left.get, operators.pmatch_matcher(texts), op, left.is_list)
     consts = [_constant(t, op, fam, left.type) for t in texts]
     _warn_constant(c, node, fam, texts)
     if node.modifier is not None:
-        matchers = [O.value_matcher(op, k, fam) for k in consts]
-        return O.event_check(left.get, O.modifier_matcher(node.modifier, matchers), op, left.is_list)
+        matchers = [operators.value_matcher(op, k, fam) for k in consts]
+        match = operators.modifier_matcher(node.modifier, matchers)
+        return operators.event_check(left.get, match, op, left.is_list)
     if op in ("in", "intersects"):
-        match = O.set_matcher(consts, fam)
+        match = operators.set_matcher(consts, fam)
         members = getattr(match, "__self__", None) if not left.is_list else None
-        return O.event_check(left.get, match, op, left.is_list,
+        return operators.event_check(left.get, match, op, left.is_list,
                              members if isinstance(members, frozenset) else None)
-    match = O.value_matcher(op, consts[0], fam)
+    match = operators.value_matcher(op, consts[0], fam)
     members = getattr(match, "__self__", None) if op in ("=", "==") and not left.is_list else None
-    return O.event_check(left.get, match, op, left.is_list,
+    return operators.event_check(left.get, match, op, left.is_list,
                          members if isinstance(members, frozenset) else None)
 
 
 def _constant(text: str, op: str, fam: str, field_type: str) -> Any:
     if op in ("bcontains", "bstartswith"):
-        return V.hex_bytes(text)
-    if op in ("glob", "iglob", "regex", "contains", "icontains", "startswith", "endswith") and fam == V.STR:
-        V.convert(text, fam, field_type)  # the NUL check
+        return literals.hex_bytes(text)
+    if fam == literals.STR and op in ("glob", "iglob", "regex", "contains", "icontains", "startswith",
+                                      "endswith"):
+        literals.convert(text, fam, field_type)  # the NUL check
         return text
-    return V.convert(text, fam, field_type)
+    return literals.convert(text, fam, field_type)
 
 
-def _compare_fields(c: _Compiler, node: ast.Compare, left: Operand) -> Predicate:
+def _compare_fields(c: _Compiler, node: syntax.Compare, left: Operand) -> Predicate:
     right = node.right
-    if isinstance(right, ast.ValExpr):
+    if isinstance(right, syntax.ValExpr):
         if right.arg is not None:
             raise CompileError("filter error: transformer 'val' does not support field arguments", right.pos)
         other = c.operand(right.field)
     else:
-        assert isinstance(right, ast.Transformer)
+        assert isinstance(right, syntax.Transformer)
         other = c.operand(right)
-    if V.family(other.type) != V.family(left.type):
+    if literals.family(other.type) != literals.family(left.type):
         raise CompileError(f"filter error: cannot compare field '{left.name}' ({left.type}) with "
                            f"'{other.name}' ({other.type})", node.pos)
     try:
-        test = O.field_matcher(node.op)
+        test = operators.field_matcher(node.op)
     except ValueError as e:
         raise CompileError(str(e), node.pos) from None
     get, get2 = left.get, other.get
@@ -278,8 +278,8 @@ _SIMPLE_REGEX = re.compile(r"\^?(?:\.[*+?])?[A-Za-z0-9_\-/ ]+(?:\.[*+?])?\$?")
 _WRAPPED = re.compile(r"(?:tolower|toupper|b64|basename|len)\((.*)\)")
 
 
-def _warn_constant(c: _Compiler, node: ast.Compare, fam: str, texts: list[str]) -> None:
-    if fam != V.STR or len(texts) != 1 or node.modifier is not None:
+def _warn_constant(c: _Compiler, node: syntax.Compare, fam: str, texts: list[str]) -> None:
+    if fam != literals.STR or len(texts) != 1 or node.modifier is not None:
         return
     text = texts[0]
     if node.op == "regex" and _SIMPLE_REGEX.fullmatch(text):
@@ -295,10 +295,10 @@ def _warn_constant(c: _Compiler, node: ast.Compare, fam: str, texts: list[str]) 
                            f"'{text}' is compared as a string, not as a transformed field", node.pos))
 
 
-HANDLERS: dict[type, Callable[[_Compiler, ast.Node], Predicate]] = {
-    ast.And: _and,
-    ast.Or: _or,
-    ast.Not: _not,
-    ast.Compare: _compare,
-    ast.Identifier: _identifier,
+HANDLERS: dict[type, Callable[[_Compiler, syntax.Node], Predicate]] = {
+    syntax.And: _and,
+    syntax.Or: _or,
+    syntax.Not: _not,
+    syntax.Compare: _compare,
+    syntax.Identifier: _identifier,
 }

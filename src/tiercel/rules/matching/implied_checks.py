@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from tiercel.rules import ast
+from tiercel.rules.language import syntax
 
 FieldKey = tuple[str, str | None]
-Atom = tuple[FieldKey, ast.Node]
+Atom = tuple[FieldKey, syntax.Node]
 
 # Fields whose value differs on (almost) every event: memoising them would only fill memory.
 _PER_EVENT = frozenset({
@@ -26,20 +26,22 @@ _PER_EVENT = frozenset({
 
 
 
-def single_field(node: ast.Node) -> FieldKey | None:
+def single_field(node: syntax.Node) -> FieldKey | None:
     """The one plain field every check of `node` reads against constants, if there is one."""
     keys: set[FieldKey] = set()
-    for n in ast.walk(node):
-        if isinstance(n, ast.Compare):
-            if not isinstance(n.left, ast.FieldRef) or n.modifier is not None:
+    for n in syntax.walk(node):
+        if isinstance(n, syntax.Compare):
+            if not isinstance(n.left, syntax.FieldRef) or n.modifier is not None:
                 return None
             right = n.right
-            if right is not None and not isinstance(right, ast.Value | ast.ListValue):
+            if right is not None and not isinstance(right, syntax.Value | syntax.ListValue):
                 return None
-            if isinstance(right, ast.ListValue) and not all(isinstance(i, ast.Value) for i in right.items):
+            if isinstance(right, syntax.ListValue) and not all(
+                    isinstance(i, syntax.Value) for i in right.items):
                 return None
             keys.add((n.left.name, n.left.arg))
-        elif not isinstance(n, ast.And | ast.Or | ast.Not | ast.FieldRef | ast.Value | ast.ListValue):
+        elif not isinstance(n, syntax.And | syntax.Or | syntax.Not | syntax.FieldRef | syntax.Value
+                            | syntax.ListValue):
             return None
     if len(keys) != 1:
         return None
@@ -57,33 +59,32 @@ _COARSE = frozenset({
 })
 
 
-def estimate(node: ast.Node) -> float:
+def estimate(node: syntax.Node) -> float:
     """A rough probability that `node` holds on a routine event (for choosing keys only)."""
-    if isinstance(node, ast.Not):
+    if isinstance(node, syntax.Not):
         return 1.0 - estimate(node.child)
-    if isinstance(node, ast.And):
+    if isinstance(node, syntax.And):
         return min(estimate(c) for c in node.children)
-    if isinstance(node, ast.Or) and _set_like(node):
+    if isinstance(node, syntax.Or) and _set_like(node):
         # `f in (a, b, c)` spelt out (fd.filename in (...) as fd.name endswith '/a' or ...): still
         # a short list of specific values, about as selective as one of them.
         return min(1.0, max(estimate(c) for c in node.children) + 0.005 * (len(node.children) - 1))
-    if isinstance(node, ast.Or):
+    if isinstance(node, syntax.Or):
         miss = 1.0
         for c in node.children:
             miss *= 1.0 - estimate(c)
         return 1.0 - miss
-    if isinstance(node, ast.Compare):
-        if node.op in ("in", "intersects") and isinstance(node.right, ast.ListValue) and not node.right.items:
+    if isinstance(node, syntax.Compare):
+        right = node.right
+        if node.op in ("in", "intersects") and isinstance(right, syntax.ListValue) and not right.items:
             return 0.0
         if node.op in ("=", "==", "in", "intersects"):
-            right = node.right
-            text = right.text if isinstance(right, ast.Value) else ""
+            text = right.text if isinstance(right, syntax.Value) else ""
             coarse = text.lower() in ("true", "false", "0", "1") or node.left.name in _COARSE
             return 0.5 if coarse else 0.02
         if node.op in ("startswith", "endswith", "contains", "icontains", "glob", "iglob", "regex",
                        "pmatch", "bcontains", "bstartswith"):
-            right = node.right
-            text = right.text if isinstance(right, ast.Value) else ""
+            text = right.text if isinstance(right, syntax.Value) else ""
             return min(0.2, max(0.005, 0.3 / max(len(text), 1)))    # longer text, rarer match
         if node.op in ("!=", "exists"):
             return 0.95
@@ -91,13 +92,13 @@ def estimate(node: ast.Node) -> float:
     return 1.0
 
 
-def _set_like(node: ast.Or) -> bool:
+def _set_like(node: syntax.Or) -> bool:
     return single_field(node) is not None and all(
-        isinstance(c, ast.Compare) and c.op in ("=", "==", "in", "startswith", "endswith")
+        isinstance(c, syntax.Compare) and c.op in ("=", "==", "in", "startswith", "endswith")
         for c in node.children)
 
 
-def necessary(node: ast.Node, usable: Callable[[FieldKey], bool]) -> list[Atom] | None:
+def necessary(node: syntax.Node, usable: Callable[[FieldKey], bool]) -> list[Atom] | None:
     """Atoms on single fields such that `node` implies at least one of them; None if none found."""
     via_name = _via_fd_name(node)
     if via_name is not None:
@@ -105,17 +106,18 @@ def necessary(node: ast.Node, usable: Callable[[FieldKey], bool]) -> list[Atom] 
     key = single_field(node)
     if key is not None and usable(key):
         return [(key, node)]
-    if isinstance(node, ast.Not):
+    if isinstance(node, syntax.Not):
         child = node.child
-        if isinstance(child, ast.Not):
+        if isinstance(child, syntax.Not):
             return necessary(child.child, usable)
-        if isinstance(child, ast.And | ast.Or):       # De Morgan: push the negation down
-            flipped = tuple(ast.Not(c) for c in child.children)
-            return necessary(ast.Or(flipped) if isinstance(child, ast.And) else ast.And(flipped), usable)
+        if isinstance(child, syntax.And | syntax.Or):       # De Morgan: push the negation down
+            flipped = tuple(syntax.Not(c) for c in child.children)
+            pushed = syntax.Or(flipped) if isinstance(child, syntax.And) else syntax.And(flipped)
+            return necessary(pushed, usable)
         return None
-    if isinstance(node, ast.And):
+    if isinstance(node, syntax.And):
         return best([necessary(c, usable) for c in node.children])
-    if isinstance(node, ast.Or):
+    if isinstance(node, syntax.Or):
         out: list[Atom] = []
         for c in node.children:
             part = necessary(c, usable)
@@ -126,7 +128,7 @@ def necessary(node: ast.Node, usable: Callable[[FieldKey], bool]) -> list[Atom] 
     return None
 
 
-def _via_fd_name(node: ast.Node) -> ast.Node | None:
+def _via_fd_name(node: syntax.Node) -> syntax.Node | None:
     """`fd.directory in (D...)` / `fd.filename in (F...)` as a check on fd.name that they imply.
 
     Both fields derive from fd.name (fields_fd): fd.directory is dirname(fd.name), or fd.name itself
@@ -135,28 +137,28 @@ def _via_fd_name(node: ast.Node) -> ast.Node | None:
     `fd.filename = F` implies `fd.name = F or fd.name endswith '/F'`. Keys on fd.name alone save
     the plan two extractions per open.
     """
-    if not isinstance(node, ast.Compare) or node.modifier is not None or node.op not in ("=", "==", "in"):
+    if not isinstance(node, syntax.Compare) or node.modifier is not None or node.op not in ("=", "==", "in"):
         return None
     left, right = node.left, node.right
-    if not isinstance(left, ast.FieldRef) or left.arg is not None or left.name not in (
+    if not isinstance(left, syntax.FieldRef) or left.arg is not None or left.name not in (
             "fd.directory", "fd.filename"):
         return None
-    values = [right] if isinstance(right, ast.Value) else right.items if isinstance(
-        right, ast.ListValue) else None
-    if values is None or not all(isinstance(v, ast.Value) for v in values):
+    values = [right] if isinstance(right, syntax.Value) else right.items if isinstance(
+        right, syntax.ListValue) else None
+    if values is None or not all(isinstance(v, syntax.Value) for v in values):
         return None
-    texts = [v.text for v in values if isinstance(v, ast.Value)]
-    name = ast.FieldRef("fd.name")
+    texts = [v.text for v in values if isinstance(v, syntax.Value)]
+    name = syntax.FieldRef("fd.name")
     if not texts:
         return node            # `in ()`: never true, whatever the field
     if left.name == "fd.directory":
         if "/" in texts:
             return None
-        parts = [ast.Compare(name, "startswith", ast.Value(t + "/")) for t in texts]
+        parts = [syntax.Compare(name, "startswith", syntax.Value(t + "/")) for t in texts]
     else:
-        parts = [ast.Compare(name, "endswith", ast.Value("/" + t)) for t in texts]
-    same = ast.Compare(name, "in", ast.ListValue(tuple(ast.Value(t) for t in texts)))
-    return ast.Or((same, *parts), pos=node.pos)
+        parts = [syntax.Compare(name, "endswith", syntax.Value("/" + t)) for t in texts]
+    same = syntax.Compare(name, "in", syntax.ListValue(tuple(syntax.Value(t) for t in texts)))
+    return syntax.Or((same, *parts), pos=node.pos)
 
 
 def best(options: Sequence[list[Atom] | None]) -> list[Atom] | None:
@@ -180,31 +182,31 @@ _DEAR = frozenset({
 _SLOW_OPS = frozenset({"regex", "glob", "iglob", "pmatch", "icontains"})
 
 
-def cost(node: ast.Node) -> float:
+def cost(node: syntax.Node) -> float:
     """A rough relative cost of evaluating `node` once (for ordering only)."""
-    if isinstance(node, ast.Not):
+    if isinstance(node, syntax.Not):
         return cost(node.child)
-    if isinstance(node, ast.And | ast.Or):
+    if isinstance(node, syntax.And | syntax.Or):
         return sum(cost(c) for c in node.children)
-    if isinstance(node, ast.Compare):
+    if isinstance(node, syntax.Compare):
         left = node.left
-        dear = not isinstance(left, ast.FieldRef) or left.name in _DEAR or not isinstance(
-            node.right, ast.Value | ast.ListValue | None)
+        dear = not isinstance(left, syntax.FieldRef) or left.name in _DEAR or not isinstance(
+            node.right, syntax.Value | syntax.ListValue | None)
         return (3.0 if dear else 1.0) * (2.0 if node.op in _SLOW_OPS else 1.0)
     return 1.0
 
 
-def reorder(node: ast.Node) -> ast.Node:
+def reorder(node: syntax.Node) -> syntax.Node:
     """The same condition with cheap, decisive checks first inside every `and` and `or`.
 
     Safe because checks are pure and never raise: `a and b` equals `b and a`. (An extractor that did
     raise would fail the whole plan, and the ruleset then evaluates each rule's own predicate.)
     """
-    if isinstance(node, ast.Not):
-        return ast.Not(reorder(node.child), pos=node.pos)
-    if isinstance(node, ast.And | ast.Or):
+    if isinstance(node, syntax.Not):
+        return syntax.Not(reorder(node.child), pos=node.pos)
+    if isinstance(node, syntax.And | syntax.Or):
         kids = [reorder(c) for c in node.children]
-        if isinstance(node, ast.And):       # most likely false per unit of cost first
+        if isinstance(node, syntax.And):       # most likely false per unit of cost first
             kids.sort(key=lambda c: cost(c) / max(1.0 - estimate(c), 0.01))
         else:                               # most likely true per unit of cost first
             kids.sort(key=lambda c: cost(c) / max(estimate(c), 0.01))

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tiercel.rules import values as V
+from tiercel.rules.language import literals
 
 Getter = Callable[[Any], Any]
 Matcher = Callable[[Any], bool]
@@ -24,9 +24,9 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
 
 def eq_forms(const: Any, fam: str) -> frozenset[Any]:
     """The values an extractor may return that equal `const` (a str field may hand back an int)."""
-    if fam == V.IP and not isinstance(const, V.IpNetwork):
-        return V.ip_forms(const)
-    if fam == V.STR and isinstance(const, str) and const.lstrip("+-").isdigit():
+    if fam == literals.IP and not isinstance(const, literals.IpNetwork):
+        return literals.ip_forms(const)
+    if fam == literals.STR and isinstance(const, str) and const.lstrip("+-").isdigit():
         return frozenset((const, int(const)))
     return frozenset((const,))
 
@@ -41,7 +41,7 @@ def value_matcher(op: str, const: Any, fam: str) -> Matcher:
     if op in _ORDER:
         order = _ORDER[op]
         return lambda v: order(v, const)
-    if fam == V.BYTES and op in ("contains", "startswith", "endswith", "bcontains", "bstartswith"):
+    if fam == literals.BYTES and op in ("contains", "startswith", "endswith", "bcontains", "bstartswith"):
         return _bytes_matcher(op, const)
     if op == "contains":
         return lambda v: const in v
@@ -62,9 +62,9 @@ def value_matcher(op: str, const: Any, fam: str) -> Matcher:
 
 
 def _equal(const: Any, fam: str) -> Matcher:
-    if fam == V.NET or isinstance(const, V.IpNetwork):
+    if fam == literals.NET or isinstance(const, literals.IpNetwork):
         return _in_networks((const,))
-    if fam == V.BYTES:
+    if fam == literals.BYTES:
         return lambda v: _as_bytes(v) == const
     forms = eq_forms(const, fam)
     return forms.__contains__
@@ -79,11 +79,11 @@ def _bytes_matcher(op: str, const: bytes) -> Matcher:
 
 
 def _as_bytes(v: Any) -> bytes:
-    return V.to_bytes(v) if isinstance(v, str) else bytes(v)
+    return literals.to_bytes(v) if isinstance(v, str) else bytes(v)
 
 
-def _in_networks(nets: Iterable[V.IpNetwork]) -> Matcher:
-    cache = V.AddressCache()
+def _in_networks(nets: Iterable[literals.IpNetwork]) -> Matcher:
+    cache = literals.AddressCache()
     by_version = [(n.version, n) for n in nets]
 
     def match(v: Any) -> bool:
@@ -94,13 +94,13 @@ def _in_networks(nets: Iterable[V.IpNetwork]) -> Matcher:
 
 def set_matcher(consts: list[Any], fam: str) -> Matcher:
     """`in (...)`: membership in a frozenset built once; networks are tested by containment."""
-    nets = [c for c in consts if isinstance(c, V.IpNetwork)]
+    nets = [c for c in consts if isinstance(c, literals.IpNetwork)]
     forms: set[Any] = set()
     for c in consts:
-        if not isinstance(c, V.IpNetwork):
-            forms |= eq_forms(c, fam) if fam != V.BYTES else {c}
+        if not isinstance(c, literals.IpNetwork):
+            forms |= eq_forms(c, fam) if fam != literals.BYTES else {c}
     members = frozenset(forms)
-    if fam == V.BYTES:
+    if fam == literals.BYTES:
         return lambda v: _as_bytes(v) in members
     if not nets:
         return members.__contains__

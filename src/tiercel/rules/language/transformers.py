@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tiercel.rules import ast
-from tiercel.rules import values as V
+from tiercel.rules.language import literals, syntax
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +32,10 @@ class TransformerError(ValueError):
         self.pos = pos
 
 
-CompileArg = Callable[[ast.Node], Operand]
+CompileArg = Callable[[syntax.Node], Operand]
 
 
-def compile_transformer(node: ast.Transformer, compile_arg: CompileArg) -> Operand:
+def compile_transformer(node: syntax.Transformer, compile_arg: CompileArg) -> Operand:
     if node.arg is not None and node.name != "getopt":
         raise TransformerError(f"filter error: transformer '{node.name}' does not support field arguments",
                                node.pos)
@@ -71,24 +70,24 @@ def _basename(v: Any) -> Any:
 
 # name -> (function, families accepted, output type or None for "same as input")
 _SINGLE: dict[str, tuple[Callable[[Any], Any], frozenset[str], str | None]] = {
-    "tolower": (_lower, frozenset((V.STR,)), None),
-    "toupper": (_upper, frozenset((V.STR,)), None),
-    "b64": (_b64, frozenset((V.STR, V.BYTES)), None),
-    "basename": (_basename, frozenset((V.STR,)), None),
-    "len": (len, frozenset((V.STR, V.BYTES)), "UINT64"),
+    "tolower": (_lower, frozenset((literals.STR,)), None),
+    "toupper": (_upper, frozenset((literals.STR,)), None),
+    "b64": (_b64, frozenset((literals.STR, literals.BYTES)), None),
+    "basename": (_basename, frozenset((literals.STR,)), None),
+    "len": (len, frozenset((literals.STR, literals.BYTES)), "UINT64"),
 }
 
 
-def _single(node: ast.Transformer, compile_arg: CompileArg) -> Operand:
+def _single(node: syntax.Transformer, compile_arg: CompileArg) -> Operand:
     fn, families, out_type = _SINGLE[node.name]
-    if len(node.args) != 1 or not isinstance(node.args[0], ast.FieldRef | ast.Transformer):
+    if len(node.args) != 1 or not isinstance(node.args[0], syntax.FieldRef | syntax.Transformer):
         raise TransformerError(f"filter error: transformer '{node.name}' takes exactly one field",
                                node.pos)
     inner = compile_arg(node.args[0])
     get = inner.get
     if node.name == "len" and inner.is_list:
         return Operand(lambda e: _len_or_none(get(e)), "UINT64", False, f"len({inner.name})")
-    if V.family(inner.type) not in families:
+    if literals.family(inner.type) not in families:
         raise TransformerError(f"filter error: transformer '{node.name}' does not support field type "
                                f"{inner.type} ('{inner.name}')", node.pos)
     name = f"{node.name}({inner.name})"
@@ -110,12 +109,12 @@ def _len_or_none(v: Any) -> int | None:
 
 # -- multi-argument transformers -----------------------------------------------------------------
 
-def _scalar_text(node: ast.Node, compile_arg: CompileArg, owner: str) -> Callable[[Any], str | None]:
+def _scalar_text(node: syntax.Node, compile_arg: CompileArg, owner: str) -> Callable[[Any], str | None]:
     """A string-valued argument: a constant, or a single-valued field or transformer."""
-    if isinstance(node, ast.Value):
+    if isinstance(node, syntax.Value):
         text = node.text
         return lambda e: text
-    if isinstance(node, ast.FieldRef | ast.Transformer):
+    if isinstance(node, syntax.FieldRef | syntax.Transformer):
         op = compile_arg(node)
         if not op.is_list:
             get = op.get
@@ -131,26 +130,26 @@ def _text(v: Any) -> str | None:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
-def _list_texts(node: ast.Node, compile_arg: CompileArg, owner: str) -> Callable[[Any], list[str] | None]:
+def _list_texts(node: syntax.Node, compile_arg: CompileArg, owner: str) -> Callable[[Any], list[str] | None]:
     """A list-valued argument: `( item, ... )` or a list field."""
-    if isinstance(node, ast.ListValue):
+    if isinstance(node, syntax.ListValue):
         getters = [_scalar_text(i, compile_arg, owner) for i in node.items]
 
         def items(e: Any) -> list[str] | None:
             out = [g(e) for g in getters]
             return None if None in out else out  # type: ignore[return-value]
         return items
-    if isinstance(node, ast.FieldRef | ast.Transformer):
+    if isinstance(node, syntax.FieldRef | syntax.Transformer):
         op = compile_arg(node)
         get = op.get
         if op.is_list:
             return lambda e: None if (v := get(e)) is None else [t for x in v if (t := _text(x)) is not None]
-        if V.family(op.type) == V.STR and owner == "getopt":
+        if literals.family(op.type) == literals.STR and owner == "getopt":
             return lambda e: None if (v := get(e)) is None else str(v).split()
     raise TransformerError(f"filter error: transformer '{owner}' expects a list here", node.pos)
 
 
-def _join(node: ast.Transformer, compile_arg: CompileArg) -> Operand:
+def _join(node: syntax.Transformer, compile_arg: CompileArg) -> Operand:
     if len(node.args) != 2:
         raise TransformerError("filter error: join takes a separator and a list", node.pos)
     sep = _scalar_text(node.args[0], compile_arg, "join")
@@ -162,7 +161,7 @@ def _join(node: ast.Transformer, compile_arg: CompileArg) -> Operand:
     return Operand(join, "CHARBUF", False, "join(...)")
 
 
-def _concat(node: ast.Transformer, compile_arg: CompileArg) -> Operand:
+def _concat(node: syntax.Transformer, compile_arg: CompileArg) -> Operand:
     if len(node.args) < 2:
         raise TransformerError("filter error: concat takes at least two values", node.pos)
     parts = [_scalar_text(a, compile_arg, "concat") for a in node.args]
@@ -173,8 +172,8 @@ def _concat(node: ast.Transformer, compile_arg: CompileArg) -> Operand:
     return Operand(concat, "CHARBUF", False, "concat(...)")
 
 
-def _getopt(node: ast.Transformer, compile_arg: CompileArg) -> Operand:
-    if len(node.args) != 2 or not (isinstance(node.args[1], ast.Value) and node.args[1].quoted):
+def _getopt(node: syntax.Transformer, compile_arg: CompileArg) -> Operand:
+    if len(node.args) != 2 or not (isinstance(node.args[1], syntax.Value) and node.args[1].quoted):
         raise TransformerError("filter error: getopt takes an argument list and a quoted option string",
                                node.pos)
     argv = _list_texts(node.args[0], compile_arg, "getopt")

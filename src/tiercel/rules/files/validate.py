@@ -14,8 +14,8 @@ from typing import TextIO
 
 import orjson
 
-from tiercel.rules.diagnostics import LoadResult
-from tiercel.rules.loader import load_rules, rule_files
+from tiercel.rules.files.diagnostics import LoadResult
+from tiercel.rules.files.loader import load_rules, rule_files
 
 
 def validate_command(paths: list[Path], json_out: bool = False, out: TextIO | None = None) -> int:

@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from tiercel.rules.fields_spec import ArgKind, Extractor, FieldEnv, FieldSpec, spec
+from tiercel.rules.fields.spec import ArgKind, Extractor, FieldEnv, FieldSpec, spec
 
 if TYPE_CHECKING:
     from tiercel.events.model import Container, Event

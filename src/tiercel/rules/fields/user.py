@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tiercel.rules.fields_spec import Extractor, FieldEnv, FieldSpec, spec
+from tiercel.rules.fields.spec import Extractor, FieldEnv, FieldSpec, spec
 
 if TYPE_CHECKING:
     from tiercel.events.model import Event

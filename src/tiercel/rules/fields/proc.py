@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tiercel.events import flags as fl
-from tiercel.rules.fields_spec import ArgKind, Extractor, FieldEnv, FieldSpec, spec
+from tiercel.rules.fields.spec import ArgKind, Extractor, FieldEnv, FieldSpec, spec
 
 if TYPE_CHECKING:
     from tiercel.events.model import Event, Process

@@ -6,8 +6,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tiercel.events import flags as fl
-from tiercel.rules import fields_evtinfo as info
-from tiercel.rules.fields_spec import (
+from tiercel.rules.fields import evtinfo as info
+from tiercel.rules.fields.spec import (
     ArgKind,
     Extractor,
     FieldArgumentError,

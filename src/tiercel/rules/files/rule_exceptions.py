@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tiercel.rules import ast
-from tiercel.rules.items import CondText, ExceptionInfo, ItemError, RuleInfo
+from tiercel.rules.files.definitions import CondText, ExceptionInfo, ItemError, RuleInfo
+from tiercel.rules.language import syntax
 
-OPERATORS = frozenset((*ast.UNARY_OPS, *ast.NUM_OPS, *ast.STR_OPS, *ast.LIST_OPS))
-_LIST_OPERATORS = frozenset(ast.LIST_OPS)
+OPERATORS = frozenset((*syntax.UNARY_OPS, *syntax.NUM_OPS, *syntax.STR_OPS, *syntax.LIST_OPS))
+_LIST_OPERATORS = frozenset(syntax.LIST_OPS)
 _SINGLE_FIELD_OPERATORS = ("in", "pmatch", "intersects")
 
 

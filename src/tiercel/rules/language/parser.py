@@ -36,8 +36,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tiercel.errors import TiercelError
-from tiercel.rules import ast
-from tiercel.rules.lexer import (
+from tiercel.rules.language import syntax
+from tiercel.rules.language.lexer import (
     BARE_STR,
     BLANKS,
     FIELD_ARG_BARE,
@@ -51,11 +51,12 @@ from tiercel.rules.lexer import (
 )
 
 MAX_DEPTH = 100
-_WORD_OPS = tuple(op for op in ast.STR_OPS if op[0].isalpha())
+_WORD_OPS = tuple(op for op in syntax.STR_OPS if op[0].isalpha())
 _SYMBOL_STR_OPS = ("==", "=", "!=")
-_TRANSFORMER_OPENERS = tuple(f"{t}(" for t in ast.TRANSFORMERS)
-_ALL_OPS = ", ".join(f"'{op}'" for op in (*ast.UNARY_OPS, *ast.NUM_OPS, *ast.STR_OPS, *ast.LIST_OPS))
-_TRANSFORMER_NAMES = ", ".join(f"'{t}'" for t in ("val", *ast.TRANSFORMERS))
+_TRANSFORMER_OPENERS = tuple(f"{t}(" for t in syntax.TRANSFORMERS)
+_ALL_OPS = ", ".join(f"'{op}'" for op in (*syntax.UNARY_OPS, *syntax.NUM_OPS, *syntax.STR_OPS,
+                                             *syntax.LIST_OPS))
+_TRANSFORMER_NAMES = ", ".join(f"'{t}'" for t in ("val", *syntax.TRANSFORMERS))
 
 
 class ConditionSyntaxError(TiercelError):
@@ -67,7 +68,7 @@ class ConditionSyntaxError(TiercelError):
         self.pos = pos
 
 
-def parse_condition(text: str) -> ast.Node:
+def parse_condition(text: str) -> syntax.Node:
     """Parse a whole condition into its tree, or raise ConditionSyntaxError."""
     if not text:
         raise ConditionSyntaxError("filter input string is empty", 0)
@@ -97,7 +98,7 @@ class _Parser:
 
     # -- boolean structure --------------------------------------------------------------------
 
-    def parse_or(self) -> ast.Node:
+    def parse_or(self) -> syntax.Node:
         self.enter()
         sc = self.sc
         sc.blank()
@@ -108,9 +109,9 @@ class _Parser:
             children.append(self._after_keyword("or", self.parse_and))
             sc.blank()
         self.depth -= 1
-        return children[0] if len(children) == 1 else ast.Or(tuple(children), pos=pos)
+        return children[0] if len(children) == 1 else syntax.Or(tuple(children), pos=pos)
 
-    def parse_and(self) -> ast.Node:
+    def parse_and(self) -> syntax.Node:
         sc = self.sc
         sc.blank()
         pos = sc.pos
@@ -119,16 +120,16 @@ class _Parser:
         while sc.literal("and"):
             children.append(self._after_keyword("and", self.parse_not))
             sc.blank()
-        return children[0] if len(children) == 1 else ast.And(tuple(children), pos=pos)
+        return children[0] if len(children) == 1 else syntax.And(tuple(children), pos=pos)
 
-    def _after_keyword(self, word: str, parse_next: Callable[[], ast.Node]) -> ast.Node:
+    def _after_keyword(self, word: str, parse_next: Callable[[], syntax.Node]) -> syntax.Node:
         if self.sc.blank():
             return parse_next()
         if self.sc.literal("("):
             return self.embedded()
         raise self.fail(f"expected blank or '(' after '{word}'")
 
-    def parse_not(self) -> ast.Node:
+    def parse_not(self) -> syntax.Node:
         sc = self.sc
         sc.blank()
         pos = sc.pos
@@ -140,9 +141,9 @@ class _Parser:
             child = self.embedded()
         else:
             child = self.parse_check()
-        return ast.Not(child, pos=pos) if negate else child
+        return syntax.Not(child, pos=pos) if negate else child
 
-    def embedded(self) -> ast.Node:
+    def embedded(self) -> syntax.Node:
         """The rest of `( Expr )` once the '(' is consumed."""
         child = self.parse_or()
         self.sc.blank()
@@ -150,7 +151,7 @@ class _Parser:
             raise self.fail("expected a ')' token")
         return child
 
-    def parse_check(self) -> ast.Node:
+    def parse_check(self) -> syntax.Node:
         sc = self.sc
         sc.blank()
         pos = sc.pos
@@ -164,7 +165,7 @@ class _Parser:
             return self.condition(self.transformer_rest(tr[:-1], pos), pos)
         ident = sc.regex(IDENTIFIER)
         if ident is not None:
-            return ast.Identifier(ident, pos=pos)
+            return syntax.Identifier(ident, pos=pos)
         raise self.fail("expected a '(' token, a field check, or an identifier")
 
     # -- operands ---------------------------------------------------------------------------
@@ -182,14 +183,14 @@ class _Parser:
             raise self.fail("expected a ']' token")
         return arg
 
-    def field_rest(self, name: str, pos: int) -> ast.FieldRef:
-        return ast.FieldRef(name, self.field_arg(), pos=pos)
+    def field_rest(self, name: str, pos: int) -> syntax.FieldRef:
+        return syntax.FieldRef(name, self.field_arg(), pos=pos)
 
-    def transformer_rest(self, name: str, pos: int) -> ast.Transformer:
+    def transformer_rest(self, name: str, pos: int) -> syntax.Transformer:
         """The rest of `name( arg, ... )[arg]` once `name(` is consumed."""
         self.enter()
         sc = self.sc
-        args: list[ast.Node] = []
+        args: list[syntax.Node] = []
         while True:
             sc.blank()
             args.append(self.transformer_arg(allow_list=True))
@@ -199,9 +200,9 @@ class _Parser:
             if not sc.literal(","):
                 raise self.fail("expected a ')' token closing the transformer")
         self.depth -= 1
-        return ast.Transformer(name, tuple(args), self.field_arg(), pos=pos)
+        return syntax.Transformer(name, tuple(args), self.field_arg(), pos=pos)
 
-    def transformer_arg(self, allow_list: bool) -> ast.Node:
+    def transformer_arg(self, allow_list: bool) -> syntax.Node:
         sc = self.sc
         pos = sc.pos
         tr = sc.one_of(_TRANSFORMER_OPENERS)
@@ -212,18 +213,18 @@ class _Parser:
             return self.field_rest(name, pos)
         text = sc.quoted()
         if text is not None:
-            return ast.Value(text, quoted=True, pos=pos)
+            return syntax.Value(text, quoted=True, pos=pos)
         num = sc.regex(HEX_NUMBER) or sc.regex(NUMBER)
         if num is not None:
-            return ast.Value(num, pos=pos)
+            return syntax.Value(num, pos=pos)
         if allow_list and sc.literal("("):
             return self.transformer_list(pos)
         raise self.fail(f"expected a field or a nested valid transformer: {_TRANSFORMER_NAMES}")
 
-    def transformer_list(self, pos: int) -> ast.ListValue:
+    def transformer_list(self, pos: int) -> syntax.ListValue:
         sc = self.sc
         sc.blank()
-        items: list[ast.Node] = []
+        items: list[syntax.Node] = []
         if not sc.literal(")"):
             while True:
                 sc.blank()
@@ -233,9 +234,9 @@ class _Parser:
                     break
                 if not sc.literal(","):
                     raise self.fail("expected a ')' token")
-        return ast.ListValue(tuple(items), pos=pos)
+        return syntax.ListValue(tuple(items), pos=pos)
 
-    def rhs_field(self) -> ast.Node | None:
+    def rhs_field(self) -> syntax.Node | None:
         """`val(field)` or a transformer on the right-hand side; None if neither starts here."""
         sc = self.sc
         pos = sc.pos
@@ -249,7 +250,7 @@ class _Parser:
             sc.blank()
             if not sc.literal(")"):
                 raise self.fail("expected a ')' token closing the transformer")
-            return ast.ValExpr(field, self.field_arg(), pos=pos)
+            return syntax.ValExpr(field, self.field_arg(), pos=pos)
         tr = sc.one_of(_TRANSFORMER_OPENERS)
         if tr is not None:
             return self.transformer_rest(tr[:-1], pos)
@@ -257,21 +258,21 @@ class _Parser:
 
     # -- conditions -------------------------------------------------------------------------
 
-    def condition(self, left: ast.Operand, pos: int) -> ast.Compare:
+    def condition(self, left: syntax.Operand, pos: int) -> syntax.Compare:
         sc = self.sc
         sc.blank()
         if sc.literal("exists"):
-            return ast.Compare(left, "exists", pos=pos)
-        op = sc.one_of(ast.NUM_OPS)
+            return syntax.Compare(left, "exists", pos=pos)
+        op = sc.one_of(syntax.NUM_OPS)
         if op is not None:
-            return ast.Compare(left, op, self.num_value(), pos=pos)
+            return syntax.Compare(left, op, self.num_value(), pos=pos)
         op = self.str_op()
         if op is not None:
             modifier, right = self.str_rhs(op)
-            return ast.Compare(left, op, right, modifier, pos=pos)
-        op = sc.one_of(ast.LIST_OPS)
+            return syntax.Compare(left, op, right, modifier, pos=pos)
+        op = sc.one_of(syntax.LIST_OPS)
         if op is not None:
-            return ast.Compare(left, op, self.list_value(), pos=pos)
+            return syntax.Compare(left, op, self.list_value(), pos=pos)
         raise self.fail(f"expected a valid check operator: one of {_ALL_OPS}")
 
     def str_op(self) -> str | None:
@@ -286,12 +287,12 @@ class _Parser:
                 return word
         return None
 
-    def str_rhs(self, op: str) -> tuple[str | None, ast.Node]:
+    def str_rhs(self, op: str) -> tuple[str | None, syntax.Node]:
         sc = self.sc
         blank_before = sc.blank() or op in _WORD_OPS
         if blank_before:
             start = sc.pos
-            for modifier in ast.MODIFIERS:
+            for modifier in syntax.MODIFIERS:
                 if sc.literal(modifier) and sc.blank():
                     listed = self.modifier_list()
                     if listed is not None:
@@ -299,7 +300,7 @@ class _Parser:
                 sc.pos = start  # not a modifier after all: `x.y = oneof and ...`
         return None, self.str_value(allow_fields=True)
 
-    def modifier_list(self) -> ast.Node | None:
+    def modifier_list(self) -> syntax.Node | None:
         sc = self.sc
         pos = sc.pos
         if sc.literal("("):
@@ -307,9 +308,9 @@ class _Parser:
         ident = sc.regex(IDENTIFIER)
         if ident is None or ident in ("and", "or"):
             return None
-        return ast.Value(ident, pos=pos)
+        return syntax.Value(ident, pos=pos)
 
-    def num_value(self) -> ast.Node:
+    def num_value(self) -> syntax.Node:
         sc = self.sc
         sc.blank()
         pos = sc.pos
@@ -318,10 +319,10 @@ class _Parser:
             return rhs
         num = sc.regex(HEX_NUMBER) or sc.regex(NUMBER)
         if num is not None:
-            return ast.Value(num, pos=pos)
+            return syntax.Value(num, pos=pos)
         raise self.fail(f"expected a number value or a field with a valid transformer: {_TRANSFORMER_NAMES}")
 
-    def str_value(self, allow_fields: bool) -> ast.Node:
+    def str_value(self, allow_fields: bool) -> syntax.Node:
         sc = self.sc
         sc.blank()
         pos = sc.pos
@@ -331,15 +332,15 @@ class _Parser:
                 return rhs
         text = sc.quoted()
         if text is not None:
-            return ast.Value(text, quoted=True, pos=pos)
+            return syntax.Value(text, quoted=True, pos=pos)
         bare = sc.regex(BARE_STR)
         if bare is not None:
-            return ast.Value(bare, pos=pos)
+            return syntax.Value(bare, pos=pos)
         if not allow_fields:
             raise self.fail("expected a string value")
         raise self.fail(f"expected a string value or a field with a valid transformer: {_TRANSFORMER_NAMES}")
 
-    def list_value(self) -> ast.Node:
+    def list_value(self) -> syntax.Node:
         sc = self.sc
         sc.blank()
         pos = sc.pos
@@ -350,18 +351,18 @@ class _Parser:
             return rhs
         ident = sc.regex(IDENTIFIER)
         if ident is not None:
-            return ast.Value(ident, pos=pos)
+            return syntax.Value(ident, pos=pos)
         raise self.fail("expected a list, an identifier, or a field with a valid transformer: "
                         + _TRANSFORMER_NAMES)
 
-    def paren_list(self, pos: int) -> ast.ListValue:
+    def paren_list(self, pos: int) -> syntax.ListValue:
         """The rest of `( item, ... )` once the '(' is consumed: plain strings only."""
         sc = self.sc
         sc.blank()
-        items: list[ast.Node] = []
+        items: list[syntax.Node] = []
         if sc.peek(")"):
             sc.literal(")")
-            return ast.ListValue((), pos=pos)
+            return syntax.ListValue((), pos=pos)
         items.append(self.str_value(allow_fields=False))
         sc.blank()
         while sc.literal(","):
@@ -369,4 +370,4 @@ class _Parser:
             sc.blank()
         if not sc.literal(")"):
             raise self.fail("expected a ')' token")
-        return ast.ListValue(tuple(items), pos=pos)
+        return syntax.ListValue(tuple(items), pos=pos)

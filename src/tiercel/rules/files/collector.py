@@ -16,17 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tiercel.rules import items as _items
-from tiercel.rules.diagnostics import (
-    LOAD_DEPRECATED_ITEM,
-    LOAD_INVALID_LIST_NAME,
-    LOAD_INVALID_MACRO_NAME,
-    LOAD_PLUGIN_VERSIONS_IGNORED,
-    LOAD_UNKNOWN_ITEM,
-    LOAD_UNKNOWN_SOURCE,
-    LoadResult,
-)
-from tiercel.rules.items import (
+from tiercel.rules.files import definitions
+from tiercel.rules.files.definitions import (
     ENGINE_VERSION,
     CondText,
     ExceptionInfo,
@@ -40,7 +31,16 @@ from tiercel.rules.items import (
     read_exceptions,
     read_overrides,
 )
-from tiercel.rules.reader import YNode
+from tiercel.rules.files.diagnostics import (
+    LOAD_DEPRECATED_ITEM,
+    LOAD_INVALID_LIST_NAME,
+    LOAD_INVALID_MACRO_NAME,
+    LOAD_PLUGIN_VERSIONS_IGNORED,
+    LOAD_UNKNOWN_ITEM,
+    LOAD_UNKNOWN_SOURCE,
+    LoadResult,
+)
+from tiercel.rules.files.reader import YNode
 
 KNOWN_SOURCES = frozenset({"syscall"})
 _IDENTIFIER = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
@@ -93,7 +93,7 @@ class Collector:
     def _engine_version(self, item: YNode) -> None:
         node = item.entries["required_engine_version"]
         text = node.text if node.kind == "scalar" else ""
-        version = _items.parse_engine_version(text)
+        version = definitions.parse_engine_version(text)
         if version is None:
             raise ItemError("Value of required_engine_version must be a number", node.span)
         if version[0] != ENGINE_VERSION[0] or version > ENGINE_VERSION:
@@ -109,8 +109,8 @@ class Collector:
         ctx = (f"list '{name}'",)
         if not _BARESTR.fullmatch(name):
             self.result.warning(LOAD_INVALID_LIST_NAME, "List has an invalid name", item.span, ctx)
-        _items.warn_unknown_keys(item, _items.LIST_KEYS, ctx, self.result)
-        entries = _items.decode_seq(item, "items", ctx, required="List must have property items")
+        definitions.warn_unknown_keys(item, definitions.LIST_KEYS, ctx, self.result)
+        entries = definitions.decode_seq(item, "items", ctx, required="List must have property items")
         values = [e.text for e in entries]
         append = self._append_flag(item, ctx)
         overrides = read_overrides(item, ("items",), ("items",), ctx)
@@ -133,7 +133,7 @@ class Collector:
         if not _IDENTIFIER.fullmatch(name):
             self.result.warning(LOAD_INVALID_MACRO_NAME, "Macro has an invalid name: macro names must "
                                 "be identifiers ([a-zA-Z]+[a-zA-Z0-9_]*)", item.span, ctx)
-        _items.warn_unknown_keys(item, _items.MACRO_KEYS, ctx, self.result)
+        definitions.warn_unknown_keys(item, definitions.MACRO_KEYS, ctx, self.result)
         cond = _condition(item, ctx, "Macro must have property condition")
         append = self._append_flag(item, ctx)
         overrides = read_overrides(item, ("condition",), ("condition",), ctx)
@@ -152,7 +152,7 @@ class Collector:
     def _rule(self, item: YNode) -> None:
         name = _item_name(item, "rule", "Rule")
         ctx = (f"rule '{name}'",)
-        _items.warn_unknown_keys(item, _items.RULE_KEYS, ctx, self.result)
+        definitions.warn_unknown_keys(item, definitions.RULE_KEYS, ctx, self.result)
         append = self._append_flag(item, ctx)
         overrides = read_overrides(item, _RULE_APPENDABLE, _RULE_REPLACEABLE, ctx)
         if overrides:
@@ -169,7 +169,7 @@ class Collector:
         output_node = _required(item, "output", ctx, "Rule must have property output")
         desc = decode_str(item, "desc", ctx, required="Rule must have property desc")
         prio_node = _required(item, "priority", ctx, "Rule must have property priority")
-        priority = _items.decode_priority(prio_node, ctx)
+        priority = definitions.decode_priority(prio_node, ctx)
         source = decode_str(item, "source", ctx) or "syscall"
         rule = RuleInfo(
             name=name, cond=cond, output=decode_str(item, "output", ctx).strip(),
@@ -224,7 +224,7 @@ class Collector:
             if key not in item.entries:
                 raise ItemError(f"An {op} override for '{key}' was specified but '{key}' is not defined",
                                 item.key_span("override"), ctx)
-            _items.apply_override(prev, item, key, op, ctx, self.result)
+            definitions.apply_override(prev, item, key, op, ctx, self.result)
             if key == "exceptions" and op == "append":
                 _merge_exceptions(prev, read_exceptions(item, ctx, True, self.result), ctx)
         prev.visibility = self._next()

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from tiercel.errors import TiercelError
-from tiercel.rules import ast
-from tiercel.rules.lexer import Scanner
+from tiercel.rules.language import syntax
+from tiercel.rules.language.lexer import Scanner
 
 
 class UndefinedMacro(TiercelError):
@@ -45,12 +45,12 @@ class InvalidListUse(TiercelError):
 
 # -- macros -------------------------------------------------------------------------------------
 
-def expand_macros(node: ast.Node, macros: Mapping[str, ast.Node]) -> ast.Node:
+def expand_macros(node: syntax.Node, macros: Mapping[str, syntax.Node]) -> syntax.Node:
     """Replace every macro reference by the macro's condition, itself expanded."""
-    done: dict[str, ast.Node] = {}
+    done: dict[str, syntax.Node] = {}
 
-    def expand(n: ast.Node, active: tuple[str, ...]) -> ast.Node:
-        if isinstance(n, ast.Identifier):
+    def expand(n: syntax.Node, active: tuple[str, ...]) -> syntax.Node:
+        if isinstance(n, syntax.Identifier):
             if n.name in done:
                 return done[n.name]
             if n.name not in macros:
@@ -65,55 +65,55 @@ def expand_macros(node: ast.Node, macros: Mapping[str, ast.Node]) -> ast.Node:
     return expand(node, ())
 
 
-def _map_bool(n: ast.Node, fn: Callable[[ast.Node], ast.Node]) -> ast.Node:
+def _map_bool(n: syntax.Node, fn: Callable[[syntax.Node], syntax.Node]) -> syntax.Node:
     """Apply `fn` to the children of a boolean node; checks are returned as they are."""
-    if isinstance(n, ast.And | ast.Or):
+    if isinstance(n, syntax.And | syntax.Or):
         return replace(n, children=tuple(fn(c) for c in n.children))
-    if isinstance(n, ast.Not):
+    if isinstance(n, syntax.Not):
         return replace(n, child=fn(n.child))
     return n
 
 
 # -- lists --------------------------------------------------------------------------------------
 
-_LIST_OPS = frozenset(ast.LIST_OPS)
+_LIST_OPS = frozenset(syntax.LIST_OPS)
 
 
-def expand_lists(node: ast.Node, lists: Mapping[str, list[str]]) -> ast.Node:
+def expand_lists(node: syntax.Node, lists: Mapping[str, list[str]]) -> syntax.Node:
     """Replace list names among check values by the lists' items (lists may name lists)."""
     if not lists:
         return node
 
-    def expand(n: ast.Node) -> ast.Node:
-        if isinstance(n, ast.Compare):
+    def expand(n: syntax.Node) -> syntax.Node:
+        if isinstance(n, syntax.Compare):
             return _expand_compare(n, lists)
         return _map_bool(n, expand)
 
     return expand(node)
 
 
-def _expand_compare(n: ast.Compare, lists: Mapping[str, list[str]]) -> ast.Compare:
+def _expand_compare(n: syntax.Compare, lists: Mapping[str, list[str]]) -> syntax.Compare:
     right = n.right
-    if isinstance(right, ast.ListValue):
-        items: list[ast.Node] = []
+    if isinstance(right, syntax.ListValue):
+        items: list[syntax.Node] = []
         for item in right.items:
-            if isinstance(item, ast.Value) and not item.quoted and item.text in lists:
+            if isinstance(item, syntax.Value) and not item.quoted and item.text in lists:
                 items.extend(_item_values(item.text, lists, item.pos))
             else:
                 items.append(item)
         return replace(n, right=replace(right, items=tuple(items)))
-    if isinstance(right, ast.Value) and not right.quoted and right.text in lists:
+    if isinstance(right, syntax.Value) and not right.quoted and right.text in lists:
         values = _item_values(right.text, lists, right.pos)
         if n.op in _LIST_OPS or n.modifier is not None:
-            return replace(n, right=ast.ListValue(tuple(values), pos=right.pos))
+            return replace(n, right=syntax.ListValue(tuple(values), pos=right.pos))
         if len(values) != 1:
             raise InvalidListUse(right.text, right.pos)
         return replace(n, right=values[0])
     return n
 
 
-def _item_values(name: str, lists: Mapping[str, list[str]], pos: int) -> list[ast.Node]:
-    out: list[ast.Node] = []
+def _item_values(name: str, lists: Mapping[str, list[str]], pos: int) -> list[syntax.Node]:
+    out: list[syntax.Node] = []
     for text in flatten_list(name, lists):
         out.append(_item_value(text, pos))
     return out
@@ -133,14 +133,14 @@ def flatten_list(name: str, lists: Mapping[str, list[str]], _seen: frozenset[str
     return out
 
 
-def _item_value(text: str, pos: int) -> ast.Value:
+def _item_value(text: str, pos: int) -> syntax.Value:
     """A list item as the parser would read it after Falco's text substitution."""
     if text[:1] in ("'", '"'):
         sc = Scanner(text)
         value = sc.quoted()
         if value is not None and sc.at_end():
-            return ast.Value(value, quoted=True, pos=pos)
-    return ast.Value(text, quoted=" " in text, pos=pos)
+            return syntax.Value(value, quoted=True, pos=pos)
+    return syntax.Value(text, quoted=" " in text, pos=pos)
 
 
 # -- event types --------------------------------------------------------------------------------
@@ -172,7 +172,7 @@ ALL_EVENTS = EventTypeSet(frozenset(), cofinite=True)
 _EVTTYPE_OPS = frozenset(("=", "==", "!=", "in"))
 
 
-def event_type_set(node: ast.Node) -> EventTypeSet:
+def event_type_set(node: syntax.Node) -> EventTypeSet:
     """Falco's derivation (libsinsp ppm_event_codes): negations pushed down to the checks.
 
     `and` intersects and `or` unites (swapped under a negation); an `evt.type` check with =, ==,
@@ -182,17 +182,17 @@ def event_type_set(node: ast.Node) -> EventTypeSet:
     return _types(node, False)
 
 
-def _types(n: ast.Node, negated: bool) -> EventTypeSet:
-    if isinstance(n, ast.And | ast.Or):
-        unite = isinstance(n, ast.Or) != negated
+def _types(n: syntax.Node, negated: bool) -> EventTypeSet:
+    if isinstance(n, syntax.And | syntax.Or):
+        unite = isinstance(n, syntax.Or) != negated
         result = EventTypeSet(frozenset()) if unite else ALL_EVENTS
         for c in n.children:
             t = _types(c, negated)
             result = result.union(t) if unite else result.intersect(t)
         return result
-    if isinstance(n, ast.Not):
+    if isinstance(n, syntax.Not):
         return _types(n.child, not negated)
-    if isinstance(n, ast.Compare) and _is_evt_type(n.left):
+    if isinstance(n, syntax.Compare) and _is_evt_type(n.left):
         if n.op == "exists":
             return ALL_EVENTS.complement() if negated else ALL_EVENTS
         names = _names(n.right) if n.op in _EVTTYPE_OPS else None
@@ -205,19 +205,19 @@ def _types(n: ast.Node, negated: bool) -> EventTypeSet:
     return ALL_EVENTS
 
 
-def _is_evt_type(left: ast.Node) -> bool:
-    return isinstance(left, ast.FieldRef) and left.name == "evt.type" and left.arg is None
+def _is_evt_type(left: syntax.Node) -> bool:
+    return isinstance(left, syntax.FieldRef) and left.name == "evt.type" and left.arg is None
 
 
-def _names(right: ast.Node | None) -> frozenset[str] | None:
-    if isinstance(right, ast.Value):
+def _names(right: syntax.Node | None) -> frozenset[str] | None:
+    if isinstance(right, syntax.Value):
         return frozenset((right.text,))
-    if isinstance(right, ast.ListValue) and all(isinstance(i, ast.Value) for i in right.items):
-        return frozenset(i.text for i in right.items if isinstance(i, ast.Value))
+    if isinstance(right, syntax.ListValue) and all(isinstance(i, syntax.Value) for i in right.items):
+        return frozenset(i.text for i in right.items if isinstance(i, syntax.Value))
     return None
 
 
-def event_types(node: ast.Node, universe: Iterable[str] | None = None) -> frozenset[str] | None:
+def event_types(node: syntax.Node, universe: Iterable[str] | None = None) -> frozenset[str] | None:
     """The evt.type names a condition can match; None when it can match any event.
 
     A complement ("every event but these") counts as any, as Falco reports it, unless `universe`
@@ -234,7 +234,7 @@ def event_types(node: ast.Node, universe: Iterable[str] | None = None) -> frozen
 
 
 
-def event_types_legacy(node: ast.Node) -> frozenset[str] | None:
+def event_types_legacy(node: syntax.Node) -> frozenset[str] | None:
     """The derivation of Falco 0.31 and earlier (its Lua compiler), for comparing with old suites.
 
     Every evt.type value named anywhere counts, whatever joins it; but once a `not` or a `!=` has
@@ -242,10 +242,10 @@ def event_types_legacy(node: ast.Node) -> frozenset[str] | None:
     """
     names: set[str] = set()
     seen_not = found = after_not = False
-    for n in ast.walk(node):
-        if isinstance(n, ast.Not):
+    for n in syntax.walk(node):
+        if isinstance(n, syntax.Not):
             seen_not = True
-        elif isinstance(n, ast.Compare):
+        elif isinstance(n, syntax.Compare):
             seen_not = seen_not or n.op == "!="
             if _is_evt_type(n.left):
                 found = True

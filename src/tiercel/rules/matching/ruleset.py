@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tiercel.events.model import Event
-from tiercel.rules import ast
-from tiercel.rules.diagnostics import SourceSpan
-from tiercel.rules.format import OutputFormat
-from tiercel.rules.items import PRIORITIES
-from tiercel.rules.plan import Compile, Plan, build_plan
+from tiercel.rules.files.definitions import PRIORITIES
+from tiercel.rules.files.diagnostics import SourceSpan
+from tiercel.rules.language import syntax
+from tiercel.rules.matching.plan import Compile, Plan, build_plan
+from tiercel.rules.output import OutputFormat
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -39,7 +39,7 @@ class CompiledRule:
     output: OutputFormat
     span: SourceSpan | None = None
     condition: str = ""
-    node: ast.Node | None = None      # the expanded condition, for per-event-type specialisation
+    node: syntax.Node | None = None      # the expanded condition, for per-event-type specialisation
 
     @property
     def priority_name(self) -> str:

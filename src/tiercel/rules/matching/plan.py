@@ -15,33 +15,33 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tiercel.events.model import Event
-from tiercel.rules import ast
-from tiercel.rules.prefilter import build_keyed_plan
+from tiercel.rules.language import syntax
+from tiercel.rules.matching.prefilter import build_keyed_plan
 
 if TYPE_CHECKING:
-    from tiercel.rules.ruleset import CompiledRule
+    from tiercel.rules.matching.ruleset import CompiledRule
 
 Predicate = Callable[[Event], bool]
-Compile = Callable[[ast.Node], Predicate]
+Compile = Callable[[syntax.Node], Predicate]
 Plan = Callable[[Event, list[Any]], None]     # appends matching rules to the list
 
 
-def specialise(node: ast.Node, evttype: str) -> ast.Node | bool:
+def specialise(node: syntax.Node, evttype: str) -> syntax.Node | bool:
     """The condition as it reads for events of type `evttype`; True/False when it is decided."""
-    if isinstance(node, ast.Compare):
+    if isinstance(node, syntax.Compare):
         return _evttype_check(node, evttype)
-    if isinstance(node, ast.Not):
+    if isinstance(node, syntax.Not):
         child = specialise(node.child, evttype)
-        return (not child) if isinstance(child, bool) else ast.Not(child, pos=node.pos)
-    if isinstance(node, ast.And | ast.Or):
-        stop = isinstance(node, ast.Or)         # the value that decides the whole node
-        kept: list[ast.Node] = []
+        return (not child) if isinstance(child, bool) else syntax.Not(child, pos=node.pos)
+    if isinstance(node, syntax.And | syntax.Or):
+        stop = isinstance(node, syntax.Or)         # the value that decides the whole node
+        kept: list[syntax.Node] = []
         for c in node.children:
             v = specialise(c, evttype)
             if v is stop:
                 return stop
-            if isinstance(v, ast.Node):
-                kept.extend(v.children if isinstance(v, ast.And | ast.Or) and type(v) is type(node)
+            if isinstance(v, syntax.Node):
+                kept.extend(v.children if isinstance(v, syntax.And | syntax.Or) and type(v) is type(node)
                             else [v])
         if not kept:
             return not stop
@@ -49,42 +49,42 @@ def specialise(node: ast.Node, evttype: str) -> ast.Node | bool:
     return node
 
 
-def _evttype_check(node: ast.Compare, evttype: str) -> ast.Node | bool:
+def _evttype_check(node: syntax.Compare, evttype: str) -> syntax.Node | bool:
     left = node.left
-    if not isinstance(left, ast.FieldRef) or left.arg is not None or node.modifier:
+    if not isinstance(left, syntax.FieldRef) or left.arg is not None or node.modifier:
         return node
     right = node.right
-    if left.name == "evt.num" and node.op in ("=", "==") and isinstance(right, ast.Value) \
+    if left.name == "evt.num" and node.op in ("=", "==") and isinstance(right, syntax.Value) \
             and right.text == "0":
         return False            # Falco's `never_true` idiom: tiercel numbers events from 1
     if left.name != "evt.type":
         return node
-    if isinstance(right, ast.Value) and node.op in ("=", "==", "!="):
+    if isinstance(right, syntax.Value) and node.op in ("=", "==", "!="):
         return (right.text == evttype) != (node.op == "!=")
-    if node.op == "in" and isinstance(right, ast.ListValue) and \
-            all(isinstance(i, ast.Value) for i in right.items):
-        return any(i.text == evttype for i in right.items if isinstance(i, ast.Value))
+    if node.op == "in" and isinstance(right, syntax.ListValue) and \
+            all(isinstance(i, syntax.Value) for i in right.items):
+        return any(i.text == evttype for i in right.items if isinstance(i, syntax.Value))
     return node
 
 
-def conjuncts(node: ast.Node | bool) -> list[ast.Node]:
+def conjuncts(node: syntax.Node | bool) -> list[syntax.Node]:
     if node is True:
         return []
-    assert isinstance(node, ast.Node)
-    return list(node.children) if isinstance(node, ast.And) else [node]
+    assert isinstance(node, syntax.Node)
+    return list(node.children) if isinstance(node, syntax.And) else [node]
 
 
 def build_plan(rules: Sequence[CompiledRule], evttype: str, compile_: Compile) -> Plan:
     """The plan for events of `evttype`, given the candidate rules in definition order."""
-    items: list[tuple[CompiledRule, list[ast.Node]]] = []
+    items: list[tuple[CompiledRule, list[syntax.Node]]] = []
     for rule in rules:
         assert rule.node is not None
         spec = specialise(rule.node, evttype)
         if spec is not False:
             items.append((rule, conjuncts(spec)))
-    cache: dict[ast.Node, Predicate] = {}
+    cache: dict[syntax.Node, Predicate] = {}
 
-    def compiled(node: ast.Node) -> Predicate:
+    def compiled(node: syntax.Node) -> Predicate:
         if node not in cache:
             cache[node] = compile_(node)
         return cache[node]

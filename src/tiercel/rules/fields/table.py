@@ -25,8 +25,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from tiercel.rules import fields_container, fields_evt, fields_fd, fields_proc, fields_user
-from tiercel.rules.fields_spec import (
+from tiercel.rules.fields import container, evt, fd, proc, user
+from tiercel.rules.fields.spec import (
     ArgKind,
     FieldArgumentError,
     FieldDef,
@@ -52,7 +52,7 @@ def _registry(groups: Iterable[tuple[FieldSpec, ...]]) -> dict[str, FieldSpec]:
 
 
 FIELDS: dict[str, FieldSpec] = _registry((
-    fields_evt.FIELDS, fields_proc.FIELDS, fields_fd.FIELDS, fields_user.FIELDS, fields_container.FIELDS,
+    evt.FIELDS, proc.FIELDS, fd.FIELDS, user.FIELDS, container.FIELDS,
 ))
 
 # Fields whose argument may follow a dot (evt.arg.flags), longest name first so that

@@ -13,8 +13,8 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from tiercel.rules import fields_evtinfo as info
-from tiercel.rules.fields_spec import ArgKind, Extractor, FieldEnv, FieldSpec, spec
+from tiercel.rules.fields import evtinfo as info
+from tiercel.rules.fields.spec import ArgKind, Extractor, FieldEnv, FieldSpec, spec
 
 if TYPE_CHECKING:
     from tiercel.events.model import Event, Fd

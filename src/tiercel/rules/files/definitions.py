@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tiercel.rules.diagnostics import (
+from tiercel.rules.files.diagnostics import (
     LOAD_APPEND_NO_VALUES,
     LOAD_ERR_VALIDATE,
     LOAD_ERR_YAML_VALIDATE,
@@ -19,7 +19,7 @@ from tiercel.rules.diagnostics import (
     LoadResult,
     SourceSpan,
 )
-from tiercel.rules.reader import YNode
+from tiercel.rules.files.reader import YNode
 
 ENGINE_VERSION = (0, 57, 0)   # the Falco engine version whose rule files we load unchanged
 

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import TextIO
 
-from tiercel.rules.fields_spec import ArgKind, FieldSpec
+from tiercel.rules.fields.spec import ArgKind, FieldSpec
 
 _CLASS_TITLES = {
     "evt": "Event", "proc": "Process and thread", "fd": "File descriptors and paths",
@@ -20,7 +20,7 @@ _ARG_SYNTAX = {
 
 def list_fields_command(json_out: bool, out: TextIO | None = None) -> int:
     """Print every field: grouped by class as text, or as one JSON array of {name,type,desc,arg}."""
-    from tiercel.rules.fields import FIELDS, field_class
+    from tiercel.rules.fields.table import FIELDS, field_class
 
     stream = out if out is not None else sys.stdout
     specs = list(FIELDS.values())

@@ -25,28 +25,28 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tiercel.events.model import Event
-from tiercel.rules import ast
-from tiercel.rules.compiler import operand_of
-from tiercel.rules.keys import Atom, FieldKey, estimate, necessary, reorder
+from tiercel.rules.language import syntax
+from tiercel.rules.language.compiler import operand_of
+from tiercel.rules.matching.implied_checks import Atom, FieldKey, estimate, necessary, reorder
 
 if TYPE_CHECKING:
-    from tiercel.rules.ruleset import CompiledRule
+    from tiercel.rules.matching.ruleset import CompiledRule
 
 Predicate = Callable[[Event], bool]
-Compile = Callable[[ast.Node], Predicate]
+Compile = Callable[[syntax.Node], Predicate]
 Plan = Callable[[Event, list[Any]], None]
 
 MEMO_LIMIT = 16384          # distinct values kept per field before the memo starts over
 SELECTIVE = 0.9             # a key costs one dict lookup: worth it unless it nearly always holds
 
 
-def build_keyed_plan(items: Sequence[tuple[CompiledRule, list[ast.Node]]], compiled: Compile) -> Plan:
+def build_keyed_plan(items: Sequence[tuple[CompiledRule, list[syntax.Node]]], compiled: Compile) -> Plan:
     """The plan for one event type, from each candidate rule and its specialised conjuncts."""
     operands: dict[FieldKey, Any] = {}
 
     def usable(key: FieldKey) -> bool:
         if key not in operands:
-            op = operand_of(compiled(ast.Compare(ast.FieldRef(key[0], key[1]), "exists")))
+            op = operand_of(compiled(syntax.Compare(syntax.FieldRef(key[0], key[1]), "exists")))
             operands[key] = op if op is not None and op.hashable else None
         return operands[key] is not None
 
@@ -66,7 +66,7 @@ def build_keyed_plan(items: Sequence[tuple[CompiledRule, list[ast.Node]]], compi
                 for atom in atoms:
                     mask |= atom_bits.setdefault(atom, 1 << len(atom_bits))
                 masks.append(mask)
-        pred = None if not conj else compiled(reorder(conj[0] if len(conj) == 1 else ast.And(tuple(conj))))
+        pred = None if not conj else compiled(reorder(conj[0] if len(conj) == 1 else syntax.And(tuple(conj))))
         rules.append((rule, pred, tuple(masks)))
     groups: dict[FieldKey, list[tuple[int, Predicate]]] = {}
     for (fkey, node), bit in atom_bits.items():
@@ -108,7 +108,7 @@ def _score(atoms: list[Atom]) -> float:
     return sum(estimate(n) for _, n in atoms)
 
 
-def _clauses(conj: list[ast.Node], usable: Callable[[FieldKey], bool]) -> list[list[Atom]]:
+def _clauses(conj: list[syntax.Node], usable: Callable[[FieldKey], bool]) -> list[list[Atom]]:
     """The selective keys of a rule's conjuncts, most selective first."""
     found = [atoms for atoms in (necessary(c, usable) for c in conj)
              if atoms is not None and sum(estimate(n) for _, n in atoms) < SELECTIVE]
