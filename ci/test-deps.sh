@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 say() { echo "tiercel test set-up: $*" >&2; }
 
 need=""
-for pkg in docker.io busybox-static; do
+for pkg in docker.io busybox-static containerd runc; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then
@@ -47,3 +47,76 @@ if ! $DOCKER image inspect "$IMAGE" >/dev/null 2>&1; then
     tar -C "$root" -c . | $DOCKER import -c 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null
     rm -rf "$root"
 fi
+
+# A second containerd, with the CRI plugin (Debian's containerd has it; Docker's own containerd runs
+# with it off), its own config, root, state and socket, for tests/container/test_cri*.py: the tests
+# drive the CRI API themselves (pods on the node's network: no CNI). It keeps running, as dockerd
+# does; stop it with: kill "$(cat /run/tiercel-test-containerd/containerd.pid)".
+CRI_DIR=/run/tiercel-test-containerd
+CRI_SOCK=$CRI_DIR/containerd.sock
+CRI_CONF=/etc/tiercel-test-containerd/config.toml
+CTR="ctr -a $CRI_SOCK -n k8s.io"
+if ! $CTR version >/dev/null 2>&1; then
+    mkdir -p "$CRI_DIR" "$(dirname "$CRI_CONF")" /var/log
+    cat > "$CRI_CONF" <<'EOF'
+# tiercel's test containerd (ci/test-deps.sh): CRI on, beside Docker's containerd, sharing nothing.
+version = 2
+root = "/var/lib/tiercel-test-containerd"
+state = "/run/tiercel-test-containerd/state"
+
+[grpc]
+  address = "/run/tiercel-test-containerd/containerd.sock"
+
+[ttrpc]
+  address = "/run/tiercel-test-containerd/containerd.sock.ttrpc"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "docker.io/tiercel-test/pause:1"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  # these VMs cannot lower an OOM score (no CAP_SYS_RESOURCE): the pause container keeps ours
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    conf_dir = "/etc/tiercel-test-containerd/cni"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "/run/tiercel-test-containerd/runc"
+        SystemdCgroup = false
+EOF
+    say "starting a test containerd with CRI at $CRI_SOCK"
+    nohup /usr/bin/containerd --config "$CRI_CONF" >/var/log/tiercel-test-containerd.log 2>&1 &
+    echo $! > "$CRI_DIR/containerd.pid"
+    i=0
+    until $CTR version >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -le 60 ] || { say "the test containerd did not answer in 30 s; see /var/log/tiercel-test-containerd.log"; exit 1; }
+        sleep 0.5
+    done
+fi
+
+# The pod sandbox image: busybox sleeping (what the pause image does), made locally, and the test
+# image, both imported from Docker into the test containerd's k8s.io namespace (CRI's).
+PAUSE=tiercel-test/pause:1
+if ! $DOCKER image inspect "$PAUSE" >/dev/null 2>&1; then
+    say "building $PAUSE from busybox-static"
+    root=$(mktemp -d)
+    mkdir -p "$root/bin"
+    cp /bin/busybox "$root/bin/busybox"
+    ln -s busybox "$root/bin/sleep"
+    tar -C "$root" -c . | $DOCKER import -c 'ENTRYPOINT ["/bin/sleep", "2147483647"]' - "$PAUSE" >/dev/null
+    rm -rf "$root"
+fi
+have=$($CTR images ls -q)
+for img in "$PAUSE" "$IMAGE"; do
+    if ! echo "$have" | grep -qx "docker.io/$img"; then
+        say "importing $img into the test containerd"
+        $DOCKER save "$img" | $CTR images import - >/dev/null
+    fi
+done
+# A pull would also have made the repo@digest reference, which CRI reports as the image's digest.
+digest=$($CTR images ls | awk -v ref="docker.io/$IMAGE" '$1 == ref {print $3}')
+ref="docker.io/${IMAGE%:*}@$digest"
+echo "$have" | grep -qx "$ref" || $CTR images tag "docker.io/$IMAGE" "$ref" >/dev/null

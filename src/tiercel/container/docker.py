@@ -101,6 +101,11 @@ class ContainerRegistry:
             self._pending.put(full_id)
         return c
 
+    def adopt(self, c: Container) -> None:
+        """A container another runtime (CRI) did not know: look it up here, filling that object."""
+        self.cache.setdefault(c.full_id, c)
+        self._pending.put(c.full_id)
+
     # -- background -----------------------------------------------------------------------------
 
     def start(self) -> None:

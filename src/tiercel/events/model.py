@@ -49,6 +49,19 @@ FD_TYPES = {
 
 
 @dataclass(slots=True, eq=False)
+class Pod:
+    """The Kubernetes pod a container runs in (k8s.* fields), from its CRI pod sandbox."""
+
+    name: str = ""                # k8s.pod.name
+    namespace: str = ""           # k8s.ns.name
+    uid: str = ""                 # k8s.pod.uid
+    labels: dict[str, str] = field(default_factory=dict)  # k8s.pod.labels
+    ip: str = ""                  # k8s.pod.ip: "" for a pod on the node's network
+    sandbox_id: str = ""          # k8s.pod.full_sandbox_id (k8s.pod.sandbox_id: its first 12)
+    cni_json: str = ""            # k8s.pod.cni.json: the CNI result the runtime kept (containerd)
+
+
+@dataclass(slots=True, eq=False)
 class Container:
     """A container's identity and metadata (container.*, k8s.* fields); filled by tiercel.container."""
 
@@ -68,6 +81,8 @@ class Container:
     healthcheck: list[str] | None = None  # the health check's argv, as its process will show it
     liveness_probe: list[str] | None = None
     readiness_probe: list[str] | None = None
+    ip: str = ""                  # container.ip: the pod's (CRI) or the container's own address
+    pod: Pod | None = None        # CRI containers: their pod sandbox
 
 
 @dataclass(slots=True, eq=False)
