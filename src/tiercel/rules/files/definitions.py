@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tiercel.priority import NAMES, Priority, parse_priority
 from tiercel.rules.files.diagnostics import (
     LOAD_APPEND_NO_VALUES,
     LOAD_ERR_VALIDATE,
@@ -22,9 +23,6 @@ from tiercel.rules.files.diagnostics import (
 from tiercel.rules.files.reader import YNode
 
 ENGINE_VERSION = (0, 57, 0)   # the Falco engine version whose rule files we load unchanged
-
-# Falco's eight priorities, most severe first; the index is the priority's numeric level.
-PRIORITIES = ("Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug")
 
 LIST_KEYS = frozenset({"list", "items", "append", "override"})
 MACRO_KEYS = frozenset({"macro", "condition", "append", "override"})
@@ -124,7 +122,7 @@ class RuleInfo:
     output: str
     output_node: YNode | None
     desc: str
-    priority: int
+    priority: Priority
     source: str
     tags: tuple[str, ...]
     span: SourceSpan
@@ -191,22 +189,13 @@ def decode_tags(item: YNode, ctx: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted({t.text for t in decode_seq(item, "tags", ctx)}))
 
 
-def decode_priority(node: YNode, ctx: tuple[str, ...]) -> int:
+def decode_priority(node: YNode, ctx: tuple[str, ...]) -> Priority:
     text = node.text if node.kind == "scalar" else ""
     level = parse_priority(text)
     if level is None:
-        raise ItemError(f"Invalid priority '{text}': expected one of {', '.join(PRIORITIES)}",
+        raise ItemError(f"Invalid priority '{text}': expected one of {', '.join(NAMES)}",
                         node.span, (*ctx, "priority"))
     return level
-
-
-def parse_priority(text: str) -> int | None:
-    """Falco's priority names, case-insensitive; "info" also means Informational."""
-    low = text.strip().lower()
-    for i, name in enumerate(PRIORITIES):
-        if low == name.lower():
-            return i
-    return 6 if low == "info" else None
 
 
 def parse_engine_version(text: str) -> tuple[int, int, int] | None:

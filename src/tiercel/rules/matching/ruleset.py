@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tiercel.events.model import Event
-from tiercel.rules.files.definitions import PRIORITIES
+from tiercel.priority import Priority
 from tiercel.rules.files.diagnostics import SourceSpan
 from tiercel.rules.language import syntax
 from tiercel.rules.matching.plan import Compile, Plan, build_plan
@@ -30,7 +30,7 @@ class CompiledRule:
     id: int
     name: str
     desc: str
-    priority: int                 # index into PRIORITIES: 0 Emergency ... 7 Debug
+    priority: Priority            # an int: 0 Emergency ... 7 Debug
     source: str
     tags: tuple[str, ...]
     enabled: bool
@@ -40,10 +40,6 @@ class CompiledRule:
     span: SourceSpan | None = None
     condition: str = ""
     node: syntax.Node | None = None      # the expanded condition, for per-event-type specialisation
-
-    @property
-    def priority_name(self) -> str:
-        return PRIORITIES[self.priority]
 
     def render_output(self, event: Event) -> tuple[str, dict[str, Any]]:
         """The rule's message for this event and its output_fields values."""
@@ -106,7 +102,7 @@ class Ruleset:
         self._rebuild()
 
     def min_priority(self, level: int) -> None:
-        """--priority: drop rules less severe than `level` (an index into PRIORITIES)."""
+        """--priority: drop rules less severe than `level` (a Priority, or its int: 4 is Warning)."""
         for r in self.rules:
             if r.priority > level:
                 self._active[r.name] = False
