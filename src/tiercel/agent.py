@@ -35,10 +35,6 @@ from tiercel.priority import NAMES
 from tiercel.rules import Ruleset, load_rules
 
 DEFAULT_RULES = Path(CONFIG_DEFAULT_RULES)
-# The config keys whose change means new outputs on reload (anything else keeps the running ones).
-OUTPUT_KEYS = ("json_output", "json_include_output_property", "json_include_tags_property", "json_format",
-               "buffered_outputs", "outputs", "outputs_queue", "stdout_output", "file_output",
-               "syslog_output", "program_output", "http_output")
 
 
 class RulesProblem(TiercelError):
@@ -66,9 +62,9 @@ def effective_config(opts: RunOptions) -> Config:
     cfg = load_config(opts.config, opts.overrides)
     changes: dict[str, Any] = {}
     if opts.rules:
-        changes["rules_files"] = [str(p) for p in opts.rules]
+        changes["rules_files"] = tuple(str(p) for p in opts.rules)
     if opts.json is not None:
-        changes["json_output"] = opts.json
+        changes["delivery"] = dataclasses.replace(cfg.delivery, json_output=opts.json)
     if opts.match_all:
         changes["rule_matching"] = "all"
     if opts.priority:
@@ -188,7 +184,7 @@ class Agent:
                 self.log(f"tiercel: reload failed; the running rules and outputs stay: {e}")
                 return False
             old = None
-            if any(getattr(cfg, k) != getattr(self.cfg, k) for k in OUTPUT_KEYS):
+            if cfg.delivery != self.cfg.delivery:  # format, rate, queues or outputs: new outputs
                 old, self.dispatcher = self.dispatcher, build_dispatcher(cfg, self.out)
             else:
                 self.dispatcher.reopen()  # SIGHUP after logrotate: files are opened again

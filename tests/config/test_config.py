@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tiercel.config import Config, ConfigError, load_config
+from tiercel.priority import ACCEPTED
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,9 +69,9 @@ OVERRIDES = [
     (["static_fields.cluster=prod", "static_fields.port=80"],
      lambda c: c.static_fields == {"cluster": "prod", "port": "80"}),
     (["append_output[0].match.tag=shell", "append_output[0].extra_fields[0]=proc.name"],
-     lambda c: c.append_output[0].match.tag == "shell" and c.append_output[0].extra_fields == ["proc.name"]),
+     lambda c: c.append_output[0].match.tag == "shell" and c.append_output[0].extra_fields == ("proc.name",)),
     (["syscall_event_drops.actions=[alert, exit]"],
-     lambda c: c.syscall_event_drops.actions == ["alert", "exit"]),
+     lambda c: c.syscall_event_drops.actions == ("alert", "exit")),
 ]
 
 
@@ -94,7 +96,7 @@ def test_rules_files_relative_to_the_config(tmp_path: Path) -> None:
     f = tmp_path / "etc" / "c.yaml"
     f.parent.mkdir()
     f.write_text("rules_files: [rules.d, /abs/r.yaml]\n")
-    assert load_config(f).rules_files == [str(tmp_path / "etc" / "rules.d"), "/abs/r.yaml"]
+    assert load_config(f).rules_files == (str(tmp_path / "etc" / "rules.d"), "/abs/r.yaml")
 
 
 def test_env_vars_in_strings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,3 +113,44 @@ def test_cli_refuses_to_start_on_an_invalid_config(tmp_path: Path) -> None:
     assert r.returncode == 1 and r.stdout == ""
     assert f"{f}:2:12: stdout_output.enabled: expected true or false, got 'yes-please'" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+# A reload builds new outputs exactly when `delivery` differs (agent.py); these keys are in it.
+DELIVERY = ["json_output=false", "json_include_output_property=false", "json_include_tags_property=false",
+            "json_format=falco-0.31", "buffered_outputs=true", "outputs.rate=1", "outputs_queue.capacity=5",
+            "stdout_output.stream=stderr", "file_output.enabled=true", "syslog_output.port=1",
+            "program_output.keep_alive=true", "http_output.timeout=1"]
+NOT_DELIVERY = ["priority=error", "rule_matching=all", "time_format_iso_8601=true", "static_fields.a=b",
+                "append_output[0].extra_output=x", "webserver.enabled=true", "watch_config_files=false",
+                "syscall_event_drops.rate=1"]
+
+
+@pytest.mark.parametrize("arg", DELIVERY + NOT_DELIVERY)
+def test_delivery_holds_the_output_keys(arg: str) -> None:
+    assert (load_config(None, [arg]).delivery != Config().delivery) == (arg in DELIVERY)
+
+
+def test_yaml_keys_are_the_shipped_files_keys() -> None:
+    shipped = yaml.safe_load((ROOT / "tiercel.yaml").read_text())
+    assert set(Config.yaml_keys()) == set(shipped)
+
+
+def test_words_any_case_stored_lower_case() -> None:
+    cfg = load_config(None, ["stdout_output.stream=STDERR", "syslog_output.facility=Local3",
+                             "rule_matching=All", "priority=WARNING"])
+    words = (cfg.stdout_output.stream, cfg.syslog_output.facility, cfg.rule_matching)
+    assert words == ("stderr", "local3", "all")
+    assert cfg.priority == "WARNING"  # as written: priority.parse_priority reads it
+
+
+def test_priority_words_are_falcos() -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["priority=loud"])
+    assert f"priority: 'loud' is not one of {', '.join(ACCEPTED)}" in str(e.value)
+
+
+def test_section_problem_without_its_key_points_at_the_section() -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["http_output.enabled=true"])
+    expected = "-o http_output.enabled=true: http_output.url: '' is not an http:// or https:// URL"
+    assert expected in str(e.value)

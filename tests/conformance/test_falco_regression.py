@@ -54,7 +54,7 @@ SKIPS = yaml.safe_load((Path(__file__).parent / "falco_regression_skip.yaml").re
 RESULTS: dict[str, bool] = {}
 _LEVELS = {"INFO": "informational"}  # the suite's short name for Falco's Informational
 FALCO_TMP = "/tmp/falco_outputs"
-_TIERCEL_KEYS = {f.name for f in Config.__dataclass_fields__.values()}
+_TIERCEL_KEYS = set(Config.yaml_keys())
 
 
 class _MuxLoader(yaml.SafeLoader):

@@ -1,0 +1,99 @@
+"""`-o key=value`: one value grafted into the file's node tree before it is bound, as Falco's -o.
+
+The key is a path of names and list indexes (`file_output.enabled`, `append_output[0].match.tag`);
+what is missing on the way is created. The value is read as YAML (`-o 'actions=[log, alert]'`) and
+its nodes are named after the option, so an error in it reads `-o key=value: key: expected ...`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from tiercel.config.yamlfile import compose, empty_mapping, mark, where
+
+_STEP = re.compile(r"([A-Za-z0-9_]+)|\[(\d+)\]")
+
+
+def apply_override(root: MappingNode, arg: str, errors: list[str]) -> None:
+    """Put `-o a.b[1].c=value` into `root`; a problem is appended to `errors`."""
+    key, sep, text = arg.partition("=")
+    label = f"-o {arg}"
+    steps = _parse_path(key)
+    if not sep or steps is None:
+        errors.append(f"{label}: expected -o key=value with key like 'file_output.enabled'")
+        return
+    try:
+        value = compose(text or "''", label) or ScalarNode("tag:yaml.org,2002:null", "")
+    except yaml.YAMLError as e:
+        errors.append(f"{label}: not a valid YAML value: {getattr(e, 'problem', e)}")
+        return
+    _relabel(value, label)
+    node: Node = root
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
+        new = value if last else _empty(steps[i + 1], label)
+        found = _step_into(node, step, new, last, label, errors)
+        if found is None:
+            return
+        node = found
+
+
+def _parse_path(key: str) -> list[str | int] | None:
+    steps: list[str | int] = []
+    for part in key.split("."):
+        pos = 0
+        while pos < len(part):
+            m = _STEP.match(part, pos)
+            if m is None:
+                return None
+            steps.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+            pos = m.end()
+    return steps or None
+
+
+def _relabel(node: Node, label: str) -> None:
+    node.start_mark = mark(label)
+    for child in _children(node):
+        _relabel(child, label)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [n for kv in node.value for n in kv]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _empty(step: str | int, label: str) -> Node:
+    if isinstance(step, int):
+        return SequenceNode("tag:yaml.org,2002:seq", [], mark(label), mark(label))
+    return empty_mapping(label)
+
+
+def _step_into(node: Node, step: str | int, new: Node, last: bool, label: str,
+               errors: list[str]) -> Node | None:
+    """Go one step down the path, creating what is missing (`new`); the last step puts `new` there."""
+    if isinstance(step, str) and isinstance(node, MappingNode):
+        for i, (k, v) in enumerate(node.value):
+            if k.value == step:
+                if last:
+                    node.value[i] = (k, new)
+                return new if last else v
+        node.value.append((ScalarNode("tag:yaml.org,2002:str", step, mark(label)), new))
+        return new
+    if isinstance(step, int) and isinstance(node, SequenceNode) and step <= len(node.value):
+        if step == len(node.value):
+            node.value.append(new)
+        elif last:
+            node.value[step] = new
+        item: Node = node.value[step]
+        return item
+    if isinstance(step, int) and isinstance(node, SequenceNode):
+        errors.append(f"{label}: index {step} is past the end of a list of {len(node.value)}")
+    else:
+        errors.append(f"{label}: cannot follow '{step}' into the value at {where(node)}")
+    return None

@@ -1,0 +1,249 @@
+"""The configuration's schema: frozen dataclasses whose types say what each key accepts.
+
+The keys are Falco's (`falco.yaml`) wherever Falco has one, so a Falco user's settings read the same;
+tiercel's own additions are marked in the shipped `tiercel.yaml`. Each field's type is what the key
+accepts (a `Literal` lists its words, any case in the file, lower case here), each default is what
+runs without a file, and checks a type cannot say are declared on the field (`declare.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+
+from tiercel.config.declare import INLINE, at_least, in_range, keys_of, not_a_key, one_of, setting
+from tiercel.priority import ACCEPTED as PRIORITIES
+
+
+def _default_rules() -> str:
+    """The shipped rules: a source checkout's rules/, else the copy inside the binary
+    (tiercel/default_rules, ci/build-binary.sh), else the packages' /etc/tiercel/rules.d."""
+    package = Path(__file__).resolve().parents[1]
+    checkout = package.parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "rules").is_dir():
+        return str(checkout / "rules")
+    for packaged in (package / "default_rules", Path("/etc/tiercel/rules.d")):
+        if packaged.is_dir():
+            return str(packaged)
+    return str(checkout / "rules")
+
+
+DEFAULT_RULES = _default_rules()
+DEFAULT_QUEUE_CAPACITY = 10_000
+
+Stream = Literal["stdout", "stderr"]
+SyslogProtocol = Literal["unix", "udp", "tcp"]
+# In syslog's order: a facility's code is its index (local0..7 are 16..23, see outputs/syslog.py).
+Facility = Literal["kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+                   "authpriv", "ftp", "local0", "local1", "local2", "local3", "local4", "local5",
+                   "local6", "local7"]
+FACILITIES: tuple[Facility, ...] = get_args(Facility)
+JsonFormat = Literal["falco", "falco-0.31"]
+RuleMatching = Literal["first", "all"]
+DropAction = Literal["ignore", "log", "alert", "exit"]
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    rate: float = 0.0          # alerts per second refilled; 0 = no limit
+    max_burst: int = 1000
+
+
+@dataclass(frozen=True)
+class OutputsQueue:
+    capacity: int = setting(0, check=at_least(0, "must be 0 (the default bound) or more"))
+    # 0: tiercel's default bound (DEFAULT_QUEUE_CAPACITY), never unbounded
+    flush_timeout: float = 10.0  # tiercel: seconds to flush all queues at exit or output reload
+
+
+@dataclass(frozen=True)
+class StdoutOutput:
+    enabled: bool = True
+    stream: Stream = "stdout"  # tiercel: or stderr
+
+
+@dataclass(frozen=True)
+class FileOutput:
+    enabled: bool = False
+    keep_alive: bool = False
+    filename: str = "./events.txt"
+
+
+@dataclass(frozen=True)
+class SyslogOutput:
+    enabled: bool = False
+    protocol: SyslogProtocol = "unix"  # tiercel: unix (path), udp or tcp (host, port)
+    path: str = "/dev/log"
+    host: str = "127.0.0.1"
+    port: int = 514
+    facility: Facility = "user"
+    app_name: str = "tiercel"
+
+
+@dataclass(frozen=True)
+class ProgramOutput:
+    enabled: bool = False
+    keep_alive: bool = False
+    program: str = "jq '{text: .output}'"
+
+
+@dataclass(frozen=True)
+class HttpOutput:
+    enabled: bool = False
+    url: str = ""
+    user_agent: str = "tiercel"
+    custom_headers: dict[str, str] = field(default_factory=dict)
+    insecure: bool = False
+    ca_cert: str = ""
+    ca_bundle: str = ""
+    ca_path: str = ""
+    timeout: float = 5.0       # tiercel: seconds per request
+    max_retries: int = 5       # tiercel: attempts after the first before an alert is dropped
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.enabled and not self.url.startswith(("http://", "https://")):
+            yield "url", f"'{self.url}' is not an http:// or https:// URL"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How alerts leave: their format, the rate limit, the queues and the five outputs.
+
+    Falco's keys for these are top-level (`json_output`, `stdout_output`, ...), so this group is
+    `inline`: one value here, flat in the file. A reload builds new outputs when it differs.
+    """
+
+    json_output: bool = True
+    json_include_output_property: bool = True
+    json_include_tags_property: bool = True
+    json_format: JsonFormat = "falco"  # tiercel: falco-0.31 = the line Falco 0.31 wrote (no hostname)
+    buffered_outputs: bool = False
+    outputs: RateLimit = field(default_factory=RateLimit)
+    outputs_queue: OutputsQueue = field(default_factory=OutputsQueue)
+    stdout_output: StdoutOutput = field(default_factory=StdoutOutput)
+    file_output: FileOutput = field(default_factory=FileOutput)
+    syslog_output: SyslogOutput = field(default_factory=SyslogOutput)
+    program_output: ProgramOutput = field(default_factory=ProgramOutput)
+    http_output: HttpOutput = field(default_factory=HttpOutput)
+
+    @property
+    def queue_capacity(self) -> int:
+        return self.outputs_queue.capacity or DEFAULT_QUEUE_CAPACITY
+
+
+def _drops_threshold(value: float) -> str:
+    # worded as Falco words it, so logs that were searched for Falco's message still match
+    return f"syscall event drops threshold must be a double in the range [0, 1], not {value}"
+
+
+@dataclass(frozen=True)
+class SyscallEventDrops:
+    threshold: float = setting(0.1, check=in_range(0, 1, _drops_threshold))
+    actions: tuple[DropAction, ...] = ("log", "alert")
+    rate: float = 0.03333
+    max_burst: int = 1
+    simulate_drops: bool = False
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        for a in self.actions:  # worded as Falco words it
+            if a != "ignore" and "ignore" in self.actions:
+                yield "actions", (f'syscall event drop action "{a}" does not make sense with the '
+                                  '"ignore" action')
+
+
+@dataclass(frozen=True)
+class AppendMatch:
+    source: str | None = None
+    tag: str | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class AppendOutput:
+    match: AppendMatch = field(default_factory=AppendMatch)
+    extra_output: str = ""
+    extra_fields: tuple[str | dict[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Webserver:
+    enabled: bool = False
+    listen_address: str = "127.0.0.1"
+    listen_port: int = 8765
+    k8s_healthz_endpoint: str = "/healthz"
+    prometheus_metrics_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    rules_files: tuple[str, ...] = (DEFAULT_RULES,)
+    time_format_iso_8601: bool = False
+    priority: str = setting("debug", check=one_of(PRIORITIES))  # as written; priority.parse_priority
+    delivery: Delivery = field(default_factory=Delivery, metadata=INLINE)
+    syscall_event_drops: SyscallEventDrops = field(default_factory=SyscallEventDrops)
+    watch_config_files: bool = True
+    rule_matching: RuleMatching = "first"
+    append_output: tuple[AppendOutput, ...] = ()
+    static_fields: dict[str, str] = field(default_factory=dict)
+    webserver: Webserver = field(default_factory=Webserver)
+    path: str | None = not_a_key(None)  # the file this was read from
+
+    @classmethod
+    def yaml_keys(cls) -> tuple[str, ...]:
+        """The top-level keys of a config file, the inline groups' included."""
+        return tuple(keys_of(cls))
+
+    # The delivery settings under the names they had before they were grouped (read-only).
+    @property
+    def json_output(self) -> bool:
+        return self.delivery.json_output
+
+    @property
+    def json_include_output_property(self) -> bool:
+        return self.delivery.json_include_output_property
+
+    @property
+    def json_include_tags_property(self) -> bool:
+        return self.delivery.json_include_tags_property
+
+    @property
+    def json_format(self) -> JsonFormat:
+        return self.delivery.json_format
+
+    @property
+    def buffered_outputs(self) -> bool:
+        return self.delivery.buffered_outputs
+
+    @property
+    def outputs(self) -> RateLimit:
+        return self.delivery.outputs
+
+    @property
+    def outputs_queue(self) -> OutputsQueue:
+        return self.delivery.outputs_queue
+
+    @property
+    def stdout_output(self) -> StdoutOutput:
+        return self.delivery.stdout_output
+
+    @property
+    def file_output(self) -> FileOutput:
+        return self.delivery.file_output
+
+    @property
+    def syslog_output(self) -> SyslogOutput:
+        return self.delivery.syslog_output
+
+    @property
+    def program_output(self) -> ProgramOutput:
+        return self.delivery.program_output
+
+    @property
+    def http_output(self) -> HttpOutput:
+        return self.delivery.http_output
+
+    @property
+    def queue_capacity(self) -> int:
+        return self.delivery.queue_capacity
