@@ -154,7 +154,7 @@ def check(v: dict[str, Any]) -> None:
         return
     warnings: list[tuple[str, int]] = []
     try:
-        pred = compile_condition(parse_condition(v["input"]), MockFields(), warnings)
+        pred = compile_condition(parse_condition(v["input"]), MockFields(), warnings).check
         result = pred(event_for(v)) if expect.startswith("eval") or expect.endswith("error") else None
     except (ConditionSyntaxError, Exception) as e:
         assert expect in ("compile_error", "error"), f"unexpected error: {e}"

@@ -49,7 +49,7 @@ EVENT = {"s.str": "/usr/bin/Bash", "s.path": "/opt/dir/subdir/file.txt", "n.int"
 
 
 def run(text: str, event: dict[str, Any] | None = None) -> bool:
-    return compile_condition(parse_condition(text), DictFields())(EVENT if event is None else event)
+    return compile_condition(parse_condition(text), DictFields()).check(EVENT if event is None else event)
 
 
 CASES = [
@@ -208,7 +208,7 @@ def test_real_field_table_on_a_real_event() -> None:
                fd=Fd(num=3, typechar="f", name="/etc/shadow"))
     pred = compile_condition(parse_condition(
         "evt.type in (open, openat) and proc.name = cat and fd.name pmatch (/etc) and fd.num >= 0"),
-        fields.FieldTable())
+        fields.FieldTable()).check
     assert pred(ev) is True
 
 

@@ -38,7 +38,7 @@ from tiercel.rules.files.diagnostics import (
 from tiercel.rules.files.reader import read_items
 from tiercel.rules.files.rule_exceptions import condition_with_exceptions
 from tiercel.rules.language import passes, syntax
-from tiercel.rules.language.compiler import CompileError, compile_condition
+from tiercel.rules.language.compiler import Compiled, CompileError, compile_condition
 from tiercel.rules.language.parser import ConditionSyntaxError, parse_condition
 from tiercel.rules.matching.ruleset import CompiledRule, Ruleset
 from tiercel.rules.output import OutputFormat, OutputFormatError, compile_output
@@ -87,7 +87,7 @@ def load_rules_text(sources: Sequence[tuple[str, str]], fields: Any = None,
     rules = state.run()
     table = fields
 
-    def compile_(node: syntax.Node) -> Callable[[Event], bool]:
+    def compile_(node: syntax.Node) -> Compiled:
         return compile_condition(node, table)
 
     return Ruleset(rules, match_all=match_all, compile_=compile_), result
@@ -215,7 +215,7 @@ class _Compilation:
         """Compile; on failure, blame the macro that fails the same way, else the rule's own text."""
         warnings: list[tuple[str, int]] = []
         try:
-            predicate = compile_condition(node, self.fields, warnings)
+            predicate = compile_condition(node, self.fields, warnings).check
         except (CompileError, FieldError) as e:
             message, pos = _error_parts(e)
             ctx: tuple[str, ...] = (f"rule '{info.name}'", "condition")

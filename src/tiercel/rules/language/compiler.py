@@ -1,5 +1,7 @@
 """Compile a condition tree into one predicate `Event -> bool`, once, before any event is seen.
 
+The result is a `Compiled` record: the predicate (`check`) and, when the condition is one check on
+a plain field, that field's operand, which the prefilter uses to memoise the check per value.
 Each node type has a handler in HANDLERS that returns a closure; nothing looks at the tree per
 event. Fields are resolved once (through a FieldResolver, normally rules.fields.FieldTable),
 constants are converted once to the field's type, `in` lists become frozensets, globs and regexes
@@ -12,9 +14,9 @@ match when any of their values does, except that `!=` needs none equal and `in` 
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tiercel.errors import TiercelError
@@ -51,14 +53,31 @@ class CompileError(TiercelError):
         self.pos = pos
 
 
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A compiled condition: its predicate, and the field it reads when it is one check on a field.
+
+    `field` (getter, type, whether its values can key a dict) is set for a check whose left side
+    is a plain field, `proc.name in (...)`, and None otherwise: rules.matching.prefilter memoises
+    such checks by the field's value.
+    """
+
+    check: Predicate
+    field: Operand | None = None
+
+
 def compile_condition(node: syntax.Node, fields: FieldResolver, warnings: Warnings | None = None
-                      ) -> Predicate:
-    """The predicate of an expanded condition (macros and lists already substituted).
+                      ) -> Compiled:
+    """An expanded condition (macros and lists already substituted), compiled.
 
     Errors from the resolver propagate with a `pos` attribute added; `warnings` collects
     (message, pos) pairs for checks that work but are probably not what was meant.
     """
-    return _Compiler(fields, warnings if warnings is not None else []).compile(node)
+    compiler = _Compiler(fields, warnings if warnings is not None else [])
+    if isinstance(node, syntax.Compare) and isinstance(node.left, syntax.FieldRef):
+        left = compiler.operand(node.left)
+        return Compiled(_compare_operand(compiler, node, left), left)
+    return Compiled(compiler.compile(node))
 
 
 class _Compiler:
@@ -163,22 +182,9 @@ def _identifier(c: _Compiler, node: syntax.Node) -> Predicate:
 
 # -- checks -------------------------------------------------------------------------------------
 
-def operand_of(pred: Predicate) -> Operand | None:
-    """The field operand of a compiled check on a plain field (its getter, type, list-ness).
-
-    The prefilter (rules.prefilter) reads it to memoise checks by the field's value.
-    """
-    return getattr(pred, "tiercel_operand", None)
-
-
 def _compare(c: _Compiler, node: syntax.Node) -> Predicate:
     assert isinstance(node, syntax.Compare)
-    left = c.operand(node.left)
-    pred = _compare_operand(c, node, left)
-    if isinstance(node.left, syntax.FieldRef):
-        with contextlib.suppress(AttributeError):  # a set's __contains__ takes no attributes
-            pred.tiercel_operand = left  # type: ignore[attr-defined]
-    return pred
+    return _compare_operand(c, node, c.operand(node.left))
 
 
 def _compare_operand(c: _Compiler, node: syntax.Compare, left: Operand) -> Predicate:

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from tiercel.events.model import Event
 from tiercel.rules.language import syntax
+from tiercel.rules.language.compiler import Compiled
 from tiercel.rules.matching.prefilter import build_keyed_plan
 
 if TYPE_CHECKING:
     from tiercel.rules.matching.ruleset import CompiledRule
 
-Predicate = Callable[[Event], bool]
-Compile = Callable[[syntax.Node], Predicate]
+Compile = Callable[[syntax.Node], Compiled]
 Plan = Callable[[Event, list[Any]], None]     # appends matching rules to the list
 
 
@@ -82,9 +82,9 @@ def build_plan(rules: Sequence[CompiledRule], evttype: str, compile_: Compile) -
         spec = specialise(rule.node, evttype)
         if spec is not False:
             items.append((rule, conjuncts(spec)))
-    cache: dict[syntax.Node, Predicate] = {}
+    cache: dict[syntax.Node, Compiled] = {}
 
-    def compiled(node: syntax.Node) -> Predicate:
+    def compiled(node: syntax.Node) -> Compiled:
         if node not in cache:
             cache[node] = compile_(node)
         return cache[node]

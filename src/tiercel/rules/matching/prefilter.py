@@ -26,14 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from tiercel.events.model import Event
 from tiercel.rules.language import syntax
-from tiercel.rules.language.compiler import operand_of
+from tiercel.rules.language.compiler import Compiled
+from tiercel.rules.language.transformers import Operand
 from tiercel.rules.matching.implied_checks import Atom, FieldKey, estimate, necessary, reorder
 
 if TYPE_CHECKING:
     from tiercel.rules.matching.ruleset import CompiledRule
 
 Predicate = Callable[[Event], bool]
-Compile = Callable[[syntax.Node], Predicate]
+Compile = Callable[[syntax.Node], Compiled]
 Plan = Callable[[Event, list[Any]], None]
 
 MEMO_LIMIT = 16384          # distinct values kept per field before the memo starts over
@@ -42,12 +43,13 @@ SELECTIVE = 0.9             # a key costs one dict lookup: worth it unless it ne
 
 def build_keyed_plan(items: Sequence[tuple[CompiledRule, list[syntax.Node]]], compiled: Compile) -> Plan:
     """The plan for one event type, from each candidate rule and its specialised conjuncts."""
-    operands: dict[FieldKey, Any] = {}
+    operands: dict[FieldKey, Operand | None] = {}
 
     def usable(key: FieldKey) -> bool:
+        """A field can key a memo when its values are hashable (its check's compiled field says)."""
         if key not in operands:
-            op = operand_of(compiled(syntax.Compare(syntax.FieldRef(key[0], key[1]), "exists")))
-            operands[key] = op if op is not None and op.hashable else None
+            field = compiled(syntax.Compare(syntax.FieldRef(key[0], key[1]), "exists")).field
+            operands[key] = field if field is not None and field.hashable else None
         return operands[key] is not None
 
     # Each conjunct with a selective key is a clause: the rule is a candidate when every clause
@@ -66,12 +68,14 @@ def build_keyed_plan(items: Sequence[tuple[CompiledRule, list[syntax.Node]]], co
                 for atom in atoms:
                     mask |= atom_bits.setdefault(atom, 1 << len(atom_bits))
                 masks.append(mask)
-        pred = None if not conj else compiled(reorder(conj[0] if len(conj) == 1 else syntax.And(tuple(conj))))
+        whole = None if not conj else reorder(conj[0] if len(conj) == 1 else syntax.And(tuple(conj)))
+        pred = None if whole is None else compiled(whole).check
         rules.append((rule, pred, tuple(masks)))
     groups: dict[FieldKey, list[tuple[int, Predicate]]] = {}
     for (fkey, node), bit in atom_bits.items():
-        groups.setdefault(fkey, []).append((bit, compiled(node)))
-    return _keyed(tuple((operands[k].get, {}, tuple(a)) for k, a in groups.items()), tuple(rules))
+        groups.setdefault(fkey, []).append((bit, compiled(node).check))
+    getters = {k: op.get for k, op in operands.items() if op is not None}
+    return _keyed(tuple((getters[k], {}, tuple(a)) for k, a in groups.items()), tuple(rules))
 
 
 def _fields(atoms: list[Atom]) -> set[FieldKey]:

@@ -57,7 +57,7 @@ class Ruleset:
 
     def __init__(self, rules: Sequence[CompiledRule], match_all: bool = False,
                  compile_: Compile | None = None) -> None:
-        """`compile_` (condition tree -> predicate) enables shared-check plans; without it each
+        """`compile_` (condition tree -> Compiled) enables shared-check plans; without it each
         candidate rule's predicate is called in turn."""
         self.rules = list(rules)
         self.match_all = match_all
