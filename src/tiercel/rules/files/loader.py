@@ -178,26 +178,19 @@ class _Compilation:
         if output is None or node is None:
             return None
         self._mark_lists(node)
-        own = node
-        node = self.expand_macros(node, cond, self.macros, (*ctx, "condition"))
-        if node is None:
+        expanded = self.run_passes(node, cond, (*ctx, "condition"))
+        if expanded is None:
             return None
-        try:
-            node = passes.expand_lists(node, self.lists)
-        except passes.InvalidListUse as e:
-            self.result.error(LOAD_ERR_COMPILE_CONDITION, str(e), cond.span_at(e.pos), (*ctx, "condition"))
-            return None
-        predicate = self._compile_condition(info, cond, node, own)
+        predicate = self._compile_condition(info, cond, expanded.node, node)
         if predicate is None:
             return None
-        evttypes = passes.event_types(node)
-        if evttypes is None and info.warn_evttypes:
+        if expanded.evttypes is None and info.warn_evttypes:
             self.result.warning(LOAD_NO_EVTTYPE, "Rule matches too many evt.type values. This has a "
                                 "significant performance penalty.", info.span, ctx)
         return CompiledRule(id=info.index, name=info.name, desc=info.desc, priority=info.priority,
                             source=info.source, tags=info.tags, enabled=info.enabled,
-                            evttypes=evttypes, predicate=predicate, output=output, span=info.span,
-                            condition=cond.text, node=node)
+                            evttypes=expanded.evttypes, predicate=predicate, output=output,
+                            span=info.span, condition=cond.text, node=expanded.node)
 
     def _compile_output(self, info: RuleInfo, ctx: tuple[str, ...]) -> OutputFormat | None:
         try:
@@ -280,16 +273,38 @@ class _Compilation:
 
     def expand_macros(self, node: syntax.Node, cond: CondText, macros: dict[str, syntax.Node],
                       ctx: tuple[str, ...]) -> syntax.Node | None:
-        """Macro references replaced by macro trees; an unknown one is an error at its position."""
-        refs = [n for n in syntax.walk(node) if isinstance(n, syntax.Identifier)]
-        if any(r.name in self.broken for r in refs):
+        """A macro's condition with the macros it sees expanded; an unknown one is an error at its
+        position."""
+        if not self._macros_usable(node):
             return None
-        self.used_macros.update(r.name for r in refs)
         try:
             return passes.expand_macros(node, macros)
         except (passes.UndefinedMacro, passes.MacroCycle) as e:
             self.result.error(LOAD_ERR_UNKNOWN_MACRO, str(e), cond.span_at(e.pos), ctx)
             return None
+
+    def run_passes(self, node: syntax.Node, cond: CondText, ctx: tuple[str, ...]
+                   ) -> passes.Expanded | None:
+        """A rule's condition through every pass; an unknown macro or a list where one value is
+        expected is an error at its position."""
+        if not self._macros_usable(node):
+            return None
+        try:
+            return passes.run_passes(node, self.macros, self.lists)
+        except (passes.UndefinedMacro, passes.MacroCycle) as e:
+            self.result.error(LOAD_ERR_UNKNOWN_MACRO, str(e), cond.span_at(e.pos), ctx)
+        except passes.InvalidListUse as e:
+            self.result.error(LOAD_ERR_COMPILE_CONDITION, str(e), cond.span_at(e.pos), ctx)
+        return None
+
+    def _macros_usable(self, node: syntax.Node) -> bool:
+        """False when `node` names a macro that failed to load (its own error says why); the macros
+        it names count as used."""
+        refs = [n for n in syntax.walk(node) if isinstance(n, syntax.Identifier)]
+        if any(r.name in self.broken for r in refs):
+            return False
+        self.used_macros.update(r.name for r in refs)
+        return True
 
     def _mark_lists(self, node: syntax.Node) -> None:
         for n in syntax.walk(node):

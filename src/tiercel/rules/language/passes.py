@@ -4,6 +4,10 @@
     expand_lists    a list name among the values of a check becomes the list's items
     event_types     the evt.type values a condition can match (None: any), for the rule index
 
+`run_passes` runs them on a rule's condition: the rewrites in turn, then the event types of the
+result. (A macro's own condition only has its macros expanded, when the macro is defined: lists
+are expanded once the rule using it is.)
+
 Falco expands lists by substituting text before parsing; expand_lists gives the same result on the
 tree: a bare (unquoted) value equal to a list name is replaced by the list's items, an item that is
 itself a quoted string ('"one string"' in YAML) is read as one, and an item with a blank in it stays
@@ -231,9 +235,6 @@ def event_types(node: syntax.Node, universe: Iterable[str] | None = None) -> fro
     return None if names == known else names
 
 
-
-
-
 def event_types_legacy(node: syntax.Node) -> frozenset[str] | None:
     """The derivation of Falco 0.31 and earlier (its Lua compiler), for comparing with old suites.
 
@@ -252,4 +253,24 @@ def event_types_legacy(node: syntax.Node) -> frozenset[str] | None:
                 after_not = after_not or seen_not
                 names |= _names(n.right) or frozenset()
     return frozenset(names) if found and not after_not else None
+
+
+# -- running them -------------------------------------------------------------------------------
+
 PASSES = (expand_macros, expand_lists, event_types)
+
+
+@dataclass(frozen=True, slots=True)
+class Expanded:
+    """A rule's condition after the passes: the tree to compile, and its event types (None: any)."""
+
+    node: syntax.Node
+    evttypes: frozenset[str] | None
+
+
+def run_passes(node: syntax.Node, macros: Mapping[str, syntax.Node], lists: Mapping[str, list[str]]
+               ) -> Expanded:
+    """Every pass of PASSES, in that order; raises UndefinedMacro, MacroCycle or InvalidListUse."""
+    macros_pass, lists_pass, types_pass = PASSES
+    node = lists_pass(macros_pass(node, macros), lists)
+    return Expanded(node, types_pass(node))
