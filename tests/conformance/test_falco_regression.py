@@ -49,7 +49,7 @@ from tiercel.config import Config
 from tiercel.errors import TiercelError
 from tiercel.rules import load_rules, validate_command
 
-SUITE = Path("/work/shared/oracles/falco-regression/test")
+SUITE = "falco-regression/test"  # under the oracle directory
 SKIPS = yaml.safe_load((Path(__file__).parent / "falco_regression_skip.yaml").read_text())
 RESULTS: dict[str, bool] = {}
 _LEVELS = {"INFO": "informational"}  # the suite's short name for Falco's Informational
@@ -64,10 +64,10 @@ class _MuxLoader(yaml.SafeLoader):
 _MuxLoader.add_constructor("!mux", lambda loader, node: loader.construct_mapping(node, deep=True))
 
 
-def _tests() -> list[Any]:
+def _tests(oracles: Path) -> list[Any]:
     out = []
     for name in ("falco_tests.yaml", "falco_tests_exceptions.yaml"):
-        tests = yaml.load((SUITE / name).read_text(), Loader=_MuxLoader)["trace_files"]
+        tests = yaml.load((oracles / SUITE / name).read_text(), Loader=_MuxLoader)["trace_files"]
         out += [pytest.param(test, t, id=test) for test, t in tests.items()]
     return out
 
@@ -114,15 +114,15 @@ def _overrides(t: dict[str, Any]) -> list[str]:
             "json_format=falco-0.31"]
 
 
-def _run(t: dict[str, Any], tmp: Path) -> tuple[int, str, str]:
-    opts = RunOptions(rules=[SUITE / f for f in _list(t.get("rules_file"))] or [],
+def _run(suite: Path, t: dict[str, Any], tmp: Path) -> tuple[int, str, str]:
+    opts = RunOptions(rules=[suite / f for f in _list(t.get("rules_file"))] or [],
                       disable=_list(t.get("disabled_rules")), disable_tags=_list(t.get("disable_tags")),
                       only_tags=_list(t.get("run_tags")), priority=t.get("priority"),
-                      json=bool(t.get("json_output", False)), trace=SUITE / t["trace_file"],
-                      config=_tiercel_config(SUITE / t["conf_file"], tmp) if "conf_file" in t else None,
+                      json=bool(t.get("json_output", False)), trace=suite / t["trace_file"],
+                      config=_tiercel_config(suite / t["conf_file"], tmp) if "conf_file" in t else None,
                       overrides=_overrides(t))
     if not opts.rules:
-        opts.rules = [SUITE.parent / "rules/falco_rules.yaml"]
+        opts.rules = [suite.parent / "rules/falco_rules.yaml"]
     out, err = io.StringIO(), io.StringIO()
     try:
         code = run_agent(opts, out, err)
@@ -132,13 +132,13 @@ def _run(t: dict[str, Any], tmp: Path) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def _check_validate(t: dict[str, Any]) -> None:
-    code = validate_command([SUITE / f for f in _list(t["validate_rules_file"])])
+def _check_validate(suite: Path, t: dict[str, Any]) -> None:
+    code = validate_command([suite / f for f in _list(t["validate_rules_file"])])
     assert code == t.get("exit_status", 0)
 
 
-def _check_run(name: str, t: dict[str, Any], tmp: Path) -> None:
-    code, out, err = _run(t, tmp)
+def _check_run(suite: Path, name: str, t: dict[str, Any], tmp: Path) -> None:
+    code, out, err = _run(suite, t, tmp)
     assert code == t.get("exit_status", 0), err
     if code != 0 and "conf_file" not in t:
         return  # a failing rules file: its wording is compared in tests/rules/test_validate_errors.py
@@ -165,7 +165,7 @@ def _check_run(name: str, t: dict[str, Any], tmp: Path) -> None:
     for entry in _list(t.get("output_strictly_contains")):
         for where, oracle in entry.items():
             got = out if where == "stdout" else Path(where.replace(FALCO_TMP, str(tmp))).read_text()
-            _assert_in_order((SUITE / oracle).read_text().splitlines(), got.splitlines(), where)
+            _assert_in_order((suite / oracle).read_text().splitlines(), got.splitlines(), where)
 
 
 def _check_patterns(name: str, t: dict[str, Any], out: str, err: str) -> None:
@@ -185,8 +185,8 @@ def _assert_in_order(expected: list[str], got: list[str], where: str) -> None:
         assert any(g == line for g in it), f"{where}: {line!r} missing or out of order in {got[:10]}"
 
 
-def _check_rules_events(t: dict[str, Any]) -> None:
-    ruleset, _ = load_rules([SUITE / f for f in _list(t.get("rules_file"))])
+def _check_rules_events(suite: Path, t: dict[str, Any]) -> None:
+    ruleset, _ = load_rules([suite / f for f in _list(t.get("rules_file"))])
     got = {r.name: r.evttypes for r in ruleset.rules}
     for entry in t["rules_events"]:
         for rule, types in entry.items():
@@ -194,9 +194,9 @@ def _check_rules_events(t: dict[str, Any]) -> None:
             assert set(got[rule] or {"all"}) == want, f"{rule}: {got[rule]} != {want}"
 
 
-def _check_warnings(t: dict[str, Any]) -> None:
-    _, result = load_rules([SUITE / f for f in _list(t.get("rules_file"))]
-                           or [SUITE.parent / "rules/falco_rules.yaml"])
+def _check_warnings(suite: Path, t: dict[str, Any]) -> None:
+    _, result = load_rules([suite / f for f in _list(t.get("rules_file"))]
+                           or [suite.parent / "rules/falco_rules.yaml"])
     text = "\n".join(w.headline() for w in result.warnings)
     expected = t["rules_warning"] or []
     for rule in expected:
@@ -205,15 +205,15 @@ def _check_warnings(t: dict[str, Any]) -> None:
         assert not [w for w in result.warnings if "rule '" in w.headline()], text
 
 
-@pytest.mark.parametrize(("name", "t"), _tests())
-def test_falco_regression(name: str, t: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.oracle_cases(("name", "t"), _tests)
+def test_falco_regression(name: str, t: dict[str, Any], tmp_path: Path, oracles: Path) -> None:
     reason = _skip_reason(name, t)
     if reason:
         pytest.skip(reason)
     RESULTS[name] = False
     failing = SKIPS["failing"].get(name)
     try:
-        _check(name, t, tmp_path)
+        _check(oracles / SUITE, name, t, tmp_path)
     except AssertionError:
         if failing:
             pytest.xfail(failing)
@@ -222,18 +222,18 @@ def test_falco_regression(name: str, t: dict[str, Any], tmp_path: Path) -> None:
     RESULTS[name] = True
 
 
-def _check(name: str, t: dict[str, Any], tmp: Path) -> None:
+def _check(suite: Path, name: str, t: dict[str, Any], tmp: Path) -> None:
     if "validate_rules_file" in t:
-        _check_validate(t)
+        _check_validate(suite, t)
     else:
-        _check_run(name, t, tmp)
+        _check_run(suite, name, t, tmp)
         if "rules_warning" in t:
-            _check_warnings(t)
+            _check_warnings(suite, t)
         if "rules_events" in t:
-            _check_rules_events(t)
+            _check_rules_events(suite, t)
 
 
-def test_falco_regression_summary(capsys: pytest.CaptureFixture[str]) -> None:
+def test_falco_regression_summary(oracles: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Runs after the suite (same module, defined last): prints the pass count."""
     passed = sum(RESULTS.values())
     with capsys.disabled():

@@ -6,64 +6,53 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from tiercel.events.model import Container, Event, Fd, Process
+from tiercel.events.model import Event, Fd, Process
+from tiercel.testing import events as b
+from tiercel.testing.events import O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, SEC, T0, mount
 
-O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC = 0, 1, 0o100, 0o1000
-SEC = 1_000_000_000
-T0 = 1_700_000_000 * SEC
+TS = T0 + SEC // 10    # the events' time: the process started at T0
 
 
 def proc(comm: str, args: tuple[str, ...] = (), parent: str = "bash", uid: int = 0, tty: int = 0,
          container: str = "", exepath: str = "", vpid: int = 0, started: int = T0,
          gparent: str = "systemd") -> Process:
-    gp = Process(pid=1, ppid=0, comm=gparent, exepath=f"/usr/bin/{gparent}")
-    pp = Process(pid=10, ppid=1, comm=parent, exepath=f"/usr/bin/{parent}", parent=gp, args=["-c", "x"])
-    c = Container(id=container, name="web", image="nginx:1") if container else None
-    return Process(pid=100, ppid=10, comm=comm, exe=comm, exepath=exepath or f"/usr/bin/{comm}",
-                   args=list(args), uid=uid, user="root" if uid == 0 else "nobody", tty=tty, parent=pp,
-                   container_id=container, container=c, vpid=vpid or 100, start_ts=started)
+    """`comm` (pid 100) under `parent -c x` (pid 10) under `gparent` (pid 1)."""
+    pp = b.process(parent, pid=10, exe="", args=["-c", "x"], parent=b.process(gparent, pid=1, exe=""))
+    c = b.container(container, name="web", image="nginx:1") if container else None
+    return b.process(comm, pid=100, exepath=exepath or None, args=args, uid=uid,
+                     user="root" if uid == 0 else "nobody", tty=tty, parent=pp, container=c,
+                     vpid=vpid or 100, start_ts=started)
 
 
-def ev(etype: str, p: Process, *, res: int = 0, fd: Fd | None = None, ts: int = T0 + SEC // 10,
+def ev(etype: str, p: Process, *, res: int = 0, fd: Fd | None = None, ts: int = TS,
        abspath: str | None = None, dst: str | None = None, **args: Any) -> Event:
-    return Event(num=1, ts=ts, type=etype, dir="<", tid=p.pid, pid=p.pid, uid=p.uid, comm=p.comm,
-                 res=res, args=args, proc=p, fd=fd, abspath=abspath, abspath_dst=dst)
+    return b.event(etype, args, res=res, fd=fd, abspath=abspath, abspath_dst=dst, proc=p, ts=ts)
 
 
 def exec_(comm: str, *args: str, **kw: Any) -> Event:
     p = proc(comm, args, **kw)
-    return ev("execve", p, filename=p.exepath, args=list(args))
+    return b.execve(p.exepath, args, exe=comm, proc=p, ts=TS)
 
 
 def open_(path: str, flags: int, comm: str = "cat", res: int = 3, **kw: Any) -> Event:
-    p = proc(comm, **kw)
-    return ev("openat", p, res=res, fd=Fd(num=3, typechar="f", name=path, openflags=flags),
-              abspath=path, dirfd=-100, name=path, flags=flags, mode=0o644)
+    return b.openat(path, flags=flags, mode=0o644, res=res, fd=b.file_fd(path, 3, flags=flags),
+                    proc=proc(comm, **kw), ts=TS)
 
 
 def connect(comm: str, sip: str, sport: int, **kw: Any) -> Event:
-    p = proc(comm, **kw)
-    fd = Fd(num=3, typechar="4", name=f"192.0.2.1:40000->{sip}:{sport}", l4proto="tcp",
-            cip="192.0.2.1", cport=40000, sip=sip, sport=sport)
-    return ev("connect", p, fd=fd, tuple=None, addr=(sip, sport))
+    fd = b.socket_fd(3, cip="192.0.2.1", cport=40000, sip=sip, sport=sport)
+    return b.connect(3, b.inet(sip, sport), fd=fd, proc=proc(comm, **kw), ts=TS)
 
 
 def container_event(mounts: list[dict[str, Any]] | None = None, privileged: bool = False) -> Event:
-    c = Container(id="abcdef123456", name="c1", image="busybox:1", privileged=privileged,
-                  mounts=mounts or [])
-    return Event(num=1, ts=T0, type="container", dir=">", tid=0, pid=0,
-                 proc=Process(pid=0, ppid=0, container_id=c.id, container=c))
-
-
-def mount(src: str, dst: str) -> dict[str, Any]:
-    return {"Source": src, "Destination": dst, "Mode": "ro", "RW": False, "Propagation": "rprivate"}
+    return b.container_event(b.container("abcdef123456", name="c1", image="busybox:1",
+                                         privileged=privileged, mounts=mounts or []))
 
 
 def dup2(typechar: str, newfd: int, comm: str = "bash") -> Event:
-    p = proc(comm)
-    fd = Fd(num=newfd, typechar=typechar, name="192.0.2.1:40000->192.0.2.2:4444", l4proto="tcp",
-            cip="192.0.2.1", cport=40000, sip="192.0.2.2", sport=4444)
-    return ev("dup2", p, res=newfd, fd=fd, oldfd=3, newfd=newfd)
+    fd = b.socket_fd(newfd, cip="192.0.2.1", cport=40000, sip="192.0.2.2", sport=4444)
+    fd.typechar = typechar  # the same connection's name on a descriptor of another kind
+    return b.dup2(3, newfd, fd=fd, proc=proc(comm), ts=TS)
 
 
 CID = "0123456789ab"

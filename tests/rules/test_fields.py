@@ -12,6 +12,8 @@ from tiercel.events import flags as fl
 from tiercel.events.model import Container, Event, Fd, Process
 from tiercel.rules.fields.listing import list_fields_command
 from tiercel.rules.fields.table import FIELDS, FieldArgumentError, FieldTable, UnknownField
+from tiercel.testing.events import container, dir_fd, file_fd, process, socket_fd
+from tiercel.testing.events import event as build_event
 
 TS = 1_700_000_000_123_456_789
 USERS = {0: "root", 65534: "nobody", 1000: "alice"}
@@ -20,47 +22,39 @@ TABLE = FieldTable(user_name=USERS.get, group_name=GROUPS.get, hostname="node-1"
 
 # ---- a process tree: systemd -> sshd -> bash -> cat -------------------------------------------
 
-INIT = Process(pid=1, ppid=0, comm="systemd", exe="/sbin/init", exepath="/usr/lib/systemd/systemd")
-SSHD = Process(pid=100, ppid=1, comm="sshd", exe="/usr/sbin/sshd", exepath="/usr/sbin/sshd",
-               args=["-D"], parent=INIT)
-BASH = Process(pid=200, ppid=100, comm="bash", exe="-bash", exepath="/usr/bin/bash", parent=SSHD,
-               start_ts=TS - 60 * 10**9)
-CAT = Process(pid=300, ppid=200, comm="cat", exe="cat", exepath="/usr/bin/cat", args=["/etc/shadow", "-n"],
-              cwd="/root/", uid=0, gid=0, user="root", group="root", loginuid=1000, loginname="alice",
-              tty=34816, start_ts=TS - 5 * 10**9, parent=BASH, threads={300, 301})
-CAT.fds[0] = Fd(0, "f", "/dev/pts/0")
-CAT.fds[7] = Fd(7, "d", "/var/log")
+INIT = process("systemd", pid=1, exe="/sbin/init", exepath="/usr/lib/systemd/systemd")
+SSHD = process("sshd", pid=100, exe="/usr/sbin/sshd", exepath="/usr/sbin/sshd", args=["-D"], parent=INIT)
+BASH = process("bash", pid=200, exe="-bash", parent=SSHD, start_ts=TS - 60 * 10**9)
+CAT = process("cat", pid=300, args=["/etc/shadow", "-n"], cwd="/root/", user="root", group="root",
+              loginuid=1000, loginname="alice", tty=34816, start_ts=TS - 5 * 10**9, parent=BASH,
+              threads={300, 301}, fds=[file_fd("/dev/pts/0", 0), dir_fd("/var/log", 7)])
 
-WEB = Container(id="abc123def456", full_id="abc123def456" + "0" * 52, type="docker", name="web",
+WEB = container("abc123def456", full_id="abc123def456" + "0" * 52, type="docker", name="web",
                 image="registry.example.com/team/nginx:1.25", image_tag="1.25", privileged=True,
                 labels={"io.kubernetes.pod.name": "web-7d4f", "io.kubernetes.pod.namespace": "shop",
                         "io.kubernetes.pod.uid": "0b0c-11", "io.kubernetes.container.name": "nginx"})
-NGINX = Process(pid=4000, ppid=1, comm="nginx", exe="nginx", exepath="/usr/sbin/nginx", uid=101,
-                user="", container_id="abc123def456", container=WEB, parent=INIT)
+NGINX = process("nginx", pid=4000, exepath="/usr/sbin/nginx", uid=101, container=WEB, parent=INIT)
 
 
 def ev(type_: str, args: dict[str, Any] | None = None, res: int | None = 0, proc: Process = CAT,
-       fd: Fd | None = None, **kw: Any) -> Event:
-    return Event(num=42, ts=TS, type=type_, dir="<", tid=proc.pid, pid=proc.pid, cpu=1, res=res,
-                 args=args or {}, proc=proc, fd=fd, comm=proc.comm, **kw)
+       fd: Fd | None = None) -> Event:
+    return build_event(type_, args, res=res, fd=fd, proc=proc, num=42, ts=TS, cpu=1)
 
 
-SHADOW_FD = Fd(3, "f", "/etc/shadow", dev=0x803, ino=1234)
+SHADOW_FD = file_fd("/etc/shadow", 3, dev=0x803, ino=1234)
 # Flags are the kernel's values, as the live decoder records them.
 OPEN_READ = ev("openat", {"fd": 3, "dirfd": -100, "name": "/etc/shadow", "flags": 0o2000000, "mode": 0},
                res=3, fd=SHADOW_FD)
 OPEN_WRITE = ev("openat", {"fd": 5, "dirfd": -100, "name": "/usr/local/bin/x",
                            "flags": 0o1101, "mode": 0o755},
-                res=5, fd=Fd(5, "f", "/usr/local/bin/x"))
+                res=5, fd=file_fd("/usr/local/bin/x", 5))
 OPEN_FAILED = ev("openat", {"fd": -2, "dirfd": -100, "name": "notes/missing.txt", "flags": 0, "mode": 0},
                  res=-2)
 OPEN_AT_DIR = ev("openat", {"fd": 8, "dirfd": 7, "name": "syslog", "flags": 0, "mode": 0}, res=8)
-CLIENT = Fd(4, "4", "10.0.0.5:40000->93.184.216.34:443", l4proto="tcp", cip="10.0.0.5", cport=40000,
-            sip="93.184.216.34", sport=443)
+CLIENT = socket_fd(4, cip="10.0.0.5", cport=40000, sip="93.184.216.34", sport=443)
 CONNECT = ev("connect", {"res": -115, "tuple": ("10.0.0.5", 40000, "93.184.216.34", 443), "fd": 4,
                          "addr": ("AF_INET", "93.184.216.34", 443)}, res=-115, fd=CLIENT)
-SERVER = Fd(9, "6", "2001:db8::7:51000->2001:db8::1:22", l4proto="tcp", cip="2001:db8::7", cport=51000,
-            sip="2001:db8::1", sport=22, is_server=True)
+SERVER = socket_fd(9, cip="2001:db8::7", cport=51000, sip="2001:db8::1", sport=22, server=True)
 ACCEPT = ev("accept4", {"fd": 9}, res=9, fd=SERVER, proc=SSHD)
 SOCKET = ev("socket", {"fd": 6, "domain": 17, "type": 3, "proto": 0, "flags": 0}, res=6)
 PTRACE = ev("ptrace", {"res": 0, "addr": 0, "data": 0, "request": 16, "pid": 4000})
@@ -77,7 +71,7 @@ EXECVE = ev("execve", {"res": 0, "exe": "cat", "args": ["/etc/shadow", "-n"], "f
                        "cap_permitted": (1 << 21) | (1 << 0), "uid": 0})
 WRITE = ev("write", {"res": 5, "data": b"hello", "fd": 0}, res=5, fd=CAT.fds[0])
 IN_CONTAINER = ev("execve", {"res": 0}, proc=NGINX)
-NO_PROC = Event(num=1, ts=TS, type="close", dir="<", tid=77, pid=77, comm="ghost", uid=1000, res=0)
+NO_PROC = build_event("close", pid=77, comm="ghost", uid=1000, ts=TS)
 
 CASES: list[tuple[str, str | None, Event, Any]] = [
     # evt.*

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tiercel.events.model import Event, Fd, Process
+from tiercel.events.model import Event
 from tiercel.outputs.alert import Alert, make_alert, rfc3339, to_json, to_json_falco031
 from tiercel.rules.output import (
     NA,
@@ -21,8 +21,9 @@ from tiercel.rules.output import (
     render_value,
     tokenize,
 )
+from tiercel.testing.events import event, file_fd, process
 
-ORACLE = Path("/work/shared/oracles/falco-regression/test/output_files/single_rule_with_cat_write.json")
+ORACLE = "falco-regression/test/output_files/single_rule_with_cat_write.json"  # under the oracle directory
 TS = 1470327477881781397
 
 
@@ -60,10 +61,9 @@ class FakeFields:
 
 
 def cat_event() -> Event:
-    parent = Process(pid=1, ppid=0, comm="bash")
-    proc = Process(pid=42, ppid=1, comm="cat", args=["/dev/null"], parent=parent)
-    return Event(num=1, ts=TS, type="open", dir="<", tid=42, pid=42, proc=proc,
-                 fd=Fd(num=3, typechar="f", name="/dev/null"), args={"flags": "O_RDONLY"})
+    parent = process("bash", pid=1, exe="", exepath="")
+    proc = process("cat", pid=42, exe="", exepath="", args=["/dev/null"], parent=parent)
+    return event("open", {"flags": "O_RDONLY"}, res=None, fd=file_fd("/dev/null"), proc=proc, ts=TS)
 
 
 @pytest.mark.parametrize(("template", "expected"), [
@@ -136,19 +136,19 @@ class _Rule:
         return self.fmt.render(event), self.fmt.fields(event)
 
 
-def test_falco_031_json_line_is_byte_exact() -> None:
+def test_falco_031_json_line_is_byte_exact(oracles: Path) -> None:
     alert = make_alert(_Rule(), cat_event(), time_iso8601=True)
-    expected = ORACLE.read_text().splitlines()[0]
+    expected = (oracles / ORACLE).read_text().splitlines()[0]
     assert to_json_falco031(alert) == expected
 
 
-def test_json_alert_keys_and_values() -> None:
+def test_json_alert_keys_and_values(oracles: Path) -> None:
     alert = make_alert(_Rule(), cat_event(), hostname="node-1", time_iso8601=True)
     line = to_json(alert)
     doc = json.loads(line)
     assert list(doc) == ["hostname", "output", "output_fields", "priority", "rule", "source", "tags",
                          "time"]
-    oracle = json.loads(ORACLE.read_text().splitlines()[0])
+    oracle = json.loads((oracles / ORACLE).read_text().splitlines()[0])
     assert {k: v for k, v in doc.items() if k != "hostname"} == oracle
     assert doc["hostname"] == "node-1"
     assert "\n" not in line and ", " not in line.split('"output":')[0]

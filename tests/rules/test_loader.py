@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tiercel.events.model import Event, Fd, Process
+from tiercel.events.model import Event
 from tiercel.outputs.alert import make_alert, to_json_falco031
 from tiercel.rules.files.diagnostics import LOAD_UNKNOWN_FILTER, LOAD_UNUSED_LIST, LOAD_UNUSED_MACRO
 from tiercel.rules.files.loader import load_rules, load_rules_text
+from tiercel.testing.events import O_WRONLY, open_, process
 
-FALCO_TEST = Path("/work/shared/oracles/falco-regression/test")
+FALCO_TEST = "falco-regression/test"  # under the oracle directory
 
 
 class _MuxLoader(yaml.SafeLoader):
@@ -31,18 +32,15 @@ _MuxLoader.add_constructor("!mux", lambda loader, node: loader.construct_mapping
 
 
 def cat_opens_dev_null() -> Event:
-    bash = Process(pid=1, ppid=0, comm="bash")
-    cat = Process(pid=2, ppid=1, comm="cat", exe="cat", exepath="/bin/cat", args=["/dev/null"],
-                  parent=bash)
-    return Event(num=5, ts=1470327477881781397, type="open", dir="<", tid=2, pid=2, res=3, proc=cat,
-                 fd=Fd(num=3, typechar="f", name="/dev/null", openflags=1),
-                 args={"fd": 3, "name": "/dev/null", "flags": 1, "mode": 0})
+    bash = process("bash", pid=1, exe="", exepath="")
+    cat = process("cat", pid=2, exepath="/bin/cat", args=["/dev/null"], parent=bash)
+    return open_("/dev/null", flags=O_WRONLY, res=3, proc=cat, num=5, ts=1470327477881781397)
 
 
-def _detect_cases() -> list[Any]:
+def _detect_cases(oracles: Path) -> list[Any]:
     cases = []
     for name in ("falco_tests.yaml", "falco_tests_exceptions.yaml"):
-        tests = yaml.load((FALCO_TEST / name).read_text(), Loader=_MuxLoader)["trace_files"]
+        tests = yaml.load((oracles / FALCO_TEST / name).read_text(), Loader=_MuxLoader)["trace_files"]
         for test, t in tests.items():
             if "detect" not in t or t.get("trace_file") != "trace_files/cat_write.scap":
                 continue
@@ -53,30 +51,30 @@ def _detect_cases() -> list[Any]:
     return cases
 
 
-@pytest.mark.parametrize(("files", "detect"), _detect_cases())
-def test_falco_detect_cases(files: list[str], detect: bool) -> None:
-    ruleset, result = load_rules([FALCO_TEST / f for f in files])
+@pytest.mark.oracle_cases(("files", "detect"), _detect_cases)
+def test_falco_detect_cases(files: list[str], detect: bool, oracles: Path) -> None:
+    ruleset, result = load_rules([oracles / FALCO_TEST / f for f in files])
     assert result.ok, result.render_text()
     assert bool(ruleset.match(cat_opens_dev_null())) is detect
 
 
-def test_alert_from_loaded_rule_is_falcos_json_line() -> None:
-    ruleset, _ = load_rules([FALCO_TEST / "rules/single_rule_with_tags.yaml"])
+def test_alert_from_loaded_rule_is_falcos_json_line(oracles: Path) -> None:
+    ruleset, _ = load_rules([oracles / FALCO_TEST / "rules/single_rule_with_tags.yaml"])
     m = ruleset.match(cat_opens_dev_null())[0]
     alert = make_alert(m.rule, m.event, time_iso8601=True)
-    expected = (FALCO_TEST / "output_files/single_rule_with_cat_write.json").read_text().splitlines()
-    assert to_json_falco031(alert) == expected[0]
+    expected = oracles / FALCO_TEST / "output_files/single_rule_with_cat_write.json"
+    assert to_json_falco031(alert) == expected.read_text().splitlines()[0]
 
 
-def test_null_output_field_renders_na() -> None:
-    ruleset, _ = load_rules([FALCO_TEST / "rules/null_output_field.yaml"])
+def test_null_output_field_renders_na(oracles: Path) -> None:
+    ruleset, _ = load_rules([oracles / FALCO_TEST / "rules/null_output_field.yaml"])
     m = ruleset.match(cat_opens_dev_null())[0]
     assert make_alert(m.rule, m.event).output.endswith(
         "Warning An open was seen (cport=<NA> command=cat /dev/null)")
 
 
-def test_skip_if_unknown_filter_downgrades_to_a_warning() -> None:
-    ruleset, result = load_rules([FALCO_TEST / "rules/skip_unknown_evt.yaml"])
+def test_skip_if_unknown_filter_downgrades_to_a_warning(oracles: Path) -> None:
+    ruleset, result = load_rules([oracles / FALCO_TEST / "rules/skip_unknown_evt.yaml"])
     assert result.ok and not ruleset.rules
     assert [w.code for w in result.warnings] == [LOAD_UNKNOWN_FILTER]
 

@@ -1,7 +1,7 @@
 """The optimised engine (keyed plans, memos, reordered checks, fast extractors) against a plain
 tree-walking reference (tests/rules/reference.py), over the upstream stable + incubating rules.
 
-Events: the benchmark's realistic host stream and its old uniform stream, plus randomised events
+Events: the benchmarks' host stream and old uniform stream (tiercel.testing.streams), plus randomised events
 built from the values the upstream rules test (their paths, program names, ports, addresses, flags)
 mixed with ordinary ones, on every event type the rules name, with missing processes, missing
 descriptors and failed calls. Each event is matched twice (the second time through warm memos),
@@ -11,7 +11,6 @@ and once more with memos so small that they are cleared all the time.
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +21,9 @@ from tiercel.events.model import Container, Event, Fd, Process
 from tiercel.rules.files.loader import load_rules
 from tiercel.rules.matching import prefilter
 from tiercel.rules.matching.ruleset import Ruleset
+from tiercel.testing import streams
 
-BENCH = Path(__file__).parents[2] / "bench"
-ORACLE_RULES = Path("/work/shared/oracles/rules")
-UPSTREAM = [ORACLE_RULES / "falco_rules.yaml", ORACLE_RULES / "falco-incubating_rules.yaml"]
+UPSTREAM = ["rules/falco_rules.yaml", "rules/falco-incubating_rules.yaml"]  # under the oracle directory
 
 COMMS = ["bash", "sh", "zsh", "nc", "ncat", "tar", "sshd", "nginx", "httpd", "mysqld", "postgres", "curl",
          "wget", "grep", "find", "shred", "crontab", "mount", "debugfs", "passwd", "useradd", "ls", "cat",
@@ -111,18 +109,16 @@ def random_event(rng: random.Random, num: int) -> Event:
 
 
 def events() -> Iterator[Event]:
-    sys.path.insert(0, str(BENCH))
-    import rules_throughput as bench
-    yield from bench.build_stream("host", 3000, seed=11, suspicious=0.05)
-    yield from bench.build_stream("legacy", 2000, seed=12)
+    yield from streams.build_stream("host", 3000, seed=11, suspicious=0.05)
+    yield from streams.build_stream("legacy", 2000, seed=12)
     rng = random.Random(13)
     for i in range(8000):
         yield random_event(rng, i + 1)
 
 
 @pytest.fixture(scope="module")
-def upstream() -> tuple[Ruleset, list[Event], list[list[str]]]:
-    rs, result = load_rules(UPSTREAM, match_all=True)
+def upstream(oracles: Path) -> tuple[Ruleset, list[Event], list[list[str]]]:
+    rs, result = load_rules([oracles / f for f in UPSTREAM], match_all=True)
     assert result.ok, result.render_text()
     ref = Reference()
     evs = list(events())

@@ -24,7 +24,8 @@ def _collected_rules(path: Path) -> int:
 
 
 def _upstream_files(oracles: Path) -> list[Any]:
-    paths = [*sorted((oracles / "rules").rglob("*.yaml")), oracles / "falco-regression/rules/falco_rules.yaml"]
+    paths = [*sorted((oracles / "rules").rglob("*.yaml")),
+             oracles / "falco-regression/rules/falco_rules.yaml"]
     return [pytest.param(p, id=str(p.relative_to(oracles))) for p in paths]
 
 

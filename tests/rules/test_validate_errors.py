@@ -20,7 +20,7 @@ from tiercel.rules.files.validate import validate_command
 
 GOLDEN = Path(__file__).parent / "golden"
 EXPECTED: dict[str, list[str]] = yaml.safe_load((GOLDEN / "expected.yaml").read_text())
-FALCO_TEST = Path("/work/shared/oracles/falco-regression/test")
+FALCO_TEST = "falco-regression/test"  # under the oracle directory
 
 
 @pytest.mark.parametrize("case", sorted(EXPECTED), ids=str)
@@ -73,10 +73,10 @@ class _MuxLoader(yaml.SafeLoader):
 _MuxLoader.add_constructor("!mux", lambda loader, node: loader.construct_mapping(node, deep=True))
 
 
-def _falco_cases() -> list[Any]:
+def _falco_cases(oracles: Path) -> list[Any]:
     cases = []
     for name in ("falco_tests.yaml", "falco_tests_exceptions.yaml"):
-        tests = yaml.load((FALCO_TEST / name).read_text(), Loader=_MuxLoader)["trace_files"]
+        tests = yaml.load((oracles / FALCO_TEST / name).read_text(), Loader=_MuxLoader)["trace_files"]
         for test, t in tests.items():
             files = t.get("validate_rules_file") or t.get("rules_file")
             expected = t.get("stdout_is") or t.get("stdout_contains") or t.get("stderr_contains")
@@ -105,22 +105,22 @@ def _fragment(falco_message: str) -> str:
     return falco_message
 
 
-@pytest.mark.parametrize(("files", "falco_message"), _falco_cases())
-def test_falco_validation_cases(files: list[str], falco_message: str) -> None:
-    _, result = load_rules([FALCO_TEST / f for f in files])
+@pytest.mark.oracle_cases(("files", "falco_message"), _falco_cases)
+def test_falco_validation_cases(files: list[str], falco_message: str, oracles: Path) -> None:
+    _, result = load_rules([oracles / FALCO_TEST / f for f in files])
     fragment = _fragment(falco_message)
     assert result.errors, "expected an error"
     assert any(fragment in d.message for d in result.errors), [d.headline() for d in result.errors]
     # the files before the last one load cleanly (Falco prints "<file>: Ok" for them)
-    last = str(FALCO_TEST / files[-1])
+    last = str(oracles / FALCO_TEST / files[-1])
     assert all(d.span is None or d.span.file == last for d in result.errors)
 
 
-def test_falco_syntax_error_position_in_appended_condition() -> None:
+def test_falco_syntax_error_position_in_appended_condition(oracles: Path) -> None:
     """`evt.type=execve foo`: the error points at `foo`, in the file that appended it."""
     files = ["rules/invalid_base_macro.yaml", "rules/invalid_append_macro.yaml"]
-    _, result = load_rules([FALCO_TEST / f for f in files])
+    _, result = load_rules([oracles / FALCO_TEST / f for f in files])
     span = result.errors[0].span
     assert span is not None
-    line = (FALCO_TEST / files[1]).read_text().splitlines()[span.line - 1]
+    line = (oracles / FALCO_TEST / files[1]).read_text().splitlines()[span.line - 1]
     assert line[span.col - 1:].startswith("foo")

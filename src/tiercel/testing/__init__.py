@@ -1,0 +1,11 @@
+"""Test doubles and builders for code that uses tiercel (and for tiercel's own tests and benches).
+
+    events     processes, fds, containers and events of each kind, raw (as the decoder hands them
+               to the state) or enriched (as the state hands them to the rules)
+    users      a user/group table from dicts, and a fake host root holding passwd and group files
+    state      an Enricher that reads nothing from the host it runs on
+    streams    synthetic event streams of a busy host (the rules benchmarks' workload)
+    oracles    where the upstream oracle files (Falco's suites, rules, captures) are, if anywhere
+
+Nothing here imports pytest: tests/conftest.py turns `oracles` into a fixture.
+"""
