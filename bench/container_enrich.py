@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from tiercel.container.docker import ContainerRegistry
-from tiercel.events.model import Event, Process
+from tiercel.events.model import Event
 from tiercel.rules import FieldTable
-from tiercel.state.enrich import Enricher
-from tiercel.state.processes import ProcessTable
+from tiercel.testing.events import execve, openat, process
+from tiercel.testing.state import offline_enricher
 
 N = 200_000
 ID = "3b7c2b2d6f1c9a7e4e1f0c8b5a6d2e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -34,20 +33,15 @@ def main() -> None:
     registry = ContainerRegistry("/nonexistent.sock")  # warm cache: nothing to ask a daemon
     c = registry.get("docker", ID)
     c.name, c.labels = "web", {"io.kubernetes.pod.name": "web-0"}
-    table = ProcessTable(Path("/nonexistent-proc"), containers=registry)
-    for pid, cid in ((100, c.id), (200, "")):
-        table.add(Process(pid=pid, ppid=1, comm="app", container_id=cid,
-                          container=c if cid else None), [pid])
-    enricher = Enricher(table=table)
+    enricher = offline_enricher(containers=registry)
+    for pid, in_container in ((100, True), (200, False)):
+        enricher.table.add(process("app", pid=pid, ppid=1, container=c if in_container else None), [pid])
 
     def exec_ev(pid: int, cgroup: str) -> Callable[[int], Event]:
-        return lambda i: Event(num=i, ts=i, type="execve", dir="<", tid=pid, pid=pid, res=0,
-                               args={"res": 0, "exe": "app", "args": [], "filename": "/bin/app"},
-                               cgroup=cgroup)
+        return lambda i: execve("/bin/app", exe="app", cgroup=cgroup, pid=pid, num=i, ts=i)
 
     def open_ev(pid: int) -> Callable[[int], Event]:
-        return lambda i: Event(num=i, ts=i, type="openat", dir="<", tid=pid, pid=pid, res=3,
-                               args={"fd": 3, "dirfd": -100, "name": "/etc/hosts", "flags": 0, "mode": 0})
+        return lambda i: openat("/etc/hosts", pid=pid, num=i, ts=i)
 
     rows = [
         ("execve in a container", per_event(exec_ev(100, ID), enricher.apply)),

@@ -3,10 +3,10 @@
     .venv/bin/python bench/replay_throughput.py [--syscalls N] [--rules FILE ...] [--capture FILE]
 
 The capture is made first (or reused, with --capture FILE when it exists): the "host" stream of
-bench/rules_throughput.py (routine execve/openat/connect of a busy host, 0.1% suspicious), N
-syscalls written by tiercel's own ScapWriter as enter + exit pairs, so N = 500,000 gives a capture of
-1,000,000 events, with its process and fd lists. Then it is replayed twice, the way `tiercel run -e`
-does (reader -> convert -> state -> rules), on one core:
+tiercel.testing.streams, as in bench/rules_throughput.py (routine execve/openat/connect of a busy
+host, 0.1% suspicious), N syscalls written by tiercel's own ScapWriter as enter + exit pairs, so
+N = 500,000 gives a capture of 1,000,000 events, with its process and fd lists. Then it is
+replayed twice, the way `tiercel run -e` does (reader -> convert -> state -> rules), on one core:
 
     read + decode + state     the sink only counts
     ... + rules               every event (enter and exit) through Ruleset.match
@@ -32,11 +32,11 @@ from tiercel.rules import load_rules
 from tiercel.scap.reader import CaptureReader
 from tiercel.scap.replay import ReplaySource
 from tiercel.scap.writer import ScapWriter
+from tiercel.testing.oracles import find_oracles, missing_reason
+from tiercel.testing.streams import build_processes, make_event
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_throughput import build_processes, make_event  # the sibling benchmark's stream
-
-STABLE_RULES = [Path("/work/shared/oracles/rules/falco_rules.yaml")]
+CHECKOUT = Path(__file__).resolve().parents[1]
+STABLE_RULES = "rules/falco_rules.yaml"  # under the oracle directory
 
 
 def make_capture(path: Path, syscalls: int) -> None:
@@ -61,9 +61,15 @@ def replay(path: Path, sink: object) -> tuple[int, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--syscalls", type=int, default=500_000, help="enter+exit pairs to write")
-    ap.add_argument("--rules", type=Path, nargs="*", default=STABLE_RULES)
+    ap.add_argument("--rules", type=Path, nargs="*", help="default: Falco's stable rules")
     ap.add_argument("--capture", type=Path, help="capture to replay (made here if missing)")
     opts = ap.parse_args()
+    oracles = find_oracles(CHECKOUT)
+    opts.rules = opts.rules or ([oracles / STABLE_RULES] if oracles is not None else None)
+    if not opts.rules:
+        print(f"replay_throughput: no rules: {missing_reason(CHECKOUT)}; name rule files with --rules",
+              file=sys.stderr)
+        return 2
 
     tmp = None
     path = opts.capture
