@@ -5,7 +5,9 @@
 fall back to what the event's own arguments say.
 
 For sockets, `Fd.cip/cport` is the side that connected and `Fd.sip/sport` the side that listened;
-local and remote (fd.lip, fd.rip ...) follow from `Fd.is_server`.
+local and remote (fd.lip, fd.rip ...) follow from `Fd.is_server`. Nothing in tiercel resolves
+addresses to domain names (fd.cip.name ...) or notices a socket's peer changing (fd.name_changed):
+those fields are marked `unfilled`.
 """
 
 from __future__ import annotations
@@ -322,16 +324,20 @@ FIELDS: tuple[FieldSpec, ...] = (
          _fd_attr("is_server")),
     spec("fd.connected", "BOOL", "For a network socket, true once both ends are known.", _connected),
     spec("fd.name_changed", "BOOL", "True when this event changed the descriptor's name (a UDP socket "
-         "sending to a new peer).", lambda ev: getattr(ev, "fd_name_changed", None)),
+         "sending to a new peer).", lambda ev: getattr(ev, "fd_name_changed", None), unfilled=True),
     spec("fd.uid", "CHARBUF", "Thread id and descriptor number chained: unique per descriptor.",
          lambda ev: f"{ev.tid}{n}" if (n := _num(ev)) is not None else None),
     spec("fd.containername", "CHARBUF", "Container id and fd.name chained.", _with_container(_name)),
     spec("fd.containerdirectory", "CHARBUF", "Container id and fd.directory chained.",
          _with_container(_directory)),
-    spec("fd.cip.name", "CHARBUF", "Domain name of the client address, when known.", _fd_attr("cip_name")),
-    spec("fd.sip.name", "CHARBUF", "Domain name of the server address, when known.", _fd_attr("sip_name")),
-    spec("fd.lip.name", "CHARBUF", "Domain name of the local address, when known.", _fd_attr("lip_name")),
-    spec("fd.rip.name", "CHARBUF", "Domain name of the remote address, when known.", _fd_attr("rip_name")),
+    spec("fd.cip.name", "CHARBUF", "Domain name of the client address, when known.",
+         _fd_attr("cip_name"), unfilled=True),
+    spec("fd.sip.name", "CHARBUF", "Domain name of the server address, when known.",
+         _fd_attr("sip_name"), unfilled=True),
+    spec("fd.lip.name", "CHARBUF", "Domain name of the local address, when known.",
+         _fd_attr("lip_name"), unfilled=True),
+    spec("fd.rip.name", "CHARBUF", "Domain name of the remote address, when known.",
+         _fd_attr("rip_name"), unfilled=True),
     spec("fd.dev", "INT32", "Device number of the file.", _fd_attr("dev")),
     spec("fd.dev.major", "INT32", "Major device number of the file.",
          lambda ev: ev.fd.dev >> 20 if ev.fd is not None else None),

@@ -1,9 +1,10 @@
 """proc.* and thread.*: the process that caused the event and its ancestors.
 
-Process attributes the event model does not carry yet (env, vpid, sid, vpgid, vtid, capabilities,
+Process attributes the event model does not carry yet (env, sid, vpgid, vtid, capabilities,
 executable inode data) are read with `getattr(..., None)`: the fields extract nothing until the state
 stage provides them, and work unchanged once it does. For the execve exit event itself, the same
-values are taken from the event's arguments.
+values are taken from the event's arguments (a capture's execve carries capabilities and inode data).
+Fields that nothing fills on any event are marked `unfilled` (a rule using one gets a warning).
 """
 
 from __future__ import annotations
@@ -263,7 +264,7 @@ FIELDS: tuple[FieldSpec, ...] = (
          _map_proc(lambda p: sum(len(a) for a in p.args))),
     spec("proc.cwd", "CHARBUF", "Current working directory of the process.", _proc_attr("cwd")),
     spec("proc.env", "CHARBUF", "Environment of the process; proc.env[NAME] is one variable's value.",
-         factory=_env_factory, arg=ArgKind.KEY_OPTIONAL),
+         factory=_env_factory, arg=ArgKind.KEY_OPTIONAL, unfilled=True),
     spec("proc.tty", "UINT32", "Controlling terminal of the process, 0 when it has none.",
          _proc_attr("tty")),
     spec("proc.loginshellid", "INT64", "Pid of the eldest shell among the process and its ancestors.",
@@ -296,21 +297,25 @@ FIELDS: tuple[FieldSpec, ...] = (
          _map_proc(lambda p: max(len(p.threads) - 1, 0))),
     spec("proc.vpid", "INT64", "Pid of the process inside its pid namespace.", _proc_attr("vpid")),
     spec("proc.pvpid", "INT64", "Pid of the parent inside its pid namespace.", _parent_attr("vpid")),
-    spec("proc.sid", "INT64", "Session id of the process.", _proc_attr("sid")),
-    spec("proc.sname", "CHARBUF", "Name of the session leader.", _leader("sid", lambda p: p.comm)),
-    spec("proc.sid.exe", "CHARBUF", "argv[0] of the session leader.", _leader("sid", lambda p: p.exe)),
+    spec("proc.sid", "INT64", "Session id of the process.", _proc_attr("sid"), unfilled=True),
+    spec("proc.sname", "CHARBUF", "Name of the session leader.",
+         _leader("sid", lambda p: p.comm), unfilled=True),
+    spec("proc.sid.exe", "CHARBUF", "argv[0] of the session leader.",
+         _leader("sid", lambda p: p.exe), unfilled=True),
     spec("proc.sid.exepath", "CHARBUF", "Executable path of the session leader.",
-         _leader("sid", lambda p: p.exepath)),
-    spec("proc.vpgid", "INT64", "Process group id, inside the pid namespace.", _proc_attr("vpgid")),
+         _leader("sid", lambda p: p.exepath), unfilled=True),
+    spec("proc.vpgid", "INT64", "Process group id, inside the pid namespace.",
+         _proc_attr("vpgid"), unfilled=True),
     spec("proc.vpgid.name", "CHARBUF", "Name of the process group leader.",
-         _leader("vpgid", lambda p: p.comm)),
+         _leader("vpgid", lambda p: p.comm), unfilled=True),
     spec("proc.vpgid.exe", "CHARBUF", "argv[0] of the process group leader.",
-         _leader("vpgid", lambda p: p.exe)),
+         _leader("vpgid", lambda p: p.exe), unfilled=True),
     spec("proc.vpgid.exepath", "CHARBUF", "Executable path of the process group leader.",
-         _leader("vpgid", lambda p: p.exepath)),
-    spec("proc.is_sid_leader", "BOOL", "True when the process leads its session.", _is_leader("sid")),
+         _leader("vpgid", lambda p: p.exepath), unfilled=True),
+    spec("proc.is_sid_leader", "BOOL", "True when the process leads its session.",
+         _is_leader("sid"), unfilled=True),
     spec("proc.is_vpgid_leader", "BOOL", "True when the process leads its process group.",
-         _is_leader("vpgid")),
+         _is_leader("vpgid"), unfilled=True),
     spec("proc.is_exe_writable", "BOOL", "True when the executable is writable by the user who ran it.",
          _exe_flag("exe_writable", fl.EXE_WRITABLE)),
     spec("proc.is_exe_upper_layer", "BOOL", "True when the executable lives in an overlayfs upper layer "
@@ -326,7 +331,7 @@ FIELDS: tuple[FieldSpec, ...] = (
          "Nanoseconds between the executable's status change and the process start.",
          _ctime_duration_proc_start),
     spec("proc.pidns_init_start_ts", "UINT64", "Start time of the process's pid namespace (ns).",
-         _exec_value("pidns_init_start_ts", "pidns_init_start_ts")),
+         _exec_value("pidns_init_start_ts", "pidns_init_start_ts"), unfilled=True),
     spec("proc.is_container_healthcheck", "BOOL", "True when the process is the container's health check.",
          _healthcheck("healthcheck")),
     spec("proc.is_container_liveness_probe", "BOOL", "True when the process is the container's "
@@ -334,7 +339,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     spec("proc.is_container_readiness_probe", "BOOL", "True when the process is the container's "
          "Kubernetes readiness probe.", _healthcheck("readiness_probe")),
     spec("thread.tid", "INT64", "Id of the thread that caused the event.", lambda ev: ev.tid),
-    spec("thread.vtid", "INT64", "Thread id inside its pid namespace.", lambda ev: getattr(ev, "vtid", None)),
+    spec("thread.vtid", "INT64", "Thread id inside its pid namespace.",
+         lambda ev: getattr(ev, "vtid", None), unfilled=True),
     spec("thread.ismain", "BOOL", "True when the thread is the process's main thread.",
          lambda ev: ev.tid == ev.pid),
     spec("thread.nametid", "CHARBUF", "Process name and thread id together, e.g. bash1234.",

@@ -84,6 +84,7 @@ class FieldSpec:
     filter_only: bool = False         # libsinsp refuses it in outputs
     dotted_key: bool = False          # the argument may follow a dot: evt.arg.flags
     arg_type: Callable[[Any], str] | None = None  # the type depends on the argument (evt.rawarg.X)
+    unfilled: bool = False            # nothing in tiercel provides its value yet: always None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,7 @@ class FieldDef:
     arg: Any = None                   # the parsed argument (int for indexes, str for keys)
     either: bool = False
     filter_only: bool = False
+    unfilled: bool = False
 
     @property
     def display(self) -> str:

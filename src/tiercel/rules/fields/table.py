@@ -112,7 +112,7 @@ class FieldTable:
             name=f.name, type=type_, desc=f.desc,
             is_list=f.is_list or (f.list_without_arg and value is None),
             arg_kind=f.arg, extract=f.factory(value, self.env), arg=value,
-            either=f.either, filter_only=f.filter_only,
+            either=f.either, filter_only=f.filter_only, unfilled=f.unfilled,
         )
 
     def _dotted_form(self, name: str, arg: str | None) -> tuple[FieldSpec, str | None]:

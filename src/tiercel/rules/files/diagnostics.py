@@ -40,6 +40,7 @@ LOAD_INVALID_LIST_NAME = "LOAD_INVALID_LIST_NAME"
 LOAD_COMPILE_CONDITION = "LOAD_COMPILE_CONDITION"
 LOAD_UNKNOWN_KEY = "LOAD_UNKNOWN_KEY"
 LOAD_PLUGIN_VERSIONS_IGNORED = "LOAD_PLUGIN_VERSIONS_IGNORED"  # tiercel: no plugins to check
+LOAD_UNFILLED_FIELD = "LOAD_UNFILLED_FIELD"    # tiercel: a field nothing fills yet (when asked for)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from tiercel.rules.files.diagnostics import (
     LOAD_ERR_UNKNOWN_FIELD,
     LOAD_ERR_UNKNOWN_MACRO,
     LOAD_NO_EVTTYPE,
+    LOAD_UNFILLED_FIELD,
     LOAD_UNKNOWN_FILTER,
     LOAD_UNUSED_LIST,
     LOAD_UNUSED_MACRO,
@@ -59,9 +60,14 @@ def rule_files(paths: Iterable[Path | str], result: LoadResult) -> list[Path]:
     return out
 
 
-def load_rules(paths: Iterable[Path | str], fields: Any = None,
-               match_all: bool = False) -> tuple[Ruleset, LoadResult]:
-    """Load rule files and directories, in order, into one ruleset."""
+def load_rules(paths: Iterable[Path | str], fields: Any = None, match_all: bool = False, *,
+               warn_unfilled: bool = False) -> tuple[Ruleset, LoadResult]:
+    """Load rule files and directories, in order, into one ruleset.
+
+    `warn_unfilled` adds a LOAD_UNFILLED_FIELD warning for each field a rule's condition reads that
+    nothing in tiercel fills yet (its checks are always false). Off by default: the warnings of a
+    load are otherwise exactly Falco's.
+    """
     result = LoadResult()
     sources: list[tuple[str, str]] = []
     for f in rule_files(paths, result):
@@ -69,12 +75,12 @@ def load_rules(paths: Iterable[Path | str], fields: Any = None,
             sources.append((str(f), f.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as e:
             result.error(LOAD_ERR_FILE_READ, f"Could not read rules file {f}: {e}")
-    return load_rules_text(sources, fields, match_all, result)
+    return load_rules_text(sources, fields, match_all, result, warn_unfilled=warn_unfilled)
 
 
 def load_rules_text(sources: Sequence[tuple[str, str]], fields: Any = None,
-                    match_all: bool = False, result: LoadResult | None = None
-                    ) -> tuple[Ruleset, LoadResult]:
+                    match_all: bool = False, result: LoadResult | None = None, *,
+                    warn_unfilled: bool = False) -> tuple[Ruleset, LoadResult]:
     """Load rules from (name, text) pairs, in order; `fields` defaults to the full field table."""
     result = result if result is not None else LoadResult()
     if fields is None:
@@ -83,7 +89,7 @@ def load_rules_text(sources: Sequence[tuple[str, str]], fields: Any = None,
     collector = Collector(result)
     for name, text in sources:
         collector.collect(read_items(name, text, result))
-    state = _Compilation(collector, fields, result)
+    state = _Compilation(collector, fields, result, warn_unfilled)
     rules = state.run()
     table = fields
 
@@ -100,6 +106,7 @@ class _Compilation:
     col: Collector
     fields: Any                                                   # a FieldTable
     result: LoadResult
+    warn_unfilled: bool = False
     lists: dict[str, list[str]] = field(default_factory=dict)
     macros: dict[str, syntax.Node] = field(default_factory=dict)    # resolved macro trees
     broken: set[str] = field(default_factory=set)                 # macros that failed to load
@@ -184,6 +191,8 @@ class _Compilation:
         predicate = self._compile_condition(info, cond, expanded.node, node)
         if predicate is None:
             return None
+        if self.warn_unfilled:
+            self._warn_unfilled(info, expanded.node)
         if expanded.evttypes is None and info.warn_evttypes:
             self.result.warning(LOAD_NO_EVTTYPE, "Rule matches too many evt.type values. This has a "
                                 "significant performance penalty.", info.span, ctx)
@@ -232,6 +241,15 @@ class _Compilation:
             self.result.warning(LOAD_COMPILE_CONDITION, message, info.span,
                                 (f"rule '{info.name}'", "condition"))
         return predicate
+
+    def _warn_unfilled(self, info: RuleInfo, node: syntax.Node) -> None:
+        """One warning per field of the condition that no tiercel source fills (FieldDef.unfilled)."""
+        refs = {(n.name, n.arg): n for n in syntax.walk(node) if isinstance(n, syntax.FieldRef)}
+        names = [fd.name for fd in (self.fields.resolve(*key) for key in refs) if fd.unfilled]
+        for name in dict.fromkeys(names):
+            self.result.warning(LOAD_UNFILLED_FIELD, f"field '{name}' has no value in tiercel (nothing "
+                                "fills it yet): every check on it is false", info.span,
+                                (f"rule '{info.name}'", "condition"))
 
     def _macro_failure(self, name: str) -> tuple[str, str, int] | None:
         """(macro, message, pos) of the innermost macro under `name` that does not compile alone."""
