@@ -18,7 +18,7 @@ from tiercel.events.model import Container, Event, Process
 from tiercel.rules import FieldTable, load_rules
 
 FIXTURE = Path(__file__).parent / "fixtures" / "inspect_privileged.json"
-UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "oracles" / "rules"
+UPSTREAM = ["rules/falco_rules.yaml", "rules/falco-incubating_rules.yaml"]  # under the oracle directory
 
 
 @pytest.mark.parametrize(("image", "expected"), [
@@ -92,9 +92,8 @@ def test_container_and_k8s_fields() -> None:
         assert table.resolve(name, None).extract(ev) == value, name
 
 
-def test_launch_privileged_container_fires_once() -> None:
-    ruleset, result = load_rules([UPSTREAM / "falco_rules.yaml", UPSTREAM / "falco-incubating_rules.yaml"],
-                                 match_all=True)
+def test_launch_privileged_container_fires_once(oracles: Path) -> None:
+    ruleset, result = load_rules([oracles / f for f in UPSTREAM], match_all=True)
     assert result.ok
     c = privileged()
     hits = [m.rule.name for m in ruleset.match(spawned(c, 1))]

@@ -21,7 +21,7 @@ from tiercel.generator.runner import context, perform
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
-UPSTREAM = ROOT.parent / "shared" / "oracles" / "rules"
+UPSTREAM = ["rules/falco_rules.yaml", "rules/falco-incubating_rules.yaml"]  # under the oracle directory
 ACTIONS = list(REGISTRY.values())
 
 
@@ -75,8 +75,8 @@ def test_action_fires_its_rule_exactly_once(tiercel_results: Any, name: str) -> 
         assert fields["container.id"] == "host"
 
 
-def test_upstream_comparison(tiercel_results: Any, tmp_path: Path) -> None:
-    upstream = run_all([UPSTREAM / "falco_rules.yaml", UPSTREAM / "falco-incubating_rules.yaml"], wait=2)
+def test_upstream_comparison(oracles: Path, tiercel_results: Any, tmp_path: Path) -> None:
+    upstream = run_all([oracles / f for f in UPSTREAM], wait=2)
     rows = ["| action | tiercel rule (fires) | upstream Falco rules that fired |", "|---|---|---|"]
     for name, (action, outcome, caused) in tiercel_results.items():
         if outcome.skipped:

@@ -16,7 +16,7 @@ from tests.packaging.agentproc import AgentProcess
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 ROOT = Path(__file__).resolve().parents[2]
-REGRESSION = Path("/work/shared/oracles/falco-regression/test")
+REGRESSION = "falco-regression/test"  # under the oracle directory
 FORBIDDEN = ("rich", "pygments", "markdown_it", "cryptography")
 
 
@@ -60,11 +60,10 @@ def test_help_is_plain_text_without_rich(tiercel: str) -> None:
     assert "╭" not in p.stderr
 
 
-@pytest.mark.skipif(not (REGRESSION / "trace_files" / "cat_write.scap").is_file(),
-                    reason="Falco regression captures not present")
-def test_replay_matches_the_python_package(binary_dist: Path) -> None:
-    argv = ["run", "-e", str(REGRESSION / "trace_files" / "cat_write.scap"),
-            "-r", str(REGRESSION / "rules" / "single_rule.yaml")]
+def test_replay_matches_the_python_package(oracles: Path, binary_dist: Path) -> None:
+    suite = oracles / REGRESSION
+    argv = ["run", "-e", str(suite / "trace_files" / "cat_write.scap"),
+            "-r", str(suite / "rules" / "single_rule.yaml")]
     got = run([str(binary_dist / "tiercel"), *argv])
     want = run([sys.executable, "-m", "tiercel.cli", *argv])
     assert got.returncode == 0, got.stderr

@@ -21,10 +21,8 @@ import pytest
 from tiercel.scap import events as E
 from tiercel.scap.reader import CaptureReader, ScapError
 
-ORACLES = Path("/work/shared/oracles")
-TRACES = ORACLES / "falco-regression/test/trace_files"
-DUMPS = ORACLES / "sysdig-dumps"
-CAPTURES = sorted(TRACES.glob("**/*.scap")) + sorted((ORACLES / "libs-captures").glob("*.scap"))
+TRACES = "falco-regression/test/trace_files"  # under the oracle directory
+DUMPS = "sysdig-dumps"
 # event blocks per capture, procinfo included (the scap-format notes' inventory)
 EVENT_COUNTS = {"cat_write": 345, "connect_localhost": 374, "empty": 143, "open-multiple-files": 1272,
                 "ping_sendto": 1526, "privileged": 2059, "run_as_user_0_container": 4143,
@@ -34,13 +32,26 @@ EVENT_COUNTS = {"cat_write": 345, "connect_localhost": 374, "empty": 143, "open-
 SYSDIG_NAMES = {"sigreturn": "rt_sigreturn"}  # sysdig 0.29's older name for the same syscall id
 
 
-def _dump(capture: Path) -> Path:
+def _captures(oracles: Path) -> list[Path]:
+    libs = oracles / "libs-captures"
+    return [*sorted((oracles / TRACES).glob("**/*.scap")), *sorted(libs.glob("*.scap"))]
+
+
+def _dump(oracles: Path, capture: Path) -> Path:
     sub = "libs-captures" if capture.parent.name == "libs-captures" else "falco-regression"
-    rel = capture.relative_to(TRACES).parent if sub == "falco-regression" else Path()
-    return DUMPS / sub / rel / (capture.stem + ".sysdig.jsonl")
+    rel = capture.relative_to(oracles / TRACES).parent if sub == "falco-regression" else Path()
+    return oracles / DUMPS / sub / rel / (capture.stem + ".sysdig.jsonl")
 
 
-@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.stem)
+def _capture_cases(oracles: Path) -> list[Any]:
+    return [pytest.param(c, id=c.stem) for c in _captures(oracles)]
+
+
+def _dumped_capture_cases(oracles: Path) -> list[Any]:
+    return [pytest.param(c, id=c.stem) for c in _captures(oracles) if _dump(oracles, c).exists()]
+
+
+@pytest.mark.oracle_cases("capture", _capture_cases)
 def test_reads_every_event_block(capture: Path) -> None:
     with CaptureReader(capture) as r:
         events = list(r.events())
@@ -51,12 +62,12 @@ def test_reads_every_event_block(capture: Path) -> None:
         E.decode(e.code, e.params)  # every parameter decodes
 
 
-def _formats() -> dict[tuple[int, str], str]:
-    table = json.loads((ORACLES / "scap-format/event_table.json").read_text())["events"]
+@pytest.fixture(scope="module")
+def formats(oracles: Path) -> dict[tuple[int, str], str]:
+    """How sysdig prints each parameter (PF_DEC, PF_HEX, ...), by (event code, parameter name)."""
+    table = json.loads((oracles / "scap-format/event_table.json").read_text())["events"]
     return {(e["code"], p["name"]): p["fmt"] for e in table for p in e["params"]}
 
-
-FORMATS = _formats()
 _INT = re.compile(r"-?[0-9A-Fa-f]+")
 _FLAGS = frozenset({28, 29, 30, 44, 45, 46})  # flags and enum flags: sysdig prints them in decimal
 
@@ -98,7 +109,8 @@ def _render(value: Any, raw: bytes, type_id: int) -> str:
     return value if isinstance(value, str) else _printable(raw)
 
 
-def _arg_agrees(code: int, name: str, type_id: int, value: Any, raw: bytes, shown: str) -> bool:
+def _arg_agrees(formats: dict[tuple[int, str], str], code: int, name: str, type_id: int, value: Any,
+                raw: bytes, shown: str) -> bool:
     """The comparison rule, per kind of parameter:
     - numbers (ints, fds, pids, errnos, flags, modes, uids, signals, times): sysdig's leading number
       (before any `(<f>/path)`, `(ENOENT)`, `(O_RDONLY)`, `(1s)` it appends), in the parameter's
@@ -116,7 +128,7 @@ def _arg_agrees(code: int, name: str, type_id: int, value: Any, raw: bytes, show
         m = _INT.match(shown)
         if m is None:
             return False
-        fmt = "PF_DEC" if type_id in _FLAGS else FORMATS.get((code, name), "PF_DEC")
+        fmt = "PF_DEC" if type_id in _FLAGS else formats.get((code, name), "PF_DEC")
         base = {"PF_HEX": 16, "PF_OCT": 8}.get(fmt, 10)
         try:
             got = int(m.group(), base)
@@ -137,7 +149,8 @@ def _arg_agrees(code: int, name: str, type_id: int, value: Any, raw: bytes, show
 NOT_PRINTED = {("syscall", "ID"), ("syscall", "nativeID"), ("execve", "vpgid")}
 
 
-def _arg_diffs(num: int, code: int, params: list[bytes], text: str) -> list[tuple[Any, ...]]:
+def _arg_diffs(formats: dict[tuple[int, str], str], num: int, code: int, params: list[bytes],
+               text: str) -> list[tuple[Any, ...]]:
     _, pairs = E.schema(code)
     args = E.decode(code, params, kernel=False)
     shown = _sysdig_args(text, [n for n, _ in pairs][: len(params)])
@@ -145,15 +158,15 @@ def _arg_diffs(num: int, code: int, params: list[bytes], text: str) -> list[tupl
                if name not in shown and (E.schema(code)[0], name) not in NOT_PRINTED]
     return missing + [(num, name, args[name], shown[name])
             for (name, type_id), raw in zip(pairs, params, strict=False)
-            if name in shown and not _arg_agrees(code, name, type_id, args[name], raw, shown[name])]
+            if name in shown and not _arg_agrees(formats, code, name, type_id, args[name], raw, shown[name])]
 
 
-@pytest.mark.parametrize("capture", [c for c in CAPTURES if _dump(c).exists()], ids=lambda p: p.stem)
-def test_agrees_with_sysdig(capture: Path) -> None:
+@pytest.mark.oracle_cases("capture", _dumped_capture_cases)
+def test_agrees_with_sysdig(capture: Path, oracles: Path, formats: dict[tuple[int, str], str]) -> None:
     """Number, type, direction, thread, timestamp, cpu, return value and every argument sysdig prints."""
     with CaptureReader(capture) as r:
         ours = {e.num: e for e in r.events()}
-    rows = [json.loads(line) for line in _dump(capture).read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in _dump(oracles, capture).read_text().splitlines() if line.strip()]
     assert rows
     diffs = []
     compared = 0
@@ -171,7 +184,7 @@ def test_agrees_with_sysdig(capture: Path) -> None:
         rawres = row["evt.rawres"]
         if rawres is not None and first in ("res", "fd") and args[first] not in (rawres, None):
             diffs.append((row["evt.num"], first, args[first], row["evt.rawres"]))
-        diffs += _arg_diffs(row["evt.num"], ev.code, ev.params, row["evt.args"] or "")
+        diffs += _arg_diffs(formats, row["evt.num"], ev.code, ev.params, row["evt.args"] or "")
         compared += len(_sysdig_args(row["evt.args"] or "", [n for n, _ in E.schema(ev.code)[1]]))
     assert compared
     assert not diffs, f"{len(diffs)} differences: {diffs[:20]}"
@@ -191,8 +204,8 @@ def _read_all(path: Path) -> int:
         return n
 
 
-def test_truncated_files_end_with_one_clear_error(tmp_path: Path) -> None:
-    data = _plain(TRACES / "cat_write.scap")
+def test_truncated_files_end_with_one_clear_error(tmp_path: Path, oracles: Path) -> None:
+    data = _plain(oracles / TRACES / "cat_write.scap")
     rng = random.Random(4)
     errors = 0
     for cut in sorted(rng.sample(range(len(data) // 2, len(data)), 40)):
@@ -206,8 +219,8 @@ def test_truncated_files_end_with_one_clear_error(tmp_path: Path) -> None:
     assert errors >= 35  # a cut exactly between two blocks is a clean, shorter capture
 
 
-def test_events_before_the_damage_are_delivered(tmp_path: Path) -> None:
-    data = _plain(TRACES / "cat_write.scap")
+def test_events_before_the_damage_are_delivered(tmp_path: Path, oracles: Path) -> None:
+    data = _plain(oracles / TRACES / "cat_write.scap")
     path = tmp_path / "cut.scap"
     path.write_bytes(data[:-7])
     seen = 0
@@ -218,8 +231,8 @@ def test_events_before_the_damage_are_delivered(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("seed", range(30))
-def test_random_damage_never_crashes_the_reader(tmp_path: Path, seed: int) -> None:
-    data = bytearray(_plain(TRACES / "connect_localhost.scap"))
+def test_random_damage_never_crashes_the_reader(tmp_path: Path, seed: int, oracles: Path) -> None:
+    data = bytearray(_plain(oracles / TRACES / "connect_localhost.scap"))
     rng = random.Random(seed)
     for _ in range(rng.randint(1, 16)):
         data[rng.randrange(len(data))] = rng.randrange(256)
