@@ -20,6 +20,16 @@ enum shape_kind {
     SHAPE_EXIT = 3,  /* exit/exit_group: never return; the status is kept for the exit record */
 };
 
+/* Why records were lost, counted per kind in the `lost` map. */
+enum lost_kind {
+    LOST_RULE = 1,      /* a record a rule could match: the ring was full */
+    LOST_CLONE = 2,     /* a task creation */
+    LOST_EXIT = 3,      /* a task exit */
+    LOST_STATE = 4,     /* a syscall the state needs (exec, chdir, fd state) */
+    LOST_RESERVED = 5,  /* a rule record refused: the rest of the ring is kept for state records */
+    LOST_KINDS = 6,
+};
+
 #define SHAPE_NONE 0xff     /* "no such argument" in a shape field */
 #define SLOT0_OFF 0         /* first string (or sockaddr) */
 #define SLOT0_SIZE 4096

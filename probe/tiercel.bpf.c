@@ -8,8 +8,16 @@
  * space from one table (src/tiercel/events/syscalls.py). No kernel struct is read, so the probe
  * is right even when the headers it is compiled against are not the running kernel's.
  *
+ * Records no loaded rule could match stay in the kernel (kfilter.h). Rule records may use only part
+ * of the ring; the rest is kept for the records the state needs (exec, fork, exit ...), so a storm of
+ * rule records cannot push those out.
+ *
+ * With EXIT_ONLY (kernels with BTF and bpf_task_pt_regs, >= 5.15), a syscall's arguments are read at
+ * exit from the task's saved user registers, so only execve/execveat attach their enter tracepoint;
+ * otherwise every syscall attaches the enter/exit pair and arguments travel through `inflight`.
+ *
  * Compile-time constants (-D): AGENT_TGID, NR_EXIT, NR_EXIT_GROUP, NR_CLONE, NR_CLONE3,
- * NR_FORK, NR_VFORK, RINGBUF_PAGES; and, when the running kernel's BTF gives them,
+ * NR_FORK, NR_VFORK, RINGBUF_PAGES, RESERVE_BYTES, EXIT_ONLY; and, when the running kernel's BTF gives them,
  * OFF_TASK_MM, OFF_MM_ARG_START, OFF_MM_ARG_END, and the cgroup ones OFF_TASK_CGROUPS ...
  * CGROUP_V1_SUBSYS, and the pid-namespace ones OFF_TASK_THREAD_PID ... UPID_SIZE
  * (see src/tiercel/probe/btf.py).
@@ -53,8 +61,206 @@ BPF_TABLE("lru_hash", __u32, struct inflight, inflight, 65536);
 /* execve's filename and argv must be copied at enter: at exit the old memory is gone. */
 BPF_F_TABLE("hash", __u32, struct rec_syscall, exec_stash, 4096, BPF_F_NO_PREALLOC);
 BPF_PERCPU_ARRAY(scratch, struct rec_syscall, 1);
-/* Records that could not be sent, by enum rec_kind; user space reports them. */
-BPF_PERCPU_ARRAY(lost, __u64, 4);
+/* Records that could not be sent, by enum lost_kind; user space reports them. */
+BPF_PERCPU_ARRAY(lost, __u64, LOST_KINDS);
+/* [0] ring bytes produced (records + headers), [1] bytes user space has consumed (it writes it) */
+BPF_ARRAY(ring_acct, __u64, 2);
+
+/* -- The kernel-side filter: decides, before a record is built, whether any loaded rule could match it.
+ *
+ * User space derives the tables from the rules (src/tiercel/kfilter/derive.py) and fills these maps;
+ * src/tiercel/kfilter/tables.py holds the same decision in Python (`passes`), which the tests run on
+ * captures to prove the tables sound. Per syscall number, `kf_classes` holds up to 64 slots, one bit
+ * each; a record passes when some slot's tests all hold:
+ *   ret    success (ret >= 0) or failure                          kf_class.ret_ok / ret_fail
+ *   comm   the comm at the process's last exec (exec_comm)      kf_comms[{nr, comm}] | comm_any
+ *   path   the path argument, absolute and normal              kf_paths (exact + prefix, LPM) |
+ *                                                               kf_suffixes (reversed, LPM) | path_any
+ *   flags  open flags: access mode in acc_ok[slot], or a bit of bits_any[slot]     | flags_any
+ * A test that cannot be decided for a record (unknown exec comm, relative or long path) holds.
+ * (In this file, not a header: BCC rewrites map calls only in the main source.)
+ */
+
+#define KF_PATH_MAX 240         /* kfilter/tables.py PATH_MAX_K */
+#define KF_KEY_DATA 244         /* 2 bytes of syscall number, the path, its NUL, padding */
+#define KF_SLOTS 64
+#define KF_O_DIRECTORY 0200000
+#define KF_O_PATH 010000000
+
+struct kf_class {
+    __u8 mode;          /* 0: every record passes; 1: filtered */
+    __u8 state;         /* 1: the state needs these records (they may use the reserved ring space) */
+    __u8 path_slot;     /* 0: string slot 0 holds the path fd.name is made from; 0xff: none */
+    __u8 flags_arg;     /* argument index of open flags; 0xff: none */
+    __u8 has_comm;      /* some slot tests the exec comm */
+    __u8 pad[3];
+    __u64 all;          /* bits of the slots in use */
+    __u64 ret_ok;
+    __u64 ret_fail;
+    __u64 comm_any;
+    __u64 path_any;
+    __u64 flags_any;
+    __u32 bits_any[KF_SLOTS];
+    __u8 acc_ok[KF_SLOTS];
+};
+
+struct kf_path_key {
+    __u32 prefixlen;    /* in bits, over data */
+    __u8 data[KF_KEY_DATA];
+};
+
+struct kf_comm_key {
+    __u32 nr;
+    char comm[16];
+};
+
+struct kf_comm {
+    char comm[16];
+};
+
+struct kf_scratch {
+    __u64 tmp[32];      /* the path as read */
+    __u64 rtmp[32];     /* its words reversed */
+    struct kf_path_key fwd;
+    struct kf_path_key rev;
+    struct kf_comm_key comm;
+    __u8 spare[256];    /* masked offsets into fwd/rev stay inside the value */
+};
+
+BPF_ARRAY(kf_classes, struct kf_class, 512);
+BPF_F_TABLE("lpm_trie", struct kf_path_key, __u64, kf_paths, 16384, BPF_F_NO_PREALLOC);
+BPF_F_TABLE("lpm_trie", struct kf_path_key, __u64, kf_suffixes, 16384, BPF_F_NO_PREALLOC);
+BPF_HASH(kf_comms, struct kf_comm_key, __u64, 16384);
+/* tgid -> the comm it had right after its last exec, or its parent's (tiercel's proc.name) */
+BPF_TABLE("lru_hash", __u32, struct kf_comm, exec_comm, 65536);
+BPF_PERCPU_ARRAY(kf_scratch_map, struct kf_scratch, 1);
+/* [0] records the filter kept in the kernel, [1] records it let through */
+BPF_PERCPU_ARRAY(kf_counts, __u64, 2);
+
+static __always_inline void kf_count(__u32 i)
+{
+    __u64 *n = kf_counts.lookup(&i);
+    if (n)
+        *n += 1;
+}
+
+static __always_inline __u64 kf_arg(__u64 *args, __u8 i)
+{
+    switch (i) {
+    case 0: return args[0];
+    case 1: return args[1];
+    case 2: return args[2];
+    case 3: return args[3];
+    case 4: return args[4];
+    default: return args[5];
+    }
+}
+
+#define KF_ONES 0x0101010101010101ULL
+#define KF_LOW7 0x7f7f7f7f7f7f7f7fULL
+
+/* 0x80 in each byte of w that equals b, 0 elsewhere (exact, no carries between bytes). */
+static __always_inline __u64 kf_bytes_eq(__u64 w, __u8 b)
+{
+    __u64 x = w ^ (KF_ONES * b);
+    __u64 t = (x & KF_LOW7) + KF_LOW7;
+    return ~(t | x | KF_LOW7);
+}
+
+/* The mask of slots whose path test holds. The path is handled 8 bytes at a time, without a
+ * branch per byte (the verifier cannot follow a byte loop of this length): `//` and `/.` are found
+ * with word arithmetic, and the reversed path (for suffixes) is made by byte-swapping words. */
+static __always_inline __u64 kf_path_mask(struct kf_class *cls, struct kf_scratch *s, __u32 nr, __u64 ptr)
+{
+    long n = bpf_probe_read_user_str(s->tmp, KF_PATH_MAX, (void *)ptr);
+    if (n <= 1 || n >= KF_PATH_MAX || (s->tmp[0] & 0xff) != '/')
+        return ~0ULL;               /* unreadable, empty, too long or relative: not judged */
+    __u32 len = n - 1, words = (len + 7) / 8;
+    __u64 bad = 0, carry = 0;
+    for (__u32 k = 0; k < KF_PATH_MAX / 8; k++) {
+        if (k >= words)
+            break;
+        __u64 w = s->tmp[BOUNDED(k, 31)];
+        if (k == words - 1 && (len & 7))
+            w &= (1ULL << ((len & 7) * 8)) - 1;    /* the NUL and what follows it */
+        __u64 slash = kf_bytes_eq(w, '/');
+        __u64 next = slash | kf_bytes_eq(w, '.');
+        bad |= (slash & (next >> 8)) | (carry & (next << 56));
+        carry = slash & (0x80ULL << 56);
+        s->rtmp[BOUNDED(words - 1 - k, 31)] = __builtin_bswap64(w);
+    }
+    __u8 last = ((__u8 *)s->tmp)[BOUNDED(len - 1, 255)];
+    if (bad || (last == '/' && len > 1))
+        return ~0ULL;               /* `//`, `/.` or a final `/`: fd.name is not this text */
+    bpf_probe_read_kernel(&s->fwd.data[2], BOUNDED(len + 1, 255), s->tmp);
+    bpf_probe_read_kernel(&s->rev.data[2], BOUNDED(len, 255),
+                          (__u8 *)s->rtmp + BOUNDED(words * 8 - len, 7));
+    s->fwd.data[0] = s->rev.data[0] = nr >> 8;
+    s->fwd.data[1] = s->rev.data[1] = nr & 0xff;
+    s->fwd.prefixlen = (2 + len + 1) * 8;      /* the NUL too: an exact name ends there */
+    s->rev.prefixlen = (2 + len) * 8;
+    __u64 mask = cls->path_any;
+    __u64 *m = kf_paths.lookup(&s->fwd);
+    if (m)
+        mask |= *m;
+    m = kf_suffixes.lookup(&s->rev);
+    if (m)
+        mask |= *m;
+    return mask;
+}
+
+/* 1 when some loaded rule could match this record, or the state needs it. */
+static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid)
+{
+    struct kf_class *cls = kf_classes.lookup(&nr);
+    if (!cls || !cls->mode)
+        return 1;
+    __u64 flags = 0;
+    __u8 fa = cls->flags_arg;
+    if (fa < 6) {
+        flags = kf_arg(args, fa);
+        if (flags & (KF_O_DIRECTORY | KF_O_PATH))
+            return 1;               /* directory fds: later paths are resolved against them */
+    }
+    __u64 cand = cls->all & (ret >= 0 ? cls->ret_ok : cls->ret_fail);
+    if (!cand)
+        return 0;
+    __u32 zero = 0;
+    struct kf_scratch *s = kf_scratch_map.lookup(&zero);
+    if (!s)
+        return 1;
+    if (cls->has_comm) {
+        struct kf_comm *c = exec_comm.lookup(&tgid);
+        if (c) {
+            s->comm.nr = nr;
+            __builtin_memcpy(s->comm.comm, c->comm, 16);
+            __u64 *m = kf_comms.lookup(&s->comm);
+            cand &= (m ? *m : 0) | cls->comm_any;
+            if (!cand)
+                return 0;
+        }
+    }
+    if (cls->path_slot == 0) {
+        struct shape *sh = shapes.lookup(&nr);
+        if (sh && sh->str0 < 6) {
+            cand &= kf_path_mask(cls, s, nr, kf_arg(args, sh->str0));
+            if (!cand)
+                return 0;
+        }
+    }
+    if (fa < 6) {
+        __u64 check = cand & ~cls->flags_any;
+        __u32 acc = flags & 3;
+        for (int i = 0; i < KF_SLOTS; i++) {
+            if (!(check >> i & 1))
+                continue;
+            if (!(cls->acc_ok[i] >> acc & 1) && !(flags & cls->bits_any[i]))
+                cand &= ~(1ULL << i);
+        }
+    }
+    return cand != 0;
+}
+
 
 static __always_inline void fill_hdr(struct rec_hdr *h, __u16 kind, __u64 id)
 {
@@ -70,13 +276,67 @@ static __always_inline void fill_hdr(struct rec_hdr *h, __u16 kind, __u64 id)
     bpf_get_current_comm(&h->comm, sizeof(h->comm));
 }
 
-static __always_inline void send(void *rec, __u32 size, __u32 kind)
+static __always_inline void count_lost(__u32 kind)
 {
-    if (events.ringbuf_output(rec, size, 0) < 0) {
-        __u64 *n = lost.lookup(&kind);
-        if (n)
-            *n += 1;
+    __u64 *n = lost.lookup(&kind);
+    if (n)
+        *n += 1;
+}
+
+/* Send a record. A record the state does not need is refused once the ring holds more than
+ * RESERVE_BYTES, so the rest stays free for exec, fork and exit records. */
+static __always_inline void send(void *rec, __u32 size, __u32 kind, int state)
+{
+    __u32 p = 0, c = 1;
+    __u64 *produced = ring_acct.lookup(&p), *consumed = ring_acct.lookup(&c);
+    __u64 cost = (size + 8 + 7) & ~7ULL;      /* the ring's 8-byte header and alignment */
+    if (!state && produced && consumed && (__s64)(*produced - *consumed) + cost > RESERVE_BYTES) {
+        count_lost(LOST_RESERVED);
+        return;
     }
+    if (events.ringbuf_output(rec, size, 0) < 0) {
+        count_lost(kind);
+        return;
+    }
+    if (produced)
+        __sync_fetch_and_add(produced, cost);
+}
+
+#ifdef EXIT_ONLY
+/* The syscall's arguments from the task's saved user registers (x86_64 struct pt_regs: di, si, dx,
+ * r10, r8, r9), and the syscall number (orig_ax). Helpers 158 and 175 are bpf_get_current_task_btf
+ * and bpf_task_pt_regs, called through pointers: BCC 0.26 cannot declare them for this use. */
+static __always_inline __u64 user_regs(void)
+{
+    void *task = ((void *(*)(void))158)();
+    return ((__u64(*)(void *))175)(task);
+}
+
+static __always_inline void regs_args(__u64 *dst)
+{
+    __u64 r[9] = {};    /* r10 r9 r8 ax cx dx si di orig_ax: offsets 56..127 */
+    bpf_probe_read_kernel(r, sizeof(r), (void *)(user_regs() + 56));
+    dst[0] = r[7];
+    dst[1] = r[6];
+    dst[2] = r[5];
+    dst[3] = r[0];
+    dst[4] = r[2];
+    dst[5] = r[1];
+}
+
+static __always_inline __u64 regs_nr(void)
+{
+    __u64 nr = 0;
+    bpf_probe_read_kernel(&nr, sizeof(nr), (void *)(user_regs() + 120));
+    return nr;
+}
+#endif
+
+static __always_inline void remember_comm(__u32 tgid)
+{
+    struct kf_comm c = {};
+    bpf_get_current_comm(&c.comm, sizeof(c.comm));
+    exec_comm.update(&tgid, &c);
 }
 
 /* A syscall's record holds only its own arguments, and the kernel refuses to attach a program
@@ -294,11 +554,13 @@ static __always_inline int exit_exec(struct tp_sys_exit *ctx, __u64 id)
         }
     }
 #endif
+    if (ctx->ret == 0)
+        remember_comm(id >> 32);
     __u32 size = offsetof(struct rec_syscall, data) + SLOT1_OFF +
                  BOUNDED(rec->len1, SLOT1_SIZE * 2 - 1) + BOUNDED(rec->len2, SLOT2_SIZE * 2 - 1);
     if (size > sizeof(*rec))
         size = sizeof(*rec);
-    send(rec, size, REC_SYSCALL);
+    send(rec, size, LOST_STATE, 1);
     exec_stash.delete(&tid);
     return 0;
 }
@@ -316,6 +578,12 @@ int sys_exit(struct tp_sys_exit *ctx)
     if (sh->kind == SHAPE_EXEC)
         return exit_exec(ctx, id);
 
+    __u64 args[6];
+#ifdef EXIT_ONLY
+    if (sh->kind == SHAPE_CLONE && ctx->ret >= 0)
+        return 0;   /* reported by sched_process_fork */
+    regs_args(args);
+#else
     struct inflight *f = inflight.lookup(&tid);
     if (!f)
         return 0; /* e.g. a new child returning from clone: it never entered */
@@ -323,45 +591,55 @@ int sys_exit(struct tp_sys_exit *ctx)
         inflight.delete(&tid);
         return 0;
     }
+#pragma unroll
+    for (int i = 0; i < 6; i++)
+        args[i] = f->args[i];
+    inflight.delete(&tid);
+#endif
+    if (!kf_decide(nr, ctx->ret, args, id >> 32)) {
+        kf_count(0);
+        return 0;
+    }
+    kf_count(1);
+    struct kf_class *cls = kf_classes.lookup(&nr);
+    int state = cls ? cls->state : 0;
 
     __u32 zero = 0;
     struct rec_syscall *rec = scratch.lookup(&zero);
-    if (!rec) {
-        inflight.delete(&tid);
+    if (!rec)
         return 0;
-    }
     fill_hdr(&rec->h, REC_SYSCALL, id);
     rec->ret = ctx->ret;
     rec->nr = nr;
 #pragma unroll
     for (int i = 0; i < 6; i++)
-        rec->args[i] = f->args[i];
+        rec->args[i] = args[i];
     rec->len0 = 0;
     rec->len1 = 0;
     rec->len2 = 0;
 
     __u8 i0 = sh->str0, i1 = sh->str1, i2 = sh->str2, is = sh->sock, il = sh->socklen;
     if (i0 < 6)
-        rec->len0 = read_str(rec, SLOT0_OFF, SLOT0_SIZE, f->args[i0]);
+        rec->len0 = read_str(rec, SLOT0_OFF, SLOT0_SIZE, kf_arg(args, i0));
     if (i1 < 6)
-        rec->len1 = read_str(rec, SLOT1_OFF, SLOT1_SIZE, f->args[i1]);
+        rec->len1 = read_str(rec, SLOT1_OFF, SLOT1_SIZE, kf_arg(args, i1));
     if (i2 < 6)
-        rec->len2 = read_str(rec, SLOT2_OFF, SLOT2_SIZE, f->args[i2]);
-    if (is < 6 && il < 6 && f->args[is]) {
+        rec->len2 = read_str(rec, SLOT2_OFF, SLOT2_SIZE, kf_arg(args, i2));
+    __u64 sockaddr = is < 6 ? kf_arg(args, is) : 0, socklen = il < 6 ? kf_arg(args, il) : 0;
+    if (sockaddr && il < 6) {
         __u32 alen = 0;
         if (sh->socklen_ptr) {
-            if (f->args[il])
-                bpf_probe_read_user(&alen, sizeof(alen), (void *)f->args[il]);
+            if (socklen)
+                bpf_probe_read_user(&alen, sizeof(alen), (void *)socklen);
         } else {
-            alen = f->args[il];
+            alen = socklen;
         }
         if (alen > SOCKADDR_MAX)
             alen = SOCKADDR_MAX;
         if (alen > 0 && bpf_probe_read_user(&rec->data[SLOT0_OFF], BOUNDED(alen, SOCKADDR_MAX * 2 - 1),
-                                            (void *)f->args[is]) == 0)
+                                            (void *)sockaddr) == 0)
             rec->len0 = alen;
     }
-    inflight.delete(&tid);
 
     __u32 size = offsetof(struct rec_syscall, data);
     if (rec->len2)
@@ -372,7 +650,7 @@ int sys_exit(struct tp_sys_exit *ctx)
         size += BOUNDED(rec->len0, SLOT0_SIZE * 2 - 1);
     if (size > sizeof(*rec))
         size = sizeof(*rec);
-    send(rec, size, REC_SYSCALL);
+    send(rec, size, state ? LOST_STATE : LOST_RULE, state);
     return 0;
 }
 
@@ -384,14 +662,43 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
         return 0;
     struct rec_clone c = {};
     fill_hdr(&c.h, REC_CLONE, id);
+#ifdef EXIT_ONLY
+    /* The parent is inside its clone call: the flags are in its registers. kthreadd (pid 2)
+     * creates kernel threads outside any syscall. */
+    if ((id >> 32) != 2) {
+        __u64 nr = regs_nr(), a[6];
+        regs_args(a);
+        if (nr == NR_CLONE)
+            c.flags = a[0];
+        else if (nr == NR_CLONE3)
+            bpf_probe_read_user(&c.flags, sizeof(c.flags), (void *)a[0]);
+        else if (nr == NR_VFORK)
+            c.flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+        else if (nr == NR_FORK)
+            c.flags = SIGCHLD;
+        else
+            nr = 0;
+        c.nr = nr;
+    }
+#else
     struct inflight *f = inflight.lookup(&tid);
     if (f) {
         c.nr = f->nr;
         c.flags = f->clone_flags;
     }
+#endif
     c.child_tid = args->child_pid;
     c.child_pid = (c.flags & CLONE_THREAD) ? (__u32)(id >> 32) : (__u32)args->child_pid;
-    send(&c, sizeof(c), REC_CLONE);
+    if (!(c.flags & CLONE_THREAD)) {
+        __u32 parent = id >> 32, child = c.child_pid;
+        struct kf_comm *pc = exec_comm.lookup(&parent);
+        if (pc) {
+            struct kf_comm copy = {};
+            __builtin_memcpy(copy.comm, pc->comm, 16);
+            exec_comm.update(&child, &copy);
+        }
+    }
+    send(&c, sizeof(c), LOST_CLONE, 1);
     return 0;
 }
 
@@ -419,13 +726,26 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
     struct rec_exit e = {};
     fill_hdr(&e.h, REC_EXIT, id);
     e.status = -1;
+#ifdef EXIT_ONLY
+    __u64 nr = regs_nr();
+    if (nr == NR_EXIT || nr == NR_EXIT_GROUP) {
+        __u64 a[6];
+        regs_args(a);
+        e.status = (int)a[0];
+    }
+#else
     struct inflight *f = inflight.lookup(&tid);
     if (f) {
         if (f->nr == NR_EXIT || f->nr == NR_EXIT_GROUP)
             e.status = (int)f->args[0];
         inflight.delete(&tid);
     }
+#endif
     exec_stash.delete(&tid);
-    send(&e, sizeof(e), REC_EXIT);
+    if (tid == (__u32)(id >> 32)) {
+        __u32 tgid = tid;
+        exec_comm.delete(&tgid);
+    }
+    send(&e, sizeof(e), LOST_EXIT, 1);
     return 0;
 }

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tiercel.errors import EnvironmentProblem
-from tiercel.events.syscalls import SHAPE_EXIT, SyscallTable
+from tiercel.events.syscalls import SHAPE_EXEC, SHAPE_EXIT, SyscallTable
 from tiercel.probe import btf
 
 TRACEFS_DIRS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
@@ -78,17 +78,43 @@ def check_bpf_allowed() -> None:
     os.close(fd)
 
 
+# probe/events.h enum lost_kind
+LOST_KINDS = {1: "rule", 2: "clone", 3: "exit", 4: "state", 5: "reserved"}
+RESERVE_SHARE = 0.75        # of the ring, the most rule records may fill (the rest: state records)
+
+
 @dataclass
 class Probe:
-    """A compiled and attached probe. `bpf` is BCC's BPF object."""
+    """A compiled and attached probe. `bpf` is BCC's BPF object. `exit_only`: arguments are read
+    from the saved registers at exit, so only exec attaches its enter tracepoint."""
 
     bpf: Any
     attached: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    exit_only: bool = False
 
     def lost(self) -> int:
         """Records the kernel side could not send (ring buffer full), all kinds together."""
-        return sum(sum(v) for v in self.bpf[b"lost"].values()) if self.bpf else 0
+        return sum(self.lost_by_kind().values())
+
+    def lost_by_kind(self) -> dict[str, int]:
+        """Lost records by why: rule records (ring full, or refused to keep room for the state),
+        clone, exit and state records."""
+        if not self.bpf:
+            return {}
+        out = dict.fromkeys(LOST_KINDS.values(), 0)
+        for k, v in self.bpf[b"lost"].items():
+            name = LOST_KINDS.get(k.value)
+            if name is not None:
+                out[name] += sum(v)
+        return out
+
+    def filter_counts(self) -> tuple[int, int]:
+        """(records kept in the kernel by the filter, records it let through)."""
+        if not self.bpf:
+            return 0, 0
+        vals = {k.value: sum(v) for k, v in self.bpf[b"kf_counts"].items()}
+        return vals.get(0, 0), vals.get(1, 0)
 
     def close(self) -> None:
         if self.bpf is not None:
@@ -104,6 +130,21 @@ def _import_bcc() -> Any:
             "BCC's Python module is missing: install python3-bpfcc and use a Python that sees "
             "/usr/lib/python3/dist-packages") from e
     return bcc
+
+
+def exit_only_supported() -> bool:
+    """bpf_get_current_task_btf and bpf_task_pt_regs: BTF and a kernel >= 5.15.
+    TIERCEL_PROBE_MODE=pair forces the enter/exit pair (for comparison and debugging)."""
+    if os.environ.get("TIERCEL_PROBE_MODE") == "pair":
+        return False
+    if not Path("/sys/kernel/btf/vmlinux").exists():
+        return False
+    parts = platform.release().split(".")
+    try:
+        major, minor = int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+    except (IndexError, ValueError):
+        return False
+    return (major, minor) >= (5, 15)
 
 
 def compile_probe(table: SyscallTable, headers: str | None = None, ringbuf_pages: int = 2048) -> Probe:
@@ -122,7 +163,11 @@ def compile_probe(table: SyscallTable, headers: str | None = None, ringbuf_pages
         "NR_CLONE": table.nr("clone"), "NR_CLONE3": table.nr("clone3"),
         "NR_FORK": table.nr("fork"), "NR_VFORK": table.nr("vfork"),
         "RINGBUF_PAGES": ringbuf_pages,
+        "RESERVE_BYTES": int(ringbuf_pages * 4096 * RESERVE_SHARE),
     }
+    exit_only = exit_only_supported()
+    if exit_only:
+        consts["EXIT_ONLY"] = 1
     offsets = btf.kernel_offsets()
     if offsets:
         consts.update(offsets)
@@ -134,7 +179,7 @@ def compile_probe(table: SyscallTable, headers: str | None = None, ringbuf_pages
         bpf = bcc.BPF(src_file=str(src / "tiercel.bpf.c").encode(), cflags=cflags)
     except Exception as e:  # BCC raises bare Exception for compile and load errors
         raise EnvironmentProblem(_explain_bcc_failure(str(e), hdr)) from e
-    return Probe(bpf)
+    return Probe(bpf, exit_only=exit_only)
 
 
 def _explain_bcc_failure(message: str, headers: Path) -> str:
@@ -152,8 +197,8 @@ def _explain_bcc_failure(message: str, headers: Path) -> str:
 
 
 def attach(probe: Probe, table: SyscallTable, names: Iterable[str]) -> Probe:
-    """Fill the shapes of `names` and attach their enter/exit tracepoints, plus the sched ones
-    (TRACEPOINT_PROBE functions are attached by BCC itself)."""
+    """Fill the shapes of `names` and attach their tracepoints (the exit one only, in exit-only
+    mode, except for exec), plus the sched ones (TRACEPOINT_PROBE functions are attached by BCC)."""
     bpf = probe.bpf
     shapes = bpf[b"shapes"]
     tracefs = find_tracefs()
@@ -164,7 +209,8 @@ def attach(probe: Probe, table: SyscallTable, names: Iterable[str]) -> Probe:
             continue
         shapes[ctypes.c_uint32(sc.nr)] = shapes.Leaf.from_buffer_copy(sc.shape_bytes())
         try:
-            bpf.attach_tracepoint(tp=f"syscalls:sys_enter_{sc.tp}".encode(), fn_name=b"sys_enter")
+            if not probe.exit_only or sc.kind == SHAPE_EXEC:
+                bpf.attach_tracepoint(tp=f"syscalls:sys_enter_{sc.tp}".encode(), fn_name=b"sys_enter")
             if sc.kind != SHAPE_EXIT:  # exit and exit_group never return
                 bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{sc.tp}".encode(), fn_name=b"sys_exit")
         except Exception as e:

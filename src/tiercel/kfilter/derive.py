@@ -1,0 +1,410 @@
+"""Loaded rules -> the kernel filter's tables (kfilter.tables): a sound over-approximation.
+
+For each attached syscall, every rule that can match its event type gives one slot: from each of the
+rule's conjuncts (its condition specialised to that event type), `necessary()` (the keys the rules
+engine already computes) finds atoms on fields the probe can judge, such that the conjunct implies one
+of them. Atoms on one field become one test of the slot; a conjunct whose atoms mix fields is left out
+(the probe cannot test an `or` across tests), which only makes the slot hold more often. A rule with
+no judgeable conjunct opens its syscall: every record of it leaves the kernel, with one notice.
+
+Records the state needs pass whatever the rules say: exec, fork, exit and chdir always; the fd
+creations (open, socket, accept, dup ...) when some rule reads an fd's fields on a later event type
+(a `dup` rule printing fd.name needs the open that made the fd); and opens with O_DIRECTORY or O_PATH,
+whose fds later paths are resolved against.
+
+Truth of an atom on the return value or the open flags is found by evaluating it over the whole
+domain that matters (every errno; every access mode with every open flag bit the field renders),
+so it is exact; path and comm atoms are read from their constants (=, in, startswith, endswith,
+glob prefix, pmatch), anything else is left untested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from itertools import combinations
+from typing import Any, Protocol
+
+from tiercel.events.model import Event, Fd
+from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
+from tiercel.kfilter.tables import (
+    ACC_ALL, COMM_LEN, MAX_SLOTS, PATH_MAX_K, FilterTables, PathSet, Slot, SyscallFilter,
+)
+from tiercel.rules.language import syntax as ast
+from tiercel.rules.matching.implied_checks import FieldKey, necessary
+from tiercel.rules.matching.plan import conjuncts, specialise
+
+Predicate = Callable[[Event], bool]
+Compile = Callable[[ast.Node], Any]     # condition -> its compiled record (.check)
+
+OPEN_FAMILY = frozenset({"open", "openat", "openat2", "creat"})
+SOCKET_MAKERS = frozenset({"socket", "accept", "accept4", "connect", "bind", "dup", "dup2", "dup3"})
+FD_MAKERS = OPEN_FAMILY | SOCKET_MAKERS | {"memfd_create"}
+# Event types whose fd comes from the process's fd table (an fd argument), not from the event itself.
+FD_READERS = frozenset({"close", "dup", "dup2", "dup3", "listen", "fchmod", "fchown", "setns",
+                        "finit_module", "fchdir", "connect", "bind", "accept", "accept4"})
+SOCKET_READERS = frozenset({"connect", "bind", "listen", "accept", "accept4"})
+# Returns that are not "fd, 0 or -errno": no return-value test for them.
+NO_RET_TEST = frozenset({"ptrace"})
+
+PATH_FIELDS = frozenset({"fd.name", "fd.directory"})
+COMM_FIELDS = frozenset({"proc.name"})
+RET_FIELDS = frozenset({"evt.res", "evt.rawres", "evt.failed"})
+OPEN_RET_FIELDS = frozenset({"fd.num"})   # an open's fd.num is its return value
+FLAG_FIELDS = frozenset({"evt.arg.flags", "evt.is_open_read", "evt.is_open_write"})
+SOCKET_ONLY_FIELDS = frozenset({"fd.l4proto", "fd.sip", "fd.rip", "fd.cip", "fd.lip", "fd.sport",
+                                "fd.rport", "fd.cport", "fd.lport", "fd.net", "fd.snet", "fd.cnet",
+                                "fd.rnet", "fd.lnet", "fd.sockfamily", "fd.is_server", "fd.sip.name",
+                                "fd.rip.name", "fd.cip.name", "fd.lip.name"})
+SOCKET_TYPES = frozenset({"ipv4", "ipv6", "unix", "4", "6", "u", "netlink", "n"})
+# Open flag bits (x86_64) whose presence changes what flag fields read (events/flags.py).
+OPEN_BITS = (0o100, 0o200, 0o1000, 0o2000, 0o4000, 0o10000, 0o40000, 0o100000, 0o200000, 0o2000000,
+             0o4000000, 0o20000000)
+# What fds a rule may consult when its event type reads the table: fd fields, rendered fd arguments.
+FD_FIELD_PREFIXES = ("fd.", "fs.path")
+FD_FIELD_NAMES = frozenset({"evt.arg.fd", "evt.args", "evt.info", "evt.arg"})
+
+
+class Rule(Protocol):
+    name: str
+    node: ast.Node | None
+    output: Any
+
+
+class Rules(Protocol):
+    def candidates(self, evttype: str) -> tuple[Any, ...]: ...
+
+    def enabled_rules(self) -> list[Any]: ...
+
+
+def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Iterable[str]) -> FilterTables:
+    """The filter tables for these attached syscalls under these rules."""
+    notices: list[str] = []
+    fd_needed = _fd_state_needs(ruleset.enabled_rules(), compile_)
+    out: dict[str, SyscallFilter] = {}
+    opened_by: dict[str, list[str]] = {}
+    for name in sorted(set(attached)):
+        sc = table.by_name[name]
+        if name in STATE_SYSCALLS:
+            out[name] = SyscallFilter(name, sc.nr, True, "state", state=True)
+            continue
+        if name in fd_needed:
+            out[name] = SyscallFilter(name, sc.nr, True, f"fd state for rule '{fd_needed[name]}'",
+                                      state=True)
+            continue
+        f = _syscall_filter(name, sc.nr, dict(sc.params), ruleset.candidates(name), compile_)
+        if f.open and f.reason.startswith("rule "):
+            opened_by.setdefault(f.reason, []).append(name)
+        out[name] = f
+    for reason, names in opened_by.items():
+        notices.append(f"{reason} reads what the probe cannot judge: every {', '.join(names)} "
+                       "record leaves the kernel")
+    by_rule: dict[str, list[str]] = {}
+    for name, rule in sorted(fd_needed.items()):
+        if name in out:
+            by_rule.setdefault(rule, []).append(name)
+    for rule, names in by_rule.items():
+        notices.append(f"rule '{rule}' reads fd fields on later events: every {', '.join(names)} "
+                       "record leaves the kernel")
+    return FilterTables(out, tuple(notices))
+
+
+def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[Any],
+                    compile_: Compile) -> SyscallFilter:
+    path_slot = 0 if name in OPEN_FAMILY and params.get("name") == "s0" else None
+    flags_src = params.get("flags", "-")
+    flags_arg = int(flags_src[1]) if name in OPEN_FAMILY and flags_src.startswith("a") else None
+    dims = _dimensions(name, path_slot is not None, flags_arg is not None)
+    slots: dict[tuple[object, ...], Slot] = {}
+    for rule in rules:
+        if rule.node is None:
+            return SyscallFilter(name, nr, True, f"rule '{rule.name}'")
+        slot = _rule_slot(rule.node, name, dims, compile_)
+        if slot is None:
+            continue                      # cannot match this event type at all
+        if slot.key == Slot().key:
+            return SyscallFilter(name, nr, True, f"rule '{rule.name}'")
+        have = slots.get(slot.key)
+        rules_of = (have.rules if have else ()) + (rule.name,)
+        slots[slot.key] = Slot(slot.ret_ok, slot.ret_fail, slot.comms, slot.paths, slot.acc_ok,
+                               slot.bits_any, rules_of)
+    if len(slots) > MAX_SLOTS:
+        return SyscallFilter(name, nr, True, f"more than {MAX_SLOTS} distinct rule conditions")
+    return SyscallFilter(name, nr, False, "", tuple(slots.values()), path_slot, flags_arg)
+
+
+def _dimensions(name: str, has_path: bool, has_flags: bool) -> dict[str, str]:
+    dims = {f: "comm" for f in COMM_FIELDS}
+    if name not in NO_RET_TEST:
+        dims.update({f: "ret" for f in RET_FIELDS})
+    if name in OPEN_FAMILY:
+        dims.update({f: "ret" for f in OPEN_RET_FIELDS})
+    if has_path:
+        dims.update({f: "path" for f in PATH_FIELDS})
+    if has_flags:
+        dims.update({f: "flags" for f in FLAG_FIELDS})
+    return dims
+
+
+def _field_name(key: FieldKey) -> str:
+    name, arg = key
+    if arg is None:
+        return name
+    if name == "evt.arg" and not arg.isdigit():
+        return f"evt.arg.{arg}"
+    return f"{name}[{arg}]"
+
+
+def _rule_slot(node: ast.Node, evttype: str, dims: dict[str, str], compile_: Compile) -> Slot | None:
+    spec = specialise(node, evttype)
+    if spec is False:
+        return None
+    slot = Slot()
+
+    def usable(key: FieldKey) -> bool:
+        return _field_name(key) in dims
+
+    for conj in conjuncts(spec):
+        atoms = necessary(conj, usable)
+        if not atoms:
+            continue
+        kinds = {dims[_field_name(k)] for k, _ in atoms}
+        if len(kinds) != 1:
+            continue
+        kind = kinds.pop()
+        if kind == "path" and any(k[0] != "fd.name" for k, _ in atoms):
+            # fd.name starts with fd.directory, so a prefix of the directory is one of the name
+            atoms = [(k, n if k[0] == "fd.name" else _directory_prefix(n)) for k, n in atoms]
+        slot = _narrow(slot, kind, [n for _, n in atoms], evttype, compile_)
+    return slot
+
+
+def _directory_prefix(node: ast.Node) -> ast.Node:
+    """An fd.directory atom as the fd.name check it implies, where one is plain: `startswith D`."""
+    if isinstance(node, ast.Compare) and node.op == "startswith":
+        return ast.Compare(ast.FieldRef("fd.name"), "startswith", node.right)
+    return ast.Identifier("unjudged")      # converts to "no path test"
+
+
+def _narrow(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, compile_: Compile) -> Slot:
+    """`slot` further restricted by the `or` of these atoms, all on one kind of test."""
+    s = slot
+    if kind == "comm":
+        comms = _union([_comm_set(a) for a in atoms])
+        if comms is not None:
+            return _replace(s, comms=comms if s.comms is None else s.comms & comms)
+    elif kind == "path":
+        paths = _union_paths([_path_set(a) for a in atoms])
+        if paths is not None and (s.paths is None or _size(paths) < _size(s.paths)):
+            return _replace(s, paths=paths)
+    elif kind == "ret":
+        ok, fail = False, False
+        for a in atoms:
+            o, f = _ret_truth(a, evttype, compile_)
+            ok, fail = ok or o, fail or f
+        return _replace(s, ret_ok=s.ret_ok and ok, ret_fail=s.ret_fail and fail)
+    elif kind == "flags":
+        pred = _or_predicate([_check(compile_, a) for a in atoms])
+        acc_ok, bits_any = _flag_test(pred, evttype)
+        if s.acc_ok == ACC_ALL:
+            return _replace(s, acc_ok=acc_ok, bits_any=bits_any)
+    return s
+
+
+def _replace(s: Slot, **kw: Any) -> Slot:
+    vals = {"ret_ok": s.ret_ok, "ret_fail": s.ret_fail, "comms": s.comms, "paths": s.paths,
+            "acc_ok": s.acc_ok, "bits_any": s.bits_any}
+    vals.update(kw)
+    return Slot(**vals)
+
+
+def _size(p: PathSet) -> int:
+    return len(p.exact) + 4 * (len(p.prefix) + len(p.suffix))
+
+
+def _union(sets: list[frozenset[bytes] | None]) -> frozenset[bytes] | None:
+    out: frozenset[bytes] = frozenset()
+    for s in sets:
+        if s is None:
+            return None
+        out |= s
+    return out
+
+
+def _union_paths(sets: list[PathSet | None]) -> PathSet | None:
+    out = PathSet()
+    for s in sets:
+        if s is None:
+            return None
+        out = out.union(s)
+    return out
+
+
+def _values(right: ast.Node | None) -> list[str] | None:
+    if isinstance(right, ast.Value):
+        return [right.text]
+    if isinstance(right, ast.ListValue) and all(isinstance(i, ast.Value) for i in right.items):
+        return [i.text for i in right.items if isinstance(i, ast.Value)]
+    return None
+
+
+def _comm_set(node: ast.Node) -> frozenset[bytes] | None:
+    """The comms (15 bytes) for which a proc.name atom can hold, if it names them all."""
+    if isinstance(node, ast.Or):
+        return _union([_comm_set(c) for c in node.children])
+    if isinstance(node, ast.And):
+        found = [s for s in (_comm_set(c) for c in node.children) if s is not None]
+        return min(found, key=len) if found else None
+    if isinstance(node, ast.Compare) and node.op in ("=", "==", "in"):
+        vals = _values(node.right)
+        if vals is None or any("\\" in v for v in vals):
+            return None
+        return frozenset(v.encode()[:COMM_LEN] for v in vals)
+    return None
+
+
+def _path_set(node: ast.Node) -> PathSet | None:
+    """The exact names, prefixes and suffixes an fd.name atom can hold for, if it says them all."""
+    if isinstance(node, ast.Or):
+        return _union_paths([_path_set(c) for c in node.children])
+    if isinstance(node, ast.And):
+        found = [s for s in (_path_set(c) for c in node.children) if s is not None]
+        return min(found, key=_size) if found else None
+    if not isinstance(node, ast.Compare):
+        return None
+    vals = _values(node.right)
+    if vals is None:
+        return None
+    raw = [v.encode() for v in vals]
+    short = [v for v in raw if len(v) < PATH_MAX_K - 1]   # longer ones are never judged in the kernel
+    if node.op in ("=", "==", "in"):
+        return PathSet(exact=frozenset(short))
+    if node.op == "startswith":
+        return PathSet(prefix=frozenset(short))
+    if node.op == "endswith":
+        return PathSet(suffix=frozenset(short))
+    if node.op == "pmatch":
+        return PathSet(prefix=frozenset(short))
+    if node.op == "glob" and len(raw) == 1:
+        head = raw[0]
+        for i, ch in enumerate(head):
+            if ch in b"*?[\\":
+                head = head[:i]
+                break
+        return PathSet(prefix=frozenset({head[:PATH_MAX_K]})) if head.startswith(b"/") else None
+    return None
+
+
+def _check(compile_: Compile, node: ast.Node) -> Predicate:
+    """The compiled check of a condition (the compiler returns a record holding it)."""
+    compiled: Any = compile_(node)
+    check: Predicate = getattr(compiled, "check", compiled)
+    return check
+
+
+def _or_predicate(preds: list[Predicate]) -> Predicate:
+    return lambda ev: any(p(ev) for p in preds)
+
+
+def _probe_event(evttype: str, res: int = 0, flags: int = 0) -> Event:
+    return Event(num=1, ts=0, type=evttype, dir="<", tid=1, pid=1, res=res,
+                 args={"fd": res, "res": res, "flags": flags, "mode": 0},
+                 fd=Fd(num=res, typechar="f", openflags=flags))
+
+
+def _safe(pred: Predicate, ev: Event) -> bool:
+    try:
+        return bool(pred(ev))
+    except Exception:     # a check that cannot run here is taken as possibly true
+        return True
+
+
+ERRNOS = range(-4095, 0)
+OK_VALUES = (*range(0, 4097), 1 << 20, (1 << 31) - 1)
+
+
+def _ret_truth(atom: ast.Node, evttype: str, compile_: Compile) -> tuple[bool, bool]:
+    """Whether the atom can hold for a successful call, and for a failed one (every -errno)."""
+    pred = _check(compile_, atom)
+    fail = any(_safe(pred, _probe_event(evttype, res=r)) for r in ERRNOS)
+    ok = any(_safe(pred, _probe_event(evttype, res=r)) for r in OK_VALUES)
+    return ok, fail
+
+
+def _flag_values() -> list[int]:
+    out = []
+    for n in range(len(OPEN_BITS) + 1):
+        for combo in combinations(OPEN_BITS, n):
+            bits = sum(combo)
+            out.extend(acc | bits for acc in range(4))
+    return out
+
+
+_FLAG_VALUES = _flag_values()
+
+
+def _flag_test(pred: Predicate, evttype: str) -> tuple[int, int]:
+    """(acc_ok, bits_any) such that every flags value the predicate holds for passes the test."""
+    true_values = [v for v in _FLAG_VALUES if _safe(pred, _probe_event(evttype, flags=v))]
+    if not true_values:
+        return 0, 0
+    acc_ok = 0
+    common = ~0
+    for v in true_values:
+        acc_ok |= 1 << (v & 3)
+        common &= v & ~3
+    if common and bin(acc_ok).count("1") > 1:
+        return 0, common & -common          # one bit every true value has
+    return acc_ok, 0
+
+
+# -- what the fd state needs ----------------------------------------------------------------------
+
+def _fd_state_needs(rules: Sequence[Any], compile_: Compile) -> dict[str, str]:
+    """fd-creating syscall -> the first rule that reads fd fields of an fd another event made."""
+    needs: dict[str, str] = {}
+    for rule in rules:
+        if rule.node is None:
+            continue
+        types = rule_types(rule)
+        readers = FD_READERS if types is None else FD_READERS & types
+        if not readers or not _reads_fds(rule.node):
+            continue
+        sockets_only = all(t in SOCKET_READERS or _socket_only(rule.node, t) for t in readers)
+        for maker in (SOCKET_MAKERS if sockets_only else FD_MAKERS):
+            needs.setdefault(maker, rule.name)
+    return needs
+
+
+def rule_types(rule: Any) -> frozenset[str] | None:
+    types = getattr(rule, "evttypes", None)
+    return frozenset(types) if types is not None else None
+
+
+def _reads_fds(node: ast.Node) -> bool:
+    """Whether a condition reads fd fields. Outputs are not asked: an fd a filtered open made is
+    filled from /proc when an alert's output needs it (state.fds)."""
+    names = {n.name for n in ast.walk(node) if isinstance(n, ast.FieldRef)}
+    return any(n.startswith(FD_FIELD_PREFIXES) or n in FD_FIELD_NAMES for n in names)
+
+
+def _socket_only(node: ast.Node, evttype: str) -> bool:
+    """Whether the rule, on this event type, can only match an fd that is a socket."""
+    spec = specialise(node, evttype)
+    if spec is False:
+        return True
+    for conj in conjuncts(spec):
+        atoms = necessary(conj, lambda k: k[0] in SOCKET_ONLY_FIELDS or k[0] in ("fd.type", "fd.typechar"))
+        if atoms and all(_socket_atom(k[0], n) for k, n in atoms):
+            return True
+    return False
+
+
+def _socket_atom(field: str, node: ast.Node) -> bool:
+    if field in SOCKET_ONLY_FIELDS:
+        # these fields are <NA> for files: a check that holds must be a positive one
+        return not any(isinstance(n, ast.Not) for n in ast.walk(node)) and all(
+            n.op not in ("!=", "exists") for n in ast.walk(node) if isinstance(n, ast.Compare))
+    if isinstance(node, ast.Compare) and node.op in ("=", "==", "in"):
+        vals = _values(node.right)
+        return vals is not None and all(v in SOCKET_TYPES for v in vals)
+    return False

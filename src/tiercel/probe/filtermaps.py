@@ -1,0 +1,124 @@
+"""The kernel filter's tables (kfilter.tables) written into the probe's maps (probe/kfilter.h).
+
+Replacing the tables (a rule reload) never needs a recompile, and is sound while it happens: every
+class is first set to let everything through, the path and comm maps are refilled, and only then are
+the classes switched back to filtering.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Iterable
+from typing import Any
+
+from tiercel.kfilter.tables import ACC_ALL, FilterTables, SyscallFilter
+
+BPF_NOEXIST = 1
+NONE = 0xFF
+
+
+def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> None:
+    classes = bpf[b"kf_classes"]
+    for f in tables.syscalls.values():       # first: let everything through
+        leaf = classes.Leaf()
+        leaf.state = int(f.state)
+        classes[ctypes.c_uint32(f.nr)] = leaf
+    for name in (b"kf_paths", b"kf_suffixes", b"kf_comms"):
+        bpf[name].clear()
+    if not enabled:
+        return
+    paths, suffixes, comms = bpf[b"kf_paths"], bpf[b"kf_suffixes"], bpf[b"kf_comms"]
+    for f in tables.syscalls.values():
+        if f.open:
+            continue
+        fwd: dict[bytes, int] = {}
+        rev: dict[bytes, int] = {}
+        who: dict[bytes, int] = {}
+        nr = f.nr.to_bytes(2, "big")
+        for i, slot in enumerate(f.slots):
+            bit = 1 << i
+            if slot.paths is not None:
+                for p in slot.paths.exact:
+                    fwd[nr + p + b"\0"] = fwd.get(nr + p + b"\0", 0) | bit
+                for p in slot.paths.prefix:
+                    fwd[nr + p] = fwd.get(nr + p, 0) | bit
+                for p in slot.paths.suffix:
+                    rev[nr + p[::-1]] = rev.get(nr + p[::-1], 0) | bit
+            if slot.comms is not None:
+                for c in slot.comms:
+                    who[c] = who.get(c, 0) | bit
+        _fill_trie(paths, fwd)
+        _fill_trie(suffixes, rev)
+        for comm, mask in who.items():
+            key = comms.Key()
+            key.nr = f.nr
+            _put(key, "comm", comm)
+            comms[key] = ctypes.c_uint64(mask)
+    for f in tables.syscalls.values():       # last: filter
+        if not f.open:
+            classes[ctypes.c_uint32(f.nr)] = _class_leaf(classes.Leaf(), f)
+
+
+def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
+    leaf.mode = 1
+    leaf.state = int(f.state)
+    leaf.path_slot = 0 if f.path_slot == 0 else NONE
+    leaf.flags_arg = f.flags_arg if f.flags_arg is not None else NONE
+    leaf.has_comm = int(any(s.comms is not None for s in f.slots))
+    for i, s in enumerate(f.slots):
+        bit = 1 << i
+        leaf.all |= bit
+        if s.ret_ok:
+            leaf.ret_ok |= bit
+        if s.ret_fail:
+            leaf.ret_fail |= bit
+        if s.comms is None:
+            leaf.comm_any |= bit
+        if s.paths is None:
+            leaf.path_any |= bit
+        if s.acc_ok == ACC_ALL:
+            leaf.flags_any |= bit
+        leaf.acc_ok[i] = s.acc_ok
+        leaf.bits_any[i] = s.bits_any
+    return leaf
+
+
+def _fill_trie(trie: Any, entries: dict[bytes, int]) -> None:
+    """Longest-prefix match returns one entry: give each the bits of every entry that is a prefix
+    of it, so the longest match carries them all."""
+    keys = sorted(entries)
+    for k in keys:
+        mask = 0
+        for other in keys:
+            if k.startswith(other):
+                mask |= entries[other]
+        key = trie.Key()
+        key.prefixlen = len(k) * 8
+        _put(key, "data", k)
+        trie[key] = ctypes.c_uint64(mask)
+
+
+def seed_exec_comms(bpf: Any, procs: Iterable[tuple[int, str]]) -> int:
+    """The comm the state holds for processes that exec'd before the probe was attached (tiercel's
+    proc.name for them). Never overwrites what the kernel wrote at an exec since."""
+    table = bpf[b"exec_comm"]
+    lib = _bcc_lib()
+    n = 0
+    for pid, comm in procs:
+        leaf = table.Leaf()
+        raw = comm.encode("utf-8", "surrogateescape")[:15]
+        _put(leaf, "comm", raw)
+        key = ctypes.c_uint32(pid)
+        if lib.bpf_update_elem(table.map_fd, ctypes.byref(key), ctypes.byref(leaf), BPF_NOEXIST) == 0:
+            n += 1
+    return n
+
+
+def _put(obj: Any, name: str, raw: bytes) -> None:
+    """Bytes into a char-array member (ctypes shows c_char arrays as bytes, not as arrays)."""
+    ctypes.memmove(ctypes.addressof(obj) + getattr(type(obj), name).offset, raw, len(raw))
+
+
+def _bcc_lib() -> Any:
+    from bcc.libbcc import lib
+    return lib
