@@ -5,7 +5,7 @@ plain implementation of every operator the upstream rule files use, and plain (u
 inlined) versions of the fields the engine computes in optimised ways (fd.directory, fd.filename,
 fd.nameraw, evt.arg.<name>). Nothing of the engine's plans, keys, memos, reordering or operator
 closures is used; the other extractors come from the field table, and constants are converted by
-rules.values as the compiler converts them.
+rules.language.literals as the compiler converts them.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ _PATH_TYPES = frozenset("fd")
 _SINGLE_PATH = ("name", "path", "pathname", "filename")
 _DIRFD = {"name": "dirfd", "path": "dirfd", "pathname": "dirfd", "filename": "dirfd"}
 # Two-path events: (source param, its dirfd param, target param, its dirfd param)
-_TWO_PATHS = {
+# event -> (source path parameter, its dirfd parameter, target path parameter, its dirfd parameter)
+_TWO_PATHS: dict[str, tuple[str, str | None, str, str | None]] = {
     "rename": ("oldpath", None, "newpath", None), "renameat": ("oldpath", "olddirfd", "newpath", "newdirfd"),
     "renameat2": ("oldpath", "olddirfd", "newpath", "newdirfd"), "link": ("oldpath", None, "newpath", None),
     "linkat": ("oldpath", "olddir", "newpath", "newdir"), "symlink": ("target", None, "linkpath", None),
@@ -270,10 +271,10 @@ def _two_path(which: int, raw: bool) -> Extractor:
             done = ev.abspath if which == 0 else ev.abspath_dst
             if done:
                 return done  # the state stage resolved it already
-        path = ev.args.get(pair[which])
+        name, dirfd_param = (pair[0], pair[1]) if which == 0 else (pair[2], pair[3])
+        path = ev.args.get(name)
         if raw or (ev.type.startswith("symlink") and which == 0):
             return path if isinstance(path, str) else None  # a symlink's target is stored verbatim
-        dirfd_param = pair[which + 1]
         return absolute(ev, path, ev.args.get(dirfd_param) if dirfd_param else None)
     return get
 

@@ -197,7 +197,8 @@ def _ctime_duration_proc_start(ev: Event) -> int | None:
     p = ev.proc
     if not ctime or p is None or not p.start_ts:
         return None
-    return p.start_ts - ctime
+    duration: int = p.start_ts - ctime
+    return duration
 
 
 def _leader(id_attr: str, read: Any) -> Extractor:
@@ -222,10 +223,10 @@ def _is_leader(id_attr: str) -> Extractor:
     def get(ev: Event) -> bool | None:
         p = ev.proc
         want = getattr(p, id_attr, None)
-        if want is None:
+        if p is None or want is None:
             return None
         vpid = getattr(p, "vpid", None)
-        return want == (vpid if vpid is not None else p.pid)  # type: ignore[union-attr]
+        return bool(want == (vpid if vpid is not None else p.pid))
     return get
 
 

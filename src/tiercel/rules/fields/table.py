@@ -98,9 +98,6 @@ class FieldTable:
         )
         self._dotted = [f for f in _DOTTED if f.name in self.fields] if fields is not None else _DOTTED
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.fields
-
     def resolve(self, name: str, arg: str | None = None) -> FieldDef:
         """The field `name` with its argument bound; raises UnknownField or FieldArgumentError."""
         f = self.fields.get(name)
@@ -122,9 +119,6 @@ class FieldTable:
                     raise FieldArgumentError(f"field '{name}' takes no further argument '[{arg}]'")
                 return f, name[len(f.name) + 1:]
         raise UnknownField(_unknown_message(name, self.fields))
-
-    def specs(self) -> list[FieldSpec]:
-        return list(self.fields.values())
 
 
 def _parse_arg(f: FieldSpec, arg: str | None) -> Any:

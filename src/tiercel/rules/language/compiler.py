@@ -3,7 +3,7 @@
 The result is a `Compiled` record: the predicate (`check`) and, when the condition is one check on
 a plain field, that field's operand, which the prefilter uses to memoise the check per value.
 Each node type has a handler in HANDLERS that returns a closure; nothing looks at the tree per
-event. Fields are resolved once (through a FieldResolver, normally rules.fields.FieldTable),
+event. Fields are resolved once (through a FieldResolver, normally rules.fields.table.FieldTable),
 constants are converted once to the field's type, `in` lists become frozensets, globs and regexes
 are compiled once. Type errors (`proc.pid contains 1`) are CompileErrors with the node's position.
 
@@ -91,15 +91,13 @@ class _Compiler:
             raise CompileError(f"unexpected {type(node).__name__} where a check is expected", node.pos)
         return handler(self, node)
 
-    def operand(self, node: syntax.Node) -> Operand:
+    def operand(self, node: syntax.Operand) -> Operand:
         """A field or transformer, ready to extract."""
         if isinstance(node, syntax.Transformer):
             try:
                 return compile_transformer(node, self.operand)
             except TransformerError as e:
                 raise CompileError(str(e), e.pos) from None
-        if not isinstance(node, syntax.FieldRef):
-            raise CompileError("expected a field", node.pos)
         try:
             fd = self.fields.resolve(node.name, node.arg)
         except Exception as e:
@@ -193,17 +191,13 @@ def _compare_operand(c: _Compiler, node: syntax.Compare, left: Operand) -> Predi
         raise CompileError(f"filter error: operator '{node.op}' is not supported for field "
                            f"'{left.name}' of type {left.type}", node.pos)
     if node.op == "exists":
-        return operators.event_check(left.get, _never, "exists", left.is_list)
+        return operators.exists_check(left.get, left.is_list)
     if isinstance(node.right, syntax.ValExpr | syntax.Transformer):
         return _compare_fields(c, node, left)
     try:
         return _compare_constants(c, node, left, fam)
     except (ValueError, re.error) as e:
         raise CompileError(str(e), node.pos) from None
-
-
-def _never(v: Any) -> bool:
-    return False
 
 
 def _constants(node: syntax.Compare) -> list[syntax.Value]:

@@ -114,7 +114,8 @@ class Scanner:
 
 
 def unescape(body: str, delim: str, pos: int) -> str:
-    """Decode the escapes of a quoted string's body (`pos` locates errors)."""
+    """Decode the escapes of a quoted string's body (`pos` locates errors); the body does not end in
+    a backslash (Scanner.quoted ends a string at the first quote not preceded by one)."""
     if "\\" not in body:
         return body
     out: list[str] = []
@@ -125,9 +126,7 @@ def unescape(body: str, delim: str, pos: int) -> str:
         if c != "\\":
             out.append(c)
             continue
-        if i >= n:  # cannot happen from the scanner: a trailing backslash escapes the delimiter
-            raise LexError("unsupported string escape sequence: \\", pos)
-        e = body[i]
+        e = body[i]     # there is one: the scanner never ends a body on a backslash (it escapes the quote)
         i += 1
         if e in _SIMPLE_ESCAPES:
             out.append(_SIMPLE_ESCAPES[e])

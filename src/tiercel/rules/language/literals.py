@@ -1,7 +1,7 @@
 """Field types as the compiler sees them: families, allowed operators and constant conversion.
 
 A condition's constants are converted once, at compile time, to what the field's extractor returns
-(see fields_spec): str for strings, int for numbers and times, bool, bytes, and for addresses the
+(see rules.fields.spec): str for strings, int for numbers and times, bool, bytes, and for addresses the
 `ipaddress` objects whose text forms the extractor's strings are compared against.
 """
 
@@ -54,10 +54,6 @@ _HEX_DIGITS = re.compile(r"(?:[0-9a-fA-F]{2})+")
 def family(field_type: str) -> str:
     """The comparison family of a field type; unknown types compare as strings, as their text."""
     return _FAMILIES.get(field_type.upper(), STR)
-
-
-def is_string_type(field_type: str) -> bool:
-    return family(field_type) == STR
 
 
 def convert(text: str, fam: str, field_type: str) -> Any:

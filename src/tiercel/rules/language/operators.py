@@ -32,7 +32,7 @@ def eq_forms(const: Any, fam: str) -> frozenset[Any]:
 
 
 def value_matcher(op: str, const: Any, fam: str) -> Matcher:
-    """A test of one present value against one constant (already converted by values.convert)."""
+    """A test of one present value against one constant (already converted by literals.convert)."""
     if op in ("=", "=="):
         return _equal(const, fam)
     if op == "!=":
@@ -160,8 +160,6 @@ def event_check(get: Getter, match: Matcher, op: str, many: bool, members: froze
     """
     if many:
         return _many_check(get, match, op)
-    if op == "exists":
-        return lambda e: get(e) is not None
     if members is not None:
         return lambda e: get(e) in members
 
@@ -182,23 +180,19 @@ def _many_check(get: Getter, match: Matcher, op: str) -> Predicate:
         v = get(e)
         return () if v is None else v
 
-    if op == "exists":
-        return lambda e: bool(values(e))
-    if op == "in":
+    if op in ("in", "!="):      # for `!=`, `match` is "not equal": no value may be equal
         return lambda e: _all_match(values(e), match)
-    if op == "!=":
-        return lambda e: _safe_all(values(e), match)
     return lambda e: _any_match(values(e), match)
 
 
+def exists_check(get: Getter, many: bool) -> Predicate:
+    """`x exists`: a value was extracted; for a list (or a client/server pair), a non-empty one."""
+    if many:
+        return lambda e: bool(get(e))
+    return lambda e: get(e) is not None
+
+
 def _all_match(vs: Any, match: Matcher) -> bool:
-    try:
-        return bool(vs) and all(v is not None and match(v) for v in vs)
-    except (TypeError, AttributeError, ValueError):
-        return False
-
-
-def _safe_all(vs: Any, match: Matcher) -> bool:
     try:
         return bool(vs) and all(v is not None and match(v) for v in vs)
     except (TypeError, AttributeError, ValueError):

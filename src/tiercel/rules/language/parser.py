@@ -25,7 +25,7 @@
     Modifier      ::= 'oneof' | 'anyof' | 'allof'
     TrName        ::= 'tolower' | 'toupper' | 'b64' | 'basename' | 'len' | 'join' | 'concat' | 'getopt'
 
-Tokens are in tiercel.rules.lexer. `or` binds loosest, then `and`, then `not`; `and`/`or` nodes are
+Tokens are in rules.language.lexer. `or` binds loosest, then `and`, then `not`; `and`/`or` nodes are
 n-ary. As in libsinsp, the whole input must be consumed, `not not a` is `a`, a word operator needs a
 blank after it while symbols do not (`a.b =c`), and nesting is limited (MAX_DEPTH levels of
 parentheses, negations and transformers).

@@ -32,7 +32,7 @@ class TransformerError(ValueError):
         self.pos = pos
 
 
-CompileArg = Callable[[syntax.Node], Operand]
+CompileArg = Callable[[syntax.Operand], Operand]
 
 
 def compile_transformer(node: syntax.Transformer, compile_arg: CompileArg) -> Operand:

@@ -131,7 +131,7 @@ def necessary(node: syntax.Node, usable: Callable[[FieldKey], bool]) -> list[Ato
 def _via_fd_name(node: syntax.Node) -> syntax.Node | None:
     """`fd.directory in (D...)` / `fd.filename in (F...)` as a check on fd.name that they imply.
 
-    Both fields derive from fd.name (fields_fd): fd.directory is dirname(fd.name), or fd.name itself
+    Both fields derive from fd.name (rules.fields.fd): fd.directory is dirname(fd.name), or fd.name itself
     for a directory; fd.filename is basename(fd.name). So `fd.directory = D` implies `fd.name = D or
     fd.name startswith 'D/'` (not for D = '/', the directory of names without a slash), and
     `fd.filename = F` implies `fd.name = F or fd.name endswith '/F'`. Keys on fd.name alone save

@@ -2,7 +2,7 @@
 
 For one event type T, the candidate rules' expanded conditions are first specialised to T: every
 `evt.type` check becomes true or false and is folded away (a rule that cannot match T drops out).
-Each remaining condition is a list of conjuncts, from which rules.prefilter builds the keyed plan:
+Each remaining condition is a list of conjuncts, from which rules.matching.prefilter builds the keyed plan:
 a few field values per event, each looked up once, decide which rules need evaluating at all.
 
 Matching rules are appended in any order; the ruleset sorts them into definition order, so "first

@@ -2,7 +2,7 @@
 
 On a real host almost every event matches no rule, and a rule is usually ruled out by one selective
 check: `fd.name in (sensitive_file_names) or fd.directory in (...)`, `proc.name in (shell_binaries)`.
-For each rule of an event type, the plan picks *keys* (rules.keys): clauses of atoms, each atom a
+For each rule of an event type, the plan picks *keys* (implied_checks): clauses of atoms, each atom a
 sub-condition that reads one field only, such that the rule cannot match unless every clause has a
 true atom. An atom's truth is a function of its field's value, so it is memoised per value: per event
 the plan extracts each key field once, looks its value up (one dict lookup gives the truth of every
