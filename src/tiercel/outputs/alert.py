@@ -58,7 +58,10 @@ class Alert:
 def rfc3339(ns: int) -> str:
     """`2016-08-04T16:17:57.881781397Z`: UTC, always nine fractional digits."""
     secs, frac = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+    try:
+        return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+    except (OverflowError, ValueError, OSError):  # beyond year 9999 (a crafted capture): kept as text
+        return str(ns)
 
 
 def make_alert(rule: _Rule, event: Event, hostname: str = "", time_iso8601: bool = False) -> Alert:

@@ -3,14 +3,17 @@
 An alert is rendered at most once per format, by whichever output worker asks first, so capture only
 pays for queueing. Every rendering is one line that cannot forge a second: JSON escapes control
 characters itself; the text form escapes them (`\\n` -> `\\x0a`); strings that carry undecodable bytes
-(lone surrogates from `surrogateescape`) become `\\xNN` escapes instead of breaking the encoder.
+(lone surrogates from `surrogateescape`) become `\\xNN` escapes instead of breaking the encoder, and
+values JSON cannot carry faithfully (integers wider than 64 bits, NaN, bytes, other types) become
+strings: rendering an alert never fails on what its fields hold.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -89,37 +92,81 @@ def _unsurrogate(text: str) -> str:
 
 
 def json_line(alert: Alert, fmt: Format) -> bytes:
-    """Falco's JSON alert; falls back to escaping undecodable bytes that orjson refuses."""
+    """Falco's JSON alert, whatever its values hold.
+
+    The fast path is orjson as it is. When orjson refuses the alert (undecodable bytes, an integer
+    wider than 64 bits, bytes, a type it does not know) or a value would come out as something JSON
+    consumers misread (NaN and infinities, which orjson writes as null), every value is made
+    JSON-safe first (`jsonable`): such values become strings, the rest stay as they were.
+    """
     encode = to_json_falco031 if fmt.falco031 else to_json
-    try:
-        return encode(alert, fmt.include_output, fmt.include_tags).encode()
-    except TypeError:  # orjson: "str is not valid UTF-8: surrogates not allowed"
-        fixed = Alert(time=alert.time, rule=_unsurrogate(alert.rule), priority=alert.priority,
-                      source=alert.source, output=_unsurrogate(alert.output),
-                      output_fields={_unsurrogate(k): _clean(v) for k, v in alert.output_fields.items()},
-                      tags=tuple(_unsurrogate(t) for t in alert.tags),
-                      hostname=_unsurrogate(alert.hostname))
-        return encode(fixed, fmt.include_output, fmt.include_tags).encode()
+    if not _has_odd_float(alert.output_fields):
+        try:
+            return encode(alert, fmt.include_output, fmt.include_tags).encode()
+        except (TypeError, ValueError, OverflowError):  # orjson.JSONEncodeError is a TypeError
+            pass
+    fixed = Alert(time=alert.time if type(alert.time) is int else 0, rule=_text(alert.rule),
+                  priority=_text(alert.priority), source=_text(alert.source),
+                  output=_text(alert.output),
+                  output_fields={_text(k): jsonable(v) for k, v in alert.output_fields.items()},
+                  tags=tuple(_text(t) for t in alert.tags), hostname=_text(alert.hostname))
+    return encode(fixed, fmt.include_output, fmt.include_tags).encode()
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, str):
+_INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1   # what orjson (and most JSON consumers) take
+_MAX_DEPTH = 16
+
+
+def _has_odd_float(fields: Mapping[str, Any]) -> bool:
+    for v in fields.values():
+        if type(v) is float and not math.isfinite(v):
+            return True
+        if (type(v) is list or type(v) is tuple) and any(
+                type(x) is float and not math.isfinite(x) for x in v):
+            return True
+    return False
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """`value` as something orjson writes and JSON consumers read back unchanged, else as a string:
+    integers outside 64 bits and non-finite floats as their decimal text, bytes with `\\xNN`
+    escapes, strings with undecodable bytes escaped, unknown types as their `str`."""
+    t = type(value)
+    if t is str:
         return _unsurrogate(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, dict):
-        return {_unsurrogate(str(k)): _clean(v) for k, v in value.items()}
-    return value
+    if value is None or t is bool:
+        return value
+    if t is int:
+        return value if _INT_MIN <= value <= _INT_MAX else str(value)
+    if t is float:
+        return value if math.isfinite(value) else str(value)
+    if t is bytes or t is bytearray:
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if depth >= _MAX_DEPTH:
+        return _text(value)
+    if t is list or t is tuple:
+        return [jsonable(v, depth + 1) for v in value]
+    if t is dict:
+        return {_text(k): jsonable(v, depth + 1) for k, v in value.items()}
+    return _text(value)
+
+
+def _text(value: Any) -> str:
+    """`str(value)` that cannot fail and encodes as UTF-8."""
+    if type(value) is not str:
+        try:
+            value = str(value)
+        except Exception:  # a hostile __str__: name the type rather than lose the alert
+            return f"<{type(value).__name__}>"
+    return _unsurrogate(value)
 
 
 def dumps(doc: Any) -> bytes:
-    """orjson with the same undecodable-byte fallback, for bodies built here (drop alerts, metrics)."""
+    """orjson with the same fallback, for bodies built here (drop alerts, metrics)."""
     try:
         return orjson.dumps(doc)
-    except TypeError:
-        return orjson.dumps(_clean(doc))
+    except (TypeError, ValueError, OverflowError):
+        return orjson.dumps(jsonable(doc))
 
 
 def write_lines(fd: int, lines: Sequence[bytes]) -> tuple[int, int]:

@@ -6,15 +6,20 @@ retries the undelivered rest with exponential back-off up to the output's `max_r
 then gives up on is counted dropped. Per output, always:
 
     offered = delivered + dropped + queued + in flight          (after close: delivered + dropped)
+
+One alert never costs another: when an output raises anything but OutputError on a batch (a value it
+cannot write, a bug), the batch is sent again one alert at a time, and the alert that fails alone is
+counted `unwritable` (part of dropped) and said once per output, with its cause.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tiercel.outputs.alert import Alert
@@ -33,6 +38,7 @@ class OutputStats:
     dropped_full: int = 0     # the queue was full
     dropped_failed: int = 0   # retries exhausted, or still undelivered when the flush time ran out
     queued: int = 0
+    unwritable: int = 0       # of dropped_failed: alerts the output could not write at all
 
     @property
     def dropped(self) -> int:
@@ -61,8 +67,9 @@ class TokenBucket:
 class Worker:
     """One output, its queue and its thread."""
 
-    def __init__(self, output: Output, capacity: int) -> None:
+    def __init__(self, output: Output, capacity: int, log: Callable[[str], None]) -> None:
         self.output = output
+        self.log = log
         self.capacity = capacity
         self.queue: deque[Item] = deque()
         self.stats = OutputStats()
@@ -107,7 +114,7 @@ class Worker:
             except OutputError:
                 n = 0
             except Exception:  # a bug in one output must not end its worker (STYLE 9)
-                n = 0
+                batch, n = self._one_by_one(batch), 0
             self._count(delivered=n)
             batch = batch[n:]
             if not batch:
@@ -125,18 +132,38 @@ class Worker:
             else:
                 attempt, delay = 0, BACKOFF_FIRST
 
+    def _one_by_one(self, batch: list[Item]) -> list[Item]:
+        """Send `batch` alert by alert, so only the alert that cannot be written is lost; return
+        the rest from the first ordinary failure (OutputError) on, for the usual retries."""
+        for i, item in enumerate(batch):
+            if self.abandoned:
+                return []
+            try:
+                self._count(delivered=self.output.send([item]))
+            except OutputError:
+                return batch[i:]
+            except Exception as e:
+                self._count(failed=1, unwritable=1)
+                if self.stats.unwritable == 1:
+                    self.log(f"tiercel: output {self.output.name}: an alert of rule {item.alert.rule!r} "
+                             f"could not be written and was dropped ({type(e).__name__}: {e}); "
+                             f"further ones are only counted")
+        return []
+
     def _sleep(self, seconds: float) -> None:
         """Back-off that ends early once the worker is abandoned."""
         deadline = time.monotonic() + seconds
         while not self.abandoned and time.monotonic() < deadline:
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
-    def _count(self, delivered: int = 0, failed: int = 0, retried: int = 0) -> None:
+    def _count(self, delivered: int = 0, failed: int = 0, retried: int = 0,
+               unwritable: int = 0) -> None:
         with self.lock:
             if self.abandoned:
                 return
             self.stats.delivered += delivered
             self.stats.dropped_failed += failed
+            self.stats.unwritable += unwritable
             self.stats.retried += retried
             self.inflight -= delivered + failed
 
@@ -151,7 +178,7 @@ class Worker:
     def snapshot(self) -> OutputStats:
         with self.lock:
             s = OutputStats(**{k: getattr(self.stats, k) for k in (
-                "offered", "delivered", "retried", "dropped_full", "dropped_failed")})
+                "offered", "delivered", "retried", "dropped_full", "dropped_failed", "unwritable")})
             s.queued = len(self.queue) + self.inflight
             return s
 
@@ -160,10 +187,13 @@ class Dispatcher:
     """Fans each alert out to every output's worker. Thread-safe `emit`."""
 
     def __init__(self, outputs: Sequence[Output], capacity: int, rate: TokenBucket | None = None,
-                 capacities: dict[str, int] | None = None) -> None:
-        """`capacities`: a queue size per output name, where one should differ from `capacity`."""
+                 capacities: dict[str, int] | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
+        """`capacities`: a queue size per output name, where one should differ from `capacity`;
+        `log`: where an output's trouble is said (a line on stderr by default)."""
         sizes = capacities or {}
-        self.workers = [Worker(o, sizes.get(o.name, capacity)) for o in outputs]
+        say = log or _stderr
+        self.workers = [Worker(o, sizes.get(o.name, capacity), say) for o in outputs]
         self.rate = rate
         self.produced = 0
         self.throttled = 0        # refused by outputs.rate / max_burst before any queue
@@ -203,3 +233,8 @@ class Dispatcher:
 
     def stats(self) -> dict[str, OutputStats]:
         return {w.output.name: w.snapshot() for w in self.workers}
+
+
+def _stderr(line: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
