@@ -102,8 +102,9 @@ class ContainerRegistry:
         return c
 
     def adopt(self, c: Container) -> None:
-        """A container another runtime (CRI) did not know: look it up here, filling that object."""
-        self.cache.setdefault(c.full_id, c)
+        """A container another runtime (CRI) did not know: look it up here, filling that object
+        (which processes already hold: it replaces any this registry made meanwhile)."""
+        self.cache[c.full_id] = c
         self._pending.put(c.full_id)
 
     # -- background -----------------------------------------------------------------------------
