@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Protocol
 
 from tiercel.container.cgroup import short_id
 from tiercel.container.docker import ContainerRegistry
@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 CRI_SOCKETS = ("/run/containerd/containerd.sock", "/run/crio/crio.sock",
                "/run/k3s/containerd/containerd.sock")
 DOCKER_ONLY = ("docker", "podman")
+
+
+class Containers(Protocol):
+    """What the process table needs of a registry (Registry, docker.ContainerRegistry, CriRegistry):
+    the shared object for a container, at once, filled later."""
+
+    def get(self, runtime: str, full_id: str) -> Container: ...
 
 
 @dataclass(frozen=True)
