@@ -15,8 +15,9 @@ import threading
 import time
 from pathlib import Path
 
-from tiercel.app import CaptureOptions, LiveSource
 from tiercel.events.model import Event
+from tiercel.sources.base import CaptureOptions
+from tiercel.sources.live import LiveSource
 
 HERE = Path(__file__).parent
 

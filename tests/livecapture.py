@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
-from tiercel.app import CaptureOptions, LiveSource, in_tree
 from tiercel.events.model import Event
+from tiercel.sources.base import CaptureOptions
+from tiercel.sources.live import LiveSource, in_tree
 
 
 class LiveCapture:

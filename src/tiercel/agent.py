@@ -1,10 +1,11 @@
 """`tiercel run`: config and rules loaded -> probe attached for what they need -> alerts delivered.
 
-Start-up steps in order: read and validate the config (refuse to start on any error), load rules
-(report every error, stop on any), select rules (-D/-T/-t/--priority), start the outputs, work out
-the syscalls to attach, start the source and the control thread (SIGHUP/watched-file reload,
-SIGUSR1 stats, kernel-drop checks), loop. Teardown always runs: stop the source, flush every output
-queue within `outputs_queue.flush_timeout`, print the summary.
+Before the steps: read and validate the config (refuse to start on any error), load rules (report
+every error, stop on any), select rules (-D/-T/-t/--priority), start the outputs, work out the
+syscalls to attach. Then the steps (tiercel.app), in order: signals, the source (live or replay),
+the control thread (SIGHUP/watched-file reload, SIGUSR1 stats, kernel-drop checks), the web server;
+loop. Teardown always runs, each stop on its own: the web server, the control thread, the source,
+then every output queue is flushed within `outputs_queue.flush_timeout` and the summary printed.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import socket
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from tiercel.app import CaptureOptions, LiveSource, install_signals, report
+from tiercel.app import Step, run_steps
 from tiercel.config import DEFAULT_RULES as CONFIG_DEFAULT_RULES
 from tiercel.config import Config, load_config
 from tiercel.errors import TiercelError
@@ -29,10 +29,11 @@ from tiercel.outputs.alert import Alert, make_alert
 from tiercel.outputs.append import Extras
 from tiercel.outputs.build import build_dispatcher
 from tiercel.outputs.dispatcher import Dispatcher, OutputStats
-from tiercel.outputs.stats import AgentStats, render_text
-from tiercel.outputs.webserver import WebServer
 from tiercel.priority import NAMES
 from tiercel.rules import Ruleset, load_rules
+from tiercel.sources.base import CaptureOptions, Counters, Sink, Source
+from tiercel.telemetry.stats import AgentStats, render_text
+from tiercel.telemetry.webserver import WebServer
 
 DEFAULT_RULES = Path(CONFIG_DEFAULT_RULES)
 
@@ -115,10 +116,22 @@ class Matcher:
         self.hostname = socket.gethostname()
         self.by_rule: Counter[str] = Counter()
         self.by_priority: Counter[str] = Counter()
-        self.swap(ruleset, dispatcher, extras, cfg)
+        self.retired_rule_errors = 0   # counted by the rulesets that reloads replaced
+        self.current = _current(ruleset, dispatcher, extras, cfg)
 
     def swap(self, ruleset: Ruleset, dispatcher: Dispatcher, extras: Extras, cfg: Config) -> None:
-        self.current = (ruleset, dispatcher, extras if extras else None, cfg.time_format_iso_8601)
+        old = self.current[0]
+        self.current = _current(ruleset, dispatcher, extras, cfg)
+        self.retired_rule_errors += old.errors
+
+    @property
+    def ruleset(self) -> Ruleset:
+        return self.current[0]
+
+    @property
+    def rule_errors(self) -> int:
+        """Rule evaluations that raised, over every ruleset this run has had."""
+        return self.retired_rule_errors + self.ruleset.errors
 
     def __call__(self, ev: Event) -> None:
         ruleset, dispatcher, extras, iso = self.current
@@ -141,16 +154,25 @@ class Matcher:
             print(f"   {name}: {n}", file=err)
 
 
-def make_source(opts: RunOptions, sink: Callable[[Event], None]) -> LiveSource:
+def _current(ruleset: Ruleset, dispatcher: Dispatcher, extras: Extras,
+             cfg: Config) -> tuple[Ruleset, Dispatcher, Extras | None, bool]:
+    return ruleset, dispatcher, extras if extras else None, cfg.time_format_iso_8601
+
+
+def make_source(opts: RunOptions, sink: Sink) -> Source:
     """The event source: a capture file to replay (-e), or the live kernel."""
     if opts.trace is not None:
-        from tiercel.scap.replay import ReplaySource  # built by the capture-file issue
-        return ReplaySource(opts.trace, opts.capture, sink)  # type: ignore[return-value]
+        from tiercel.scap.replay import ReplaySource
+        return ReplaySource(opts.trace, opts.capture, sink)
+    from tiercel.sources.live import LiveSource
     return LiveSource(opts.capture, sink)
 
 
 class Agent:
-    """What `run` keeps while it runs: config, matcher, outputs; reloads and accounting."""
+    """What `run` keeps while it runs: config, matcher, outputs; reloads and accounting.
+
+    The control thread drives it through `tiercel.control.Controlled`: reload, snapshot, request_stop.
+    """
 
     def __init__(self, opts: RunOptions, out: IO[str] | None, err: IO[str]) -> None:
         self.opts, self.out, self.err = opts, out, err
@@ -160,7 +182,9 @@ class Agent:
         self.dispatcher = build_dispatcher(self.cfg, out)
         self.retired: list[Dispatcher] = []   # replaced by reloads; their counts still add up
         self.matcher = Matcher(ruleset, self.dispatcher, extras, self.cfg)
-        self.source: LiveSource | None = None
+        self.source: Source | None = None
+        self.web: WebServer | None = None
+        self.started = False                  # the source started: the summary is due
         self.reloads = self.reloads_failed = 0
         self.exit_code = 0
         self.lock = threading.Lock()
@@ -170,6 +194,16 @@ class Agent:
 
     def emit_internal(self, alert: Alert) -> None:
         self.dispatcher.emit(alert)
+
+    def current_config(self) -> Config:
+        return self.cfg
+
+    def request_stop(self, code: int = 0) -> None:
+        """End the run; the first non-zero code is the exit code. Only sets flags: signal-safe."""
+        if code and not self.exit_code:
+            self.exit_code = code
+        if self.source is not None:
+            self.source.interrupt()
 
     def reload(self) -> bool:
         """Config and rules again; on any error the running ones stay and the errors are logged."""
@@ -198,29 +232,16 @@ class Agent:
             return True
 
     def _attach_more(self, ruleset: Ruleset) -> None:
-        """Attach what new rules need (live only); capture goes on meanwhile."""
-        probe = getattr(self.source, "probe", None)
-        if probe is None:
-            return
-        from tiercel.probe import loader
-        table = SyscallTable()
-        more = syscalls_for(ruleset, table) - set(probe.attached) - set(probe.missing)
-        if more:
-            try:
-                loader.attach(probe, table, more)
-            except TiercelError as e:
-                self.log(f"tiercel: could not attach {', '.join(sorted(more))}: {e}")
-
-    def kernel_counts(self) -> tuple[int, int]:
-        """(records read, records lost in the kernel) so far."""
+        """Attach what new rules need (a live source can); capture goes on meanwhile."""
         if self.source is None:
-            return 0, 0
-        probe = getattr(self.source, "probe", None)
-        lost = probe.lost() if probe is not None else self.source.counters.lost
-        return self.source.counters.records, lost
+            return
+        try:
+            self.source.attach(syscalls_for(ruleset, SyscallTable()))
+        except TiercelError as e:
+            self.log(f"tiercel: could not attach {e}")
 
     def snapshot(self) -> AgentStats:
-        records, lost = self.kernel_counts()
+        counts = self.source.counters if self.source is not None else Counters()
         merged: dict[str, OutputStats] = {}
         produced = throttled = 0
         for d in [*self.retired, self.dispatcher]:
@@ -229,60 +250,66 @@ class Agent:
                 total = merged.setdefault(name, OutputStats())
                 for k in ("offered", "delivered", "retried", "dropped_full", "dropped_failed", "queued"):
                     setattr(total, k, getattr(total, k) + getattr(s, k))
-        events = self.source.counters.events if self.source is not None else 0
-        return AgentStats(records=records, events=events, lost=lost, produced=produced,
+        return AgentStats(records=counts.records, events=counts.events, lost=counts.lost,
+                          decode_errors=counts.decode_errors, event_errors=counts.event_errors,
+                          rule_errors=self.matcher.rule_errors, produced=produced,
                           throttled=throttled, outputs=merged, by_rule=Counter(self.matcher.by_rule),
                           reloads=self.reloads, reloads_failed=self.reloads_failed,
-                          rules_loaded=len(self.matcher.current[0].enabled_rules()))
+                          rules_loaded=len(self.matcher.ruleset.enabled_rules()))
 
     def run(self) -> int:
         from tiercel.control import Control
 
-        table = SyscallTable()
-        self.opts.capture.syscalls = syscalls_for(self.matcher.current[0], table)
+        self.opts.capture.syscalls = syscalls_for(self.matcher.ruleset, SyscallTable())
         source = self.source = make_source(self.opts, self.matcher)
-        install_signals(source)
-        control = Control(self, source)
-        web = None
-        started = False
-        try:
-            control.install()
-            source.start()
-            started = True
-            control.start()
-            web = self._start_webserver()
-            self.log(f"tiercel: running {len(self.matcher.current[0].enabled_rules())} rules "
-                     f"({len(self.opts.capture.syscalls)} syscalls attached)")
-            source.run(self.opts.capture.duration)
-        finally:
-            if web is not None:
-                web.stop()
-            control.stop()
-            source.stop()
-            self.dispatcher.close(self.cfg.outputs_queue.flush_timeout)
-            if started:
-                self._final_report()
-        return self.exit_code
+        control = Control(self, self.matcher.hostname)
+        steps = [
+            Step("summary", stop=self._final_report),   # first, so that it is printed last
+            Step("outputs", stop=self._close_outputs),
+            Step("signals", control.install),
+            Step("source", self._start_source, source.stop),
+            Step("control thread", control.start, control.stop),
+            Step("webserver", self._start_webserver, self._stop_webserver),
+            Step("announce", lambda: self.log(
+                f"tiercel: running {len(self.matcher.ruleset.enabled_rules())} rules "
+                f"({len(self.opts.capture.syscalls or ())} syscalls attached)")),
+        ]
+        clean = run_steps(steps, lambda: source.run(self.opts.capture.duration), self.log)
+        return self.exit_code or (0 if clean else 1)
 
-    def _start_webserver(self) -> WebServer | None:
+    def _start_source(self) -> None:
+        assert self.source is not None
+        self.source.start()
+        self.started = True
+
+    def _close_outputs(self) -> None:
+        self.dispatcher.close(self.cfg.outputs_queue.flush_timeout)
+
+    def _start_webserver(self) -> None:
         conf = self.cfg.webserver
         if not conf.enabled:
-            return None
+            return
         try:
             web = WebServer(conf, self.snapshot)
         except OSError as e:
             raise TiercelError(f"webserver: cannot listen on {conf.listen_address}:"
                                f"{conf.listen_port}: {e.strerror}") from e
         web.start()
+        self.web = web
         self.log(f"tiercel: webserver on http://{conf.listen_address}:{web.port}"
                  f" ({conf.k8s_healthz_endpoint}, /metrics)")
-        return web
+
+    def _stop_webserver(self) -> None:
+        web, self.web = self.web, None
+        if web is not None:
+            web.stop()
 
     def _final_report(self) -> None:
-        assert self.source is not None
+        if not self.started or self.source is None:
+            return
         if self.opts.stats or self.opts.trace is not None:  # Falco always prints it on replay
             self.matcher.summary(self.err)
-        report(self.source.counters, self.err)
+        self.log(self.source.counters.line())
         stats = self.snapshot()
         if self.opts.stats:
             self.log(render_text(stats))

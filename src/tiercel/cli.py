@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from tiercel.app import CaptureOptions
 from tiercel.errors import TiercelError
+from tiercel.sources.base import CaptureOptions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="tiercel: runtime security for Linux hosts and containers (Falco rules).")
@@ -74,9 +74,18 @@ def _fail(e: TiercelError) -> None:
     raise typer.Exit(e.exit_code)
 
 
+def _import_failed(what: str, e: ImportError) -> typer.Exit:
+    """A part of tiercel that cannot be imported (a missing dependency, a broken install): the
+    real cause, in one line."""
+    print(f"tiercel: cannot load {what}: {type(e).__name__}: {e}", file=sys.stderr)
+    return typer.Exit(2)
+
+
 @app.command()
 def capture(
-    json_out: Annotated[bool, typer.Option("--json", help="print each event as a JSON line")] = True,
+    json_out: Annotated[bool | None, typer.Option(
+        "--json/--no-json", help="each event as a JSON line, or as a text line, on stdout "
+        "(default: JSON, or nothing with -w)")] = None,
     duration: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
     filter_pid: Annotated[list[int] | None, typer.Option("--filter-pid",
                           help="only events of this process and its descendants")] = None,
@@ -86,13 +95,16 @@ def capture(
                      help="record to this .scap file (readable by sysdig and run -e)")] = None,
 ) -> None:
     """Print every decoded, enriched event (like `sysdig -j`), or record them with -w FILE.scap."""
-    from tiercel.app import run_capture
+    try:
+        from tiercel.capture import run_capture
+    except ImportError as e:
+        raise _import_failed("the capture command", e) from None
 
     opts = CaptureOptions(duration=duration, filter_pids=set(filter_pid or ()),
                           kernel_headers=str(kernel_headers) if kernel_headers else None,
                           host_proc=host_proc)
     try:
-        raise typer.Exit(run_capture(opts, write=write))
+        raise typer.Exit(run_capture(opts, write=write, json=json_out))
     except TiercelError as e:
         _fail(e)
 
@@ -121,7 +133,10 @@ def run(
     host_proc: Annotated[Path, typer.Option("--host-proc")] = Path("/proc"),
 ) -> None:
     """Watch the host live (or replay a capture with -e) and print an alert for each rule match."""
-    from tiercel.agent import RunOptions, run_agent
+    try:
+        from tiercel.agent import RunOptions, run_agent
+    except ImportError as e:
+        raise _import_failed("the agent", e) from None
 
     # -A is accepted for Falco's command lines: tiercel never drops the high-volume I/O events
     # Falco skips by default, because it does not capture them yet.
@@ -145,9 +160,8 @@ def validate(
     """Check rule files; print every error and warning with file:line:col; exit 1 on error."""
     try:
         from tiercel.rules import validate_command
-    except ImportError:
-        print("tiercel: the rules engine is not built yet", file=sys.stderr)
-        raise typer.Exit(2) from None
+    except ImportError as e:
+        raise _import_failed("the rules engine", e) from None
     raise typer.Exit(validate_command(rules))
 
 
@@ -158,9 +172,8 @@ def list_fields(
     """Every field with its type and description."""
     try:
         from tiercel.rules import list_fields_command
-    except ImportError:
-        print("tiercel: the rules engine is not built yet", file=sys.stderr)
-        raise typer.Exit(2) from None
+    except ImportError as e:
+        raise _import_failed("the rules engine", e) from None
     raise typer.Exit(list_fields_command(json_out))
 
 

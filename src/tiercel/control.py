@@ -1,8 +1,11 @@
 """The control thread of `tiercel run`: everything that happens beside the event loop.
 
 Signal handlers only set a flag and wake this thread, so no reload or print ever runs inside the
-event loop's own stack. Once a second it also checks the kernel's drop counters
-(`syscall_event_drops`) and, with `watch_config_files`, whether the config or a rules file changed.
+event loop's own stack (SIGINT and SIGTERM only ask the agent to stop). Once a second it also checks
+the kernel's drop counters (`syscall_event_drops`) and, with `watch_config_files`, whether the config
+or a rules file changed.
+
+It drives the agent through `Controlled`, a handful of methods, and never touches its attributes.
 """
 
 from __future__ import annotations
@@ -13,26 +16,45 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
-from tiercel.outputs.drops import DropMonitor
-from tiercel.outputs.stats import render_text
+from tiercel.app import on_stop_signals
+from tiercel.config import Config
+from tiercel.outputs.alert import Alert
 from tiercel.rules import LoadResult, rule_files
-
-if TYPE_CHECKING:
-    from tiercel.agent import Agent
+from tiercel.telemetry.drops import DropMonitor
+from tiercel.telemetry.stats import AgentStats, render_text
 
 TICK = 1.0
 
 
+class Controlled(Protocol):
+    """What the control thread asks of the agent."""
+
+    def current_config(self) -> Config: ...
+
+    def reload(self) -> bool:
+        """Config and rules again; False (and the running ones kept) on any error."""
+        ...
+
+    def snapshot(self) -> AgentStats: ...
+
+    def request_stop(self, code: int) -> None:
+        """End the run with this exit code; called from signal handlers too."""
+        ...
+
+    def emit_internal(self, alert: Alert) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+
 class Control:
-    def __init__(self, agent: Agent, source: Any) -> None:
+    def __init__(self, agent: Controlled, hostname: str) -> None:
         self.agent = agent
-        self.source = source
         self.wake = threading.Event()
         self.hup = self.usr1 = self.done = False
-        self.drops = DropMonitor(agent.cfg.syscall_event_drops, agent.emit_internal, agent.log,
-                                 agent.matcher.hostname)
+        self.drops = DropMonitor(agent.current_config().syscall_event_drops, agent.emit_internal,
+                                 agent.log, hostname)
         self.thread = threading.Thread(target=self._run, name="control", daemon=True)
         self.watched = self._watch_state()
 
@@ -45,6 +67,7 @@ class Control:
             self.wake.set()
         signal.signal(signal.SIGHUP, handler)
         signal.signal(signal.SIGUSR1, handler)
+        on_stop_signals(lambda: self.agent.request_stop(0))
 
     def start(self) -> None:
         self.thread.start()
@@ -71,23 +94,22 @@ class Control:
                 self._tick()
 
     def _tick(self) -> None:
-        records, lost = self.agent.kernel_counts()
-        if not self.drops.check(records, lost):
-            self.agent.exit_code = 1
-            self.source.stopping = True
-        if self.agent.cfg.watch_config_files and self._watch_state() != self.watched:
+        stats = self.agent.snapshot()
+        if not self.drops.check(stats.records, stats.lost):
+            self.agent.request_stop(1)
+        if self.agent.current_config().watch_config_files and self._watch_state() != self.watched:
             self.agent.log("tiercel: a watched config or rules file changed; reloading")
             self._reload()
 
     def _reload(self) -> None:
         self.agent.reload()
         self.watched = self._watch_state()
-        self.drops.conf = self.agent.cfg.syscall_event_drops
+        self.drops.conf = self.agent.current_config().syscall_event_drops
 
     def _watch_state(self) -> dict[str, tuple[int, int, int, int]]:
         """(device, inode, size, mtime) of the config file and every rules file: a rename-into-place
         changes the inode, an in-place edit the size or mtime."""
-        cfg = self.agent.cfg
+        cfg = self.agent.current_config()
         paths = [Path(cfg.path)] if cfg.path else []
         paths += rule_files(cfg.rules_files, LoadResult())
         state = {}

@@ -10,9 +10,9 @@ from tiercel.config import AppendMatch, AppendOutput, SyscallEventDrops, Webserv
 from tiercel.outputs.alert import Alert, to_json
 from tiercel.outputs.append import Extras
 from tiercel.outputs.dispatcher import OutputStats
-from tiercel.outputs.drops import RULE, DropMonitor
-from tiercel.outputs.stats import AgentStats
-from tiercel.outputs.webserver import WebServer
+from tiercel.telemetry.drops import RULE, DropMonitor
+from tiercel.telemetry.stats import AgentStats
+from tiercel.telemetry.webserver import WebServer
 
 
 def monitor(**conf: Any) -> tuple[DropMonitor, list[Alert], list[str]]:
@@ -88,3 +88,14 @@ def test_append_output_and_static_fields() -> None:
     assert shell.output_fields == {"cluster": "prod", "evt.type": "execve", "proc.name": "sh",
                                    "team": "blue"}
     assert other.output == "msg" and other.output_fields == {"cluster": "prod", "proc.name": "sh"}
+
+
+def test_error_counts_in_stats_and_metrics() -> None:
+    from tiercel.telemetry.stats import render_prometheus, render_text
+
+    stats = AgentStats(decode_errors=3, event_errors=2, rule_errors=1)
+    text = render_prometheus(stats)
+    assert "tiercel_decode_errors_total 3\n" in text and "tiercel_event_errors_total 2\n" in text
+    assert "tiercel_rule_errors_total 1\n" in text
+    assert ("tiercel: errors: 3 undecodable records, 2 failed events, 1 failed rule evaluations"
+            in render_text(stats))

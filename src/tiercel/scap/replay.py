@@ -1,4 +1,4 @@
-"""`tiercel run -e FILE`: a capture file as an event source, with LiveSource's interface.
+"""`tiercel run -e FILE`: a capture file as an event source (tiercel.sources.base.Source).
 
     capture blocks -> reader -> convert (enter merged into exit) -> state (Enricher) -> sink
 
@@ -7,17 +7,18 @@ The state starts from the capture's process, fd and user lists, never from this 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Set
 from pathlib import Path
 from typing import IO
 
-from tiercel.app import CaptureOptions, Counters
 from tiercel.events.model import DIR_ENTER, Event
 from tiercel.scap.convert import Converter, after_apply
 from tiercel.scap.reader import CaptureReader, RawEvent, ScapError
 from tiercel.scap.state import table_from_header
+from tiercel.sources.base import CaptureOptions, Counters, Sink
 from tiercel.state.enrich import Enricher
 
 PROGRESS_MIN_BYTES = 16 << 20      # smaller files replay in about a second: no bar
@@ -25,15 +26,14 @@ PROGRESS_EVERY_S = 0.25
 
 
 class ReplaySource:
-    """Replays a capture to the end (or until `stopping`); `run` ignores the duration."""
+    """Replays a capture to the end (or until `interrupt()`); `run` ignores the duration."""
 
-    def __init__(self, path: Path, capture_opts: CaptureOptions,
-                 sink: Callable[[Event], None]) -> None:
+    def __init__(self, path: Path, capture_opts: CaptureOptions, sink: Sink) -> None:
         self.path = Path(path)
         self.opts = capture_opts
         self.sink = sink
-        self.counters = Counters()
-        self.stopping = False
+        self._counters = Counters()
+        self._stopping = False
         self.reader: CaptureReader | None = None
         self.progress: IO[str] | None = None
 
@@ -47,16 +47,28 @@ class ReplaySource:
             self.progress = sys.stderr
         self._size = size
 
+    @property
+    def counters(self) -> Counters:
+        return dataclasses.replace(self._counters)
+
+    def attach(self, syscalls: Set[str]) -> frozenset[str]:
+        """A capture file has the events it has: nothing more to attach."""
+        del syscalls
+        return frozenset()
+
+    def interrupt(self) -> None:
+        self._stopping = True
+
     def run(self, duration: float | None = None) -> None:
         del duration  # a capture replays to its end
         assert self.reader is not None, "start() first"
         last = time.monotonic()
         for raw in self.reader.events():
-            if self.stopping:
+            if self._stopping:
                 break
-            self.counters.records += 1
+            self._counters.records += 1
             self._one(raw)
-            if self.progress is not None and self.counters.records % 4096 == 0:
+            if self.progress is not None and self._counters.records % 4096 == 0:
                 now = time.monotonic()
                 if now - last >= PROGRESS_EVERY_S:
                     last = now
@@ -68,7 +80,7 @@ class ReplaySource:
         try:
             ev = self.converter.convert(raw)
         except (ValueError, IndexError, KeyError, TypeError):
-            self.counters.decode_errors += 1
+            self._counters.decode_errors += 1
             return
         if ev is None or raw.flags & 1:  # flag bit 0: a state-only event (EVF blocks)
             return
@@ -79,12 +91,12 @@ class ReplaySource:
                 tup = ev.args.get("tuple")
                 self.enricher.apply(ev)
                 after_apply(ev, tup, self.enricher.table.threads)
-            self.counters.events += 1
+            self._counters.events += 1
             self.sink(ev)
         except ScapError:
             raise
         except Exception:  # one bad event is counted, never fatal (STYLE 9)
-            self.counters.event_errors += 1
+            self._counters.event_errors += 1
 
     def _enter(self, ev: Event) -> None:
         """An enter event changes no state; it sees its process and the fd it names."""
@@ -99,7 +111,7 @@ class ReplaySource:
         pct = min(100, 100 * self.reader.consumed() // max(1, self._size))
         bar = "#" * (pct // 4)
         self.progress.write(f"\rreplaying {self.path.name} [{bar:<25}] {pct:3d}% "
-                            f"{self.counters.records} events")
+                            f"{self._counters.records} events")
         self.progress.flush()
 
     def stop(self) -> None:

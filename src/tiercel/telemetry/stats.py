@@ -17,6 +17,9 @@ class AgentStats:
     records: int = 0           # kernel records read
     events: int = 0            # events that reached the rules
     lost: int = 0              # kernel records the ring buffer had no room for
+    decode_errors: int = 0     # records that could not be decoded
+    event_errors: int = 0      # events whose state update or rule matching raised
+    rule_errors: int = 0       # rule evaluations that raised (the ruleset's count)
     produced: int = 0          # alerts made by matching rules (and drop alerts)
     throttled: int = 0         # refused by outputs.rate / max_burst
     outputs: dict[str, OutputStats] = field(default_factory=dict)
@@ -28,7 +31,9 @@ class AgentStats:
 
 def render_text(s: AgentStats) -> str:
     lines = [f"tiercel: {s.events} events, {s.lost} lost in the kernel, {s.produced} alerts "
-             f"({s.throttled} throttled), {s.reloads} reloads ({s.reloads_failed} failed)"]
+             f"({s.throttled} throttled), {s.reloads} reloads ({s.reloads_failed} failed)",
+             f"tiercel: errors: {s.decode_errors} undecodable records, {s.event_errors} failed events, "
+             f"{s.rule_errors} failed rule evaluations"]
     for name, o in s.outputs.items():
         lines.append(f"tiercel: output {name}: {o.offered} offered, {o.delivered} delivered, "
                      f"{o.dropped} dropped ({o.dropped_full} queue full, {o.dropped_failed} failed), "
@@ -51,6 +56,11 @@ def render_prometheus(s: AgentStats) -> str:
     metric("kernel_records_total", "counter", "Records read from the kernel.", [("", s.records)])
     metric("events_total", "counter", "Events evaluated against the rules.", [("", s.events)])
     metric("kernel_records_lost_total", "counter", "Records the kernel could not send.", [("", s.lost)])
+    metric("decode_errors_total", "counter", "Records that could not be decoded.", [("", s.decode_errors)])
+    metric("event_errors_total", "counter", "Events whose processing raised (counted, not fatal).",
+           [("", s.event_errors)])
+    metric("rule_errors_total", "counter", "Rule evaluations that raised (counted, not fatal).",
+           [("", s.rule_errors)])
     metric("alerts_total", "counter", "Alerts produced.", [("", s.produced)])
     metric("alerts_throttled_total", "counter", "Alerts refused by outputs.rate.", [("", s.throttled)])
     metric("rule_alerts_total", "counter", "Alerts by rule.",

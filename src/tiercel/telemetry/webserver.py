@@ -10,7 +10,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tiercel.config import Webserver
-from tiercel.outputs.stats import AgentStats, render_prometheus
+from tiercel.telemetry.stats import AgentStats, render_prometheus
 
 
 class WebServer:

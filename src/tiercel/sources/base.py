@@ -1,0 +1,80 @@
+"""The `Source` protocol: what `tiercel run` and `tiercel capture` need from an event source.
+
+Lifecycle: `start()` (compile and attach, or open the file; raises TiercelError with one line on a
+host that cannot), `run(duration)` hands events to the sink until the duration is over, the input
+ends or `interrupt()` is called, `stop()` releases everything and settles the counters. `stop()` is
+safe after a failed or missing `start()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Set
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from tiercel.errors import TiercelError
+from tiercel.events.model import Event
+
+Sink = Callable[[Event], None]
+
+
+@dataclass
+class CaptureOptions:
+    duration: float | None = None
+    filter_pids: set[int] = field(default_factory=set)
+    kernel_headers: str | None = None
+    host_proc: Path = Path("/proc")
+    syscalls: set[str] | None = None  # None: every syscall tiercel knows
+    docker_socket: str | None = None  # None: the first of tiercel.container.docker.SOCKETS found
+    containers: bool = True           # ask the container runtime for metadata
+
+
+@dataclass
+class Counters:
+    records: int = 0          # records read (kernel records, or capture-file events)
+    events: int = 0           # events handed to the sink
+    lost: int = 0             # records the kernel had no room for
+    decode_errors: int = 0    # records that could not be decoded
+    event_errors: int = 0     # events whose state update or sink raised (counted, never fatal)
+
+    def line(self) -> str:
+        """The counts as the one line `run` and `capture` end with."""
+        return (f"tiercel: {self.records} records, {self.events} events, {self.lost} lost in the kernel, "
+                f"{self.decode_errors} undecodable, {self.event_errors} failed")
+
+
+class AttachError(TiercelError):
+    """Syscalls that could not be attached while running; the ones already attached stay."""
+
+    def __init__(self, syscalls: Set[str], cause: Exception) -> None:
+        super().__init__(f"{', '.join(sorted(syscalls))}: {cause}")
+        self.syscalls = frozenset(syscalls)
+
+
+class Source(Protocol):
+    @property
+    def counters(self) -> Counters:
+        """The counts so far (after `stop()`, the final ones), as a copy."""
+        ...
+
+    def start(self) -> None: ...
+
+    def run(self, duration: float | None) -> None:
+        """Deliver events until `duration` seconds passed (None: no limit), the input ended or
+        `interrupt()` was called."""
+        ...
+
+    def interrupt(self) -> None:
+        """Make `run` return soon. Safe from a signal handler and from another thread."""
+        ...
+
+    def stop(self) -> None: ...
+
+    def attach(self, syscalls: Set[str]) -> frozenset[str]:
+        """Start delivering these syscalls too, while running; returns those newly attached.
+
+        The live source attaches the ones it has not attached yet (raising AttachError for those
+        the kernel refuses); a capture file has what it has, so replay attaches nothing.
+        """
+        ...

@@ -1,0 +1,150 @@
+"""The live source: the running kernel's system calls, up to enriched events.
+
+    probe (compile, attach) -> state seeded from /proc -> ring buffer loop
+    record -> decode -> enrich -> sink
+
+Attach first, then read /proc: what happens in between is queued in the ring buffer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import deque
+from collections.abc import Set
+
+from tiercel.container.docker import ContainerRegistry
+from tiercel.errors import TiercelError
+from tiercel.events.decode import Decoder
+from tiercel.events.model import DIR_ENTER, Container, Event, Process
+from tiercel.events.syscalls import SyscallTable
+from tiercel.probe import loader
+from tiercel.probe.reader import RingReader
+from tiercel.sources.base import AttachError, CaptureOptions, Counters, Sink
+from tiercel.state.enrich import Enricher
+
+POLL_MS = 100
+
+
+class LiveSource:
+    """The live pipeline up to enriched events: probe, ring buffer, decoder, state."""
+
+    def __init__(self, opts: CaptureOptions, sink: Sink) -> None:
+        self.opts = opts
+        self.sink = sink
+        self.table = SyscallTable()
+        self._counters = Counters()
+        self.probe: loader.Probe | None = None
+        self._stopping = False
+        self._started = False   # every part below exists
+        self.containers: ContainerRegistry | None = None
+        self._injected: deque[Event] = deque()  # events made outside the kernel (container starts)
+
+    def start(self) -> None:
+        names = self.opts.syscalls or {s.name for s in self.table.entries}
+        self.probe = loader.compile_probe(self.table, self.opts.kernel_headers)
+        loader.attach(self.probe, self.table, names)
+        if self.opts.containers:
+            self.containers = ContainerRegistry(self.opts.docker_socket, self._container_started)
+            self.containers.start()
+        self.enricher = Enricher(self.opts.host_proc, containers=self.containers)
+        self.enricher.table.seed()
+        self.decoder = Decoder(self.table, time.time_ns() - time.monotonic_ns())
+        self.reader = RingReader(self.probe, self._on_record)
+        self._started = True
+
+    @property
+    def attached(self) -> frozenset[str]:
+        """The syscalls attached so far."""
+        return frozenset(self.probe.attached) if self.probe is not None else frozenset()
+
+    @property
+    def counters(self) -> Counters:
+        now = dataclasses.replace(self._counters)
+        probe = self.probe
+        if probe is not None and self._started:  # running: the kernel's and decoder's counts now
+            now.lost = probe.lost()
+            now.decode_errors = self.decoder.errors
+        return now
+
+    def attach(self, syscalls: Set[str]) -> frozenset[str]:
+        """Attach what is not attached yet (nor known to be missing here); capture goes on meanwhile."""
+        probe = self.probe
+        if probe is None:
+            return frozenset()
+        more = frozenset(syscalls) - set(probe.attached) - set(probe.missing)
+        if more:
+            try:
+                loader.attach(probe, self.table, more)
+            except TiercelError as e:
+                raise AttachError(more, e) from e
+        return more
+
+    def _on_record(self, data: bytes) -> None:
+        self._counters.records += 1
+        ev = self.decoder.decode(data)
+        if ev is None:
+            return
+        try:
+            self.enricher.apply(ev)
+            if self.opts.filter_pids and not in_tree(ev, self.opts.filter_pids):
+                return
+            self._counters.events += 1
+            self.sink(ev)
+        except Exception:  # one bad event is counted, never fatal (STYLE 9)
+            self._counters.event_errors += 1
+
+    def _container_started(self, c: Container) -> None:
+        """Called from the runtime's thread: queue Falco's `container` event for the main loop."""
+        self._injected.append(Event(
+            num=0, ts=time.time_ns(), type="container", dir=DIR_ENTER, tid=0, pid=0,
+            proc=Process(pid=0, ppid=0, container_id=c.id, container=c)))
+
+    def poll(self, timeout_ms: int) -> None:
+        """Hand every record that arrives within timeout_ms, and every queued event, to the sink."""
+        self.reader.poll(timeout_ms)
+        while self._injected:
+            ev = self._injected.popleft()
+            self.decoder.num += 1
+            ev.num = self.decoder.num
+            self._counters.events += 1
+            try:
+                self.sink(ev)
+            except Exception:
+                self._counters.event_errors += 1
+
+    def run(self, duration: float | None) -> None:
+        deadline = time.monotonic() + duration if duration is not None else None
+        while not self._stopping and (deadline is None or time.monotonic() < deadline):
+            self.poll(POLL_MS)
+
+    def interrupt(self) -> None:
+        self._stopping = True
+
+    def stop(self) -> None:
+        if self.containers is not None:
+            self.containers.stop()
+            self.containers = None
+        probe, self.probe = self.probe, None
+        if probe is None:
+            return
+        try:
+            if self._started:
+                self.reader.drain()
+        finally:
+            self._counters.lost = probe.lost()
+            if self._started:
+                self._counters.decode_errors = self.decoder.errors
+            probe.close()
+
+
+def in_tree(ev: Event, pids: set[int]) -> bool:
+    """Whether the event's process or one of its ancestors is one of pids."""
+    p = ev.proc
+    for _ in range(64):
+        if p is None:
+            return False
+        if p.pid in pids:
+            return True
+        p = p.parent
+    return False
