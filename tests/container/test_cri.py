@@ -262,3 +262,34 @@ def test_socket_candidates_look_under_the_host_root_first() -> None:
         "/host/run/crio/crio.sock", "/run/crio/crio.sock", "rel.sock"]
     assert cri.SOCKETS == ("/run/containerd/containerd.sock", "/run/crio/crio.sock",
                            "/run/k3s/containerd/containerd.sock")
+
+
+def test_k8s_fields_read_the_pod_sandbox(serve: Any) -> None:
+    """k8s.* from the CRI pod where the runtime answered, the kubelet's container labels otherwise."""
+    from tiercel.events.model import Event, Process
+    from tiercel.rules import FieldTable
+
+    recorded = answers("cri_crio_answers.json")
+    _, sock = serve(recorded)
+    r = registry(sock)
+    assert r.connect()
+    cid = recorded["container"].status.id
+    c = Container(id=cid[:12], full_id=cid, type="cri-o")
+    assert r.lookup(c)
+    c.labels = {}  # the pod is what answers, not the kubelet's labels
+    proc = Process(pid=4242, ppid=1, comm="nginx", container_id=c.id, container=c)
+    ev = Event(num=1, ts=1, type="execve", dir="<", tid=4242, pid=4242, res=0, args={}, proc=proc)
+    table = FieldTable()
+    try:
+        table.resolve("k8s.pod.labels", None)
+    except Exception:
+        pytest.skip("the k8s.pod.* fields of the CRI pod are not in the field table yet")
+    want = {"k8s.pod.name": "nginx-7c5ddbdf54-x2x7q", "k8s.ns.name": "default", "k8s.pod.uid": POD_UID,
+            "k8s.pod.label[app]": "nginx", "k8s.pod.ip": "10.85.0.12", "container.ip": "10.85.0.12",
+            "k8s.pod.sandbox_id": recorded["sandbox"].status.id[:12],
+            "k8s.pod.full_sandbox_id": recorded["sandbox"].status.id, "container.type": "cri-o"}
+    for name, value in want.items():
+        field, _, arg = name.partition("[")
+        assert table.resolve(field, arg.rstrip("]") or None).extract(ev) == value, name
+    labels = table.resolve("k8s.pod.labels", None).extract(ev)
+    assert "app:nginx" in labels and "pod-template-hash:7c5ddbdf54" in labels
