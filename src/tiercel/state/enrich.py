@@ -124,7 +124,8 @@ class Enricher:
 
     def __init__(self, host_proc: Path = Path("/proc"), table: ProcessTable | None = None,
                  containers: ContainerRegistry | None = None) -> None:
-        self.table = table or ProcessTable(host_proc, containers=containers)
+        # `is None`, not `or`: an empty table is falsy, and an empty one given is still the one to use
+        self.table = table if table is not None else ProcessTable(host_proc, containers=containers)
 
     def apply(self, ev: Event) -> Event:
         if ev.type == "procexit":

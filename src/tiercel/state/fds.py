@@ -9,6 +9,9 @@ from tiercel.events.model import Event, Fd, Process
 AT_FDCWD = -100
 O_DIRECTORY = 0o200000
 O_TMPFILE = 0o20200000
+O_CLOEXEC = 0o2000000   # the descriptor's close-on-exec flag, kept in Fd.openflags for every kind of fd
+SOCK_CLOEXEC = O_CLOEXEC
+MFD_CLOEXEC = 1
 SOCK_STREAM, SOCK_DGRAM, SOCK_RAW = 1, 2, 3
 _FAMILY_CHAR = {1: "u", 2: "4", 10: "6", 16: "n"}
 _FAMILY_OF_ADDR = {"inet": "4", "inet6": "6", "unix": "u"}
@@ -58,7 +61,9 @@ def on_close(proc: Process, ev: Event) -> None:
 def on_dup(proc: Process, ev: Event) -> None:
     old = proc.fds.get(ev.args.get("oldfd", -1))
     if old is not None and ev.res is not None and ev.res >= 0:
-        new = Fd(ev.res, old.typechar, old.name, old.openflags, old.l4proto, old.cip, old.cport,
+        # the copy is close-on-exec only if dup3 asks for it, whatever the original is
+        flags = old.openflags & ~O_CLOEXEC | (ev.args.get("flags", 0) or 0) & O_CLOEXEC
+        new = Fd(ev.res, old.typechar, old.name, flags, old.l4proto, old.cip, old.cport,
                  old.sip, old.sport, old.is_server)
         proc.fds[ev.res] = new
         ev.fd = new
@@ -70,8 +75,9 @@ def on_socket(proc: Process, ev: Event) -> None:
     if ev.res is None or ev.res < 0:
         return
     domain = ev.args.get("domain", 0)
-    stype = (ev.args.get("type", 0) or 0) & 0xF
-    fd = Fd(ev.res, _FAMILY_CHAR.get(domain, "o"), l4proto=_L4.get(stype, ""))
+    stype = ev.args.get("type", 0) or 0
+    fd = Fd(ev.res, _FAMILY_CHAR.get(domain, "o"), l4proto=_L4.get(stype & 0xF, ""),
+            openflags=stype & SOCK_CLOEXEC)
     proc.fds[ev.res] = fd
     ev.fd = fd
 
@@ -119,7 +125,8 @@ def on_accept(proc: Process, ev: Event, listen_fd: int | None) -> None:
     if not isinstance(addr, tuple):
         addr = None
     typechar = _FAMILY_OF_ADDR.get(addr[0], "o") if addr else (listener.typechar if listener else "o")
-    fd = Fd(ev.res, typechar, l4proto=listener.l4proto if listener else "tcp", is_server=True)
+    fd = Fd(ev.res, typechar, l4proto=listener.l4proto if listener else "tcp", is_server=True,
+            openflags=(ev.args.get("flags", 0) or 0) & SOCK_CLOEXEC)
     if listener is not None:
         fd.sip, fd.sport = listener.sip, listener.sport
     if addr and len(addr) == 3:
@@ -134,7 +141,8 @@ def on_accept(proc: Process, ev: Event, listen_fd: int | None) -> None:
 
 def on_memfd(proc: Process, ev: Event) -> None:
     if ev.res is not None and ev.res >= 0:
-        fd = Fd(ev.res, "m", "memfd:" + ev.args.get("name", ""))
+        cloexec = O_CLOEXEC if (ev.args.get("flags", 0) or 0) & MFD_CLOEXEC else 0
+        fd = Fd(ev.res, "m", "memfd:" + ev.args.get("name", ""), openflags=cloexec)
         proc.fds[ev.res] = fd
         ev.fd = fd
 

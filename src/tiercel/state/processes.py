@@ -12,6 +12,7 @@ from tiercel.container import cgroup
 from tiercel.container.docker import ContainerRegistry
 from tiercel.events.model import Container, Event, Process
 from tiercel.state import procfs
+from tiercel.state.fds import O_CLOEXEC
 from tiercel.state.users import UserTable
 
 CLONE_THREAD = 0x00010000
@@ -22,7 +23,7 @@ class ProcessTable:
     def __init__(self, host_proc: Path = Path("/proc"), users: UserTable | None = None,
                  containers: ContainerRegistry | None = None) -> None:
         self.host_proc = host_proc
-        self.users = users or UserTable(host_proc)
+        self.users = users if users is not None else UserTable(host_proc)
         self.containers = containers
         self.procs: dict[int, Process] = {}     # tgid -> process
         self.threads: dict[int, Process] = {}   # tid -> its process
@@ -129,9 +130,9 @@ class ProcessTable:
         if ev.uid != proc.uid or ev.gid != proc.gid:
             proc.uid, proc.gid = ev.uid, ev.gid
             self._name_users(proc)
-        # close-on-exec descriptors are gone in the new program
-        for num in [n for n, fd in proc.fds.items() if fd.openflags & 0o2000000]:
-            del proc.fds[num]
+        # close-on-exec descriptors are gone in the new program; the kernel unshares a table shared
+        # with CLONE_FILES first, so this is a new dict: the other sharers keep theirs
+        proc.fds = {n: fd for n, fd in proc.fds.items() if not fd.openflags & O_CLOEXEC}
 
     def on_setid(self, proc: Process, ev: Event) -> None:
         if ev.uid != proc.uid or ev.gid != proc.gid:
@@ -150,7 +151,11 @@ class ProcessTable:
             for tid in proc.threads:
                 self.threads.pop(tid, None)
             proc.threads.clear()
-            proc.fds = {}  # a dead process keeps only what its descendants' ancestry needs
+            proc.fds = {}  # a dead process keeps only what its descendants' ancestry needs:
+            if proc.parent is not None and proc.parent.exited:
+                # its parent only while that one lives, or processes that fork and exit in turn
+                # (daemons re-forking) would chain every exited generation to the live one
+                proc.parent = None
             if self.procs.get(proc.pid) is proc:
                 del self.procs[proc.pid]
         return proc
