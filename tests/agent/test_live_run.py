@@ -14,12 +14,12 @@ import pytest
 from tests.livecapture import read_line, wait_for
 
 pytestmark = pytest.mark.live
-UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "oracles" / "rules" / "falco_rules.yaml"
+UPSTREAM = "rules/falco_rules.yaml"  # under the oracle directory
 
 
-def test_cat_etc_shadow_alerts() -> None:
+def test_cat_etc_shadow_alerts(oracles: Path) -> None:
     agent = subprocess.Popen(
-        [sys.executable, "-m", "tiercel.cli", "run", "-r", str(UPSTREAM), "--stats"],
+        [sys.executable, "-m", "tiercel.cli", "run", "-r", str(oracles / UPSTREAM), "--stats"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for(agent.stderr, "tiercel: running")

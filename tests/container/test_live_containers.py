@@ -21,7 +21,7 @@ from tiercel.events.model import Event
 pytestmark = pytest.mark.live
 DOCKER = "/usr/bin/docker"
 IMAGE = "tiercel-test/busybox:1"
-UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "oracles" / "rules" / "falco_rules.yaml"
+UPSTREAM = "rules/falco_rules.yaml"  # under the oracle directory
 
 
 def docker(*args: str) -> str:
@@ -80,14 +80,14 @@ def test_docker_exec(names: list[str]) -> None:
     assert ev.proc.container is not None and ev.proc.container.name == name
 
 
-def test_upstream_rules_in_container(names: list[str], tmp_path: Path) -> None:
+def test_upstream_rules_in_container(oracles: Path, names: list[str], tmp_path: Path) -> None:
     name = f"tiercel-rules-{os.getpid()}"
     names.append(name)
     full = docker("run", "-d", "--network", "none", "--name", name, IMAGE, "sleep", "300")
     config = tmp_path / "tiercel.yaml"
     config.write_text("append_output:\n  - extra_output: 'container=%container.id name=%container.name'\n")
     agent = subprocess.Popen(
-        [sys.executable, "-m", "tiercel.cli", "run", "-r", str(UPSTREAM), "-c", str(config)],
+        [sys.executable, "-m", "tiercel.cli", "run", "-r", str(oracles / UPSTREAM), "-c", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     alerts = []
     try:

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tiercel.app import CaptureOptions
 from tiercel.events.model import Container, Event, Process
 from tiercel.scap.replay import ReplaySource
 from tiercel.scap.state import container_of
 from tiercel.scap.writer import ScapWriter
+from tiercel.sources.base import CaptureOptions
+from tiercel.testing.events import process
 
 ID = "3ad7b26ded6d8e7b23da7d48fe889434573036c27ae5a74837233de441c3601e"
 CASES = [
@@ -36,9 +37,8 @@ def test_container_of(cgroups: list[str], expected: tuple[str, str] | None) -> N
 
 
 def _proc(pid: int, parent: Process | None, exe: str, container: Container | None) -> Process:
-    return Process(pid=pid, ppid=parent.pid if parent else 1, comm=exe.rsplit("/", 1)[1], exe=exe,
-                   exepath=exe, parent=parent, threads={pid}, user="root", group="root",
-                   container_id=container.id if container else "", container=container)
+    return process(pid=pid, ppid=parent.pid if parent else 1, exe=exe, exepath=exe, parent=parent,
+                   threads={pid}, user="root", group="root", container=container)
 
 
 def test_written_capture_replays_with_its_containers(tmp_path: Path) -> None:

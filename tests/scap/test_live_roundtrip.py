@@ -35,8 +35,7 @@ from tiercel.scap.reader import CaptureReader
 
 pytestmark = pytest.mark.live
 HERE = Path(__file__).resolve().parent
-UPSTREAM = Path("/work/shared/oracles/rules/falco_rules.yaml")
-RULES = [UPSTREAM, HERE / "roundtrip_rules.yaml"]
+UPSTREAM = "rules/falco_rules.yaml"  # under the oracle directory
 CONFIG = """\
 rule_matching: all
 append_output:
@@ -79,11 +78,11 @@ def workload(tmp_path: Path) -> Any:
 
 
 @pytest.mark.skipif(shutil.which("sysdig") is None, reason="sysdig is installed by ci/setup.sh")
-def test_capture_replays_to_the_live_alerts(tmp_path: Path, workload: list[str]) -> None:
+def test_capture_replays_to_the_live_alerts(oracles: Path, tmp_path: Path, workload: list[str]) -> None:
     scap = tmp_path / "live.scap"
     conf = tmp_path / "tiercel.yaml"
     conf.write_text(CONFIG)
-    rules = [a for r in RULES for a in ("-r", str(r))]
+    rules = [a for r in (oracles / UPSTREAM, HERE / "roundtrip_rules.yaml") for a in ("-r", str(r))]
     run = [*TIERCEL, "run", *rules, "-c", str(conf), "--json"]
     capture = subprocess.Popen([*TIERCEL, "capture", "-w", str(scap)], stderr=subprocess.PIPE)
     live = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from tiercel.app import CaptureOptions
 from tiercel.events.model import Event
 from tiercel.rules import load_rules
 from tiercel.scap.encode import SYSDIG_029_MAX
 from tiercel.scap.reader import CaptureReader
 from tiercel.scap.replay import ReplaySource
 from tiercel.scap.writer import ScapWriter
+from tiercel.sources.base import CaptureOptions
 
-SUITE = Path("/work/shared/oracles/falco-regression/test")
-RULES = [SUITE / "rules/single_rule.yaml", SUITE / "rules/double_rule.yaml"]
+SUITE = "falco-regression/test"  # under the oracle directory
+RULES = ["rules/single_rule.yaml", "rules/double_rule.yaml"]
 
 
 def replay(path: Path, sink: object) -> ReplaySource:
@@ -46,8 +46,8 @@ def rewrite(capture: Path, out: Path) -> ScapWriter:
     return w
 
 
-def alert_counts(path: Path) -> Counter[str]:
-    ruleset, _ = load_rules(RULES)
+def alert_counts(suite: Path, path: Path) -> Counter[str]:
+    ruleset, _ = load_rules([suite / r for r in RULES])
     counts: Counter[str] = Counter()
 
     def sink(ev: Event) -> None:
@@ -60,19 +60,20 @@ def alert_counts(path: Path) -> Counter[str]:
 
 
 @pytest.mark.parametrize("name", ["cat_write.scap", "connect_localhost.scap", "open-multiple-files.scap"])
-def test_rewritten_capture_replays_to_the_same_alerts(tmp_path: Path, name: str) -> None:
+def test_rewritten_capture_replays_to_the_same_alerts(tmp_path: Path, name: str, oracles: Path) -> None:
+    suite = oracles / SUITE
     out = tmp_path / "again.scap"
-    rewrite(SUITE / "trace_files" / name, out)
-    original = alert_counts(SUITE / "trace_files" / name)
-    assert alert_counts(out) == original
+    rewrite(suite / "trace_files" / name, out)
+    original = alert_counts(suite, suite / "trace_files" / name)
+    assert alert_counts(suite, out) == original
     if name == "cat_write.scap":
         assert original["open_from_cat"] == 4
 
 
 @pytest.mark.skipif(shutil.which("sysdig") is None, reason="sysdig is installed by ci/setup.sh")
-def test_sysdig_reads_what_tiercel_writes(tmp_path: Path) -> None:
+def test_sysdig_reads_what_tiercel_writes(tmp_path: Path, oracles: Path) -> None:
     out = tmp_path / "w.scap"
-    w = rewrite(SUITE / "trace_files/cat_write.scap", out)
+    w = rewrite(oracles / SUITE / "trace_files/cat_write.scap", out)
     with CaptureReader(out) as r:
         codes = [e.code for e in r.events()]
     assert len(codes) == w.count
