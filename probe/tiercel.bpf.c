@@ -93,7 +93,9 @@ struct kf_class {
     __u8 path_slot;     /* 0: string slot 0 holds the path fd.name is made from; 0xff: none */
     __u8 flags_arg;     /* argument index of open flags; 0xff: none */
     __u8 has_comm;      /* some slot tests the exec comm */
-    __u8 pad[3];
+    __u8 fd_result;     /* ret is a new fd the state keeps: known fd numbers pass (known_fds) */
+    __u8 fd_close;      /* close: closing a known fd passes */
+    __u8 pad;
     __u64 all;          /* bits of the slots in use */
     __u64 ret_ok;
     __u64 ret_fail;
@@ -134,6 +136,10 @@ BPF_HASH(kf_comms, struct kf_comm_key, __u64, 16384);
 /* tgid -> the comm it had right after its last exec, or its parent's (tiercel's proc.name) */
 BPF_TABLE("lru_hash", __u32, struct kf_comm, exec_comm, 65536);
 BPF_PERCPU_ARRAY(kf_scratch_map, struct kf_scratch, 1);
+/* {tgid, fd} of fds user space holds in its fd table (set when such a record passes, and by user
+ * space for the fds it read from /proc): a filtered open that reuses one of these numbers must still
+ * reach user space, or its table would keep the old entry. Entries are never removed (a superset). */
+BPF_TABLE("lru_hash", __u64, __u8, known_fds, 262144);
 /* [0] records the filter kept in the kernel, [1] records it let through */
 BPF_PERCPU_ARRAY(kf_counts, __u64, 2);
 
@@ -215,6 +221,16 @@ static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid
     struct kf_class *cls = kf_classes.lookup(&nr);
     if (!cls || !cls->mode)
         return 1;
+    if (cls->fd_result && ret >= 0) {
+        __u64 key = ((__u64)tgid << 32) | (__u32)ret;
+        if (known_fds.lookup(&key))
+            return 1;
+    }
+    if (cls->fd_close) {
+        __u64 key = ((__u64)tgid << 32) | (__u32)args[0];
+        if (known_fds.lookup(&key))
+            return 1;
+    }
     __u64 flags = 0;
     __u8 fa = cls->flags_arg;
     if (fa < 6) {
@@ -603,6 +619,11 @@ int sys_exit(struct tp_sys_exit *ctx)
     kf_count(1);
     struct kf_class *cls = kf_classes.lookup(&nr);
     int state = cls ? cls->state : 0;
+    if (cls && cls->fd_result && ctx->ret >= 0) {
+        __u64 key = ((id >> 32) << 32) | (__u32)ctx->ret;
+        __u8 one = 1;
+        known_fds.update(&key, &one);
+    }
 
     __u32 zero = 0;
     struct rec_syscall *rec = scratch.lookup(&zero);

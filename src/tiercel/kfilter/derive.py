@@ -39,6 +39,8 @@ Compile = Callable[[ast.Node], Any]     # condition -> its compiled record (.che
 OPEN_FAMILY = frozenset({"open", "openat", "openat2", "creat"})
 SOCKET_MAKERS = frozenset({"socket", "accept", "accept4", "connect", "bind", "dup", "dup2", "dup3"})
 FD_MAKERS = OPEN_FAMILY | SOCKET_MAKERS | {"memfd_create"}
+# Whose return value is a new fd number (an entry of the state's fd table).
+FD_RESULT = OPEN_FAMILY | {"socket", "accept", "accept4", "dup", "dup2", "dup3", "memfd_create"}
 # Event types whose fd comes from the process's fd table (an fd argument), not from the event itself.
 FD_READERS = frozenset({"close", "dup", "dup2", "dup3", "listen", "fchmod", "fchown", "setns",
                         "finit_module", "fchdir", "connect", "bind", "accept", "accept4"})
@@ -89,9 +91,11 @@ def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Ite
             continue
         if name in fd_needed:
             out[name] = SyscallFilter(name, sc.nr, True, f"fd state for rule '{fd_needed[name]}'",
-                                      state=True)
+                                      state=True, fd_result=name in FD_RESULT)
             continue
-        f = _syscall_filter(name, sc.nr, dict(sc.params), ruleset.candidates(name), compile_)
+        f = _syscall_filter(name, sc.nr, dict(sc.params), ruleset.candidates(name), compile_,
+                            fd_result=bool(fd_needed) and name in FD_RESULT,
+                            fd_close=bool(fd_needed) and name == "close")
         if f.open and f.reason.startswith("rule "):
             opened_by.setdefault(f.reason, []).append(name)
         out[name] = f
@@ -109,7 +113,7 @@ def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Ite
 
 
 def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[Any],
-                    compile_: Compile) -> SyscallFilter:
+                    compile_: Compile, fd_result: bool, fd_close: bool) -> SyscallFilter:
     path_slot = 0 if name in OPEN_FAMILY and params.get("name") == "s0" else None
     flags_src = params.get("flags", "-")
     flags_arg = int(flags_src[1]) if name in OPEN_FAMILY and flags_src.startswith("a") else None
@@ -129,7 +133,8 @@ def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[
                                slot.bits_any, rules_of)
     if len(slots) > MAX_SLOTS:
         return SyscallFilter(name, nr, True, f"more than {MAX_SLOTS} distinct rule conditions")
-    return SyscallFilter(name, nr, False, "", tuple(slots.values()), path_slot, flags_arg)
+    return SyscallFilter(name, nr, False, "", tuple(slots.values()), path_slot, flags_arg,
+                         fd_result=fd_result, fd_close=fd_close)
 
 
 def _dimensions(name: str, has_path: bool, has_flags: bool) -> dict[str, str]:

@@ -23,8 +23,11 @@ def view_of(ev: Event, proc: Process | None) -> KernelView:
     path = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else None
     flags = ev.args.get("flags")
     comm = proc.comm.encode("utf-8", "surrogateescape") if proc is not None else None
-    return KernelView(ev.type, ev.res if ev.res is not None else 0, comm, path,
-                      flags if isinstance(flags, int) else 0)
+    res = ev.res if ev.res is not None else 0
+    known = proc is not None and res >= 0 and res in proc.fds
+    arg = ev.args.get("fd")
+    arg_known = proc is not None and isinstance(arg, int) and arg in proc.fds
+    return KernelView(ev.type, res, comm, path, flags if isinstance(flags, int) else 0, known, arg_known)
 
 
 def kept(ev: Event, proc: Process | None, tables: FilterTables | None) -> bool:
@@ -69,7 +72,11 @@ def stream_alerts(events: Iterable[Event], ruleset: Any, tables: FilterTables | 
     for ev in events:
         if ev.type != "procexit" and not kept(ev, enricher.table.lookup(ev), tables):
             continue
-        enricher.apply(ev)
+        try:                # as the live source: one bad event is counted, never fatal
+            enricher.apply(ev)
+        except Exception:
+            out.append((ev.num, "<state error>", ""))
+            continue
         out.extend(_alerts(ruleset, ev))
     return out
 

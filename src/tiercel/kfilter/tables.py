@@ -70,6 +70,9 @@ class SyscallFilter:
     path_slot: int | None = None    # which string slot holds fd.name's path (open family: 0)
     flags_arg: int | None = None    # which argument holds the open flags
     state: bool = False             # the state needs these records (ring space is kept for them)
+    fd_result: bool = False         # the return value is a new fd the state keeps, and some rule
+    #                                 reads the fd table: a record reusing a known fd number passes
+    fd_close: bool = False          # close: a record closing an fd the state knows passes
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,8 @@ class KernelView:
     exec_comm: bytes | None = None  # None: the process exec'd before the agent started
     path: bytes | None = None       # the path argument as the process passed it
     flags: int = 0
+    fd_known: bool = False          # the state holds an entry for the fd number returned
+    arg_fd_known: bool = False      # ... for the fd argument (close)
 
 
 def judgeable(path: bytes | None) -> bool:
@@ -107,6 +112,10 @@ def passes(tables: FilterTables, view: KernelView) -> bool:
     f = tables.syscalls.get(view.name)
     if f is None or f.open:
         return True
+    if f.fd_result and view.fd_known:
+        return True                 # the state's entry for that number must be replaced
+    if f.fd_close and view.arg_fd_known:
+        return True                 # ... or removed
     if f.flags_arg is not None and view.flags & STATE_OPEN_FLAGS:
         return True
     path_ok = f.path_slot is not None and judgeable(view.path)

@@ -22,6 +22,8 @@ def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> None:
     for f in tables.syscalls.values():       # first: let everything through
         leaf = classes.Leaf()
         leaf.state = int(f.state)
+        leaf.fd_result = int(f.fd_result)
+        leaf.fd_close = int(f.fd_close)
         classes[ctypes.c_uint32(f.nr)] = leaf
     for name in (b"kf_paths", b"kf_suffixes", b"kf_comms"):
         bpf[name].clear()
@@ -62,6 +64,8 @@ def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> None:
 def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
     leaf.mode = 1
     leaf.state = int(f.state)
+    leaf.fd_result = int(f.fd_result)
+    leaf.fd_close = int(f.fd_close)
     leaf.path_slot = 0 if f.path_slot == 0 else NONE
     leaf.flags_arg = f.flags_arg if f.flags_arg is not None else NONE
     leaf.has_comm = int(any(s.comms is not None for s in f.slots))
@@ -112,6 +116,15 @@ def seed_exec_comms(bpf: Any, procs: Iterable[tuple[int, str]]) -> int:
         if lib.bpf_update_elem(table.map_fd, ctypes.byref(key), ctypes.byref(leaf), BPF_NOEXIST) == 0:
             n += 1
     return n
+
+
+def seed_known_fds(bpf: Any, fds: Iterable[tuple[int, int]]) -> None:
+    """The (pid, fd) pairs the state read from /proc at start."""
+    table = bpf[b"known_fds"]
+    one = ctypes.c_uint8(1)
+    for pid, fd in fds:
+        if fd >= 0:
+            table[ctypes.c_uint64((pid << 32) | fd)] = one
 
 
 def _put(obj: Any, name: str, raw: bytes) -> None:
