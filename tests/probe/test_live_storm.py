@@ -27,7 +27,11 @@ def test_exec_storm(tmp_path: Path) -> None:
                  and e.proc is not None and e.proc.comm == "true" and e.proc.ppid == proc.pid]
         assert len(execs) == N
         assert len({e.pid for e in execs}) == N
-        assert cap.source.probe is not None and cap.source.probe.lost() == 0
+        # no record the state needs is lost; fd records may be refused under load to keep room
+        # for them (counted as "reserved"), which is what the ring's reserve is for
+        assert cap.source.probe is not None
+        lost = cap.source.probe.lost_by_kind()
+        assert lost["state"] == lost["clone"] == lost["exit"] == 0, lost
         assert not [p for p in table.procs.values() if p.ppid == proc.pid or p.pid == proc.pid]
         # other processes of the host may have come and gone meanwhile; ours must all be gone
         assert abs(len(table) - baseline) <= 10
