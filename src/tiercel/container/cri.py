@@ -138,7 +138,9 @@ class CriClient:
         self.socket_path = socket_path
         self.timeout = timeout
         target = f"unix://{os.path.abspath(socket_path)}"
-        self.channel = grpc.insecure_channel(target, options=[("grpc.enable_http_proxy", 0)])
+        # a runtime back from an outage is reached within seconds (grpc's own back-off grows to 2 min)
+        options = [("grpc.enable_http_proxy", 0), ("grpc.max_reconnect_backoff_ms", 5000)]
+        self.channel = grpc.insecure_channel(target, options=options)
         stub: Any = rpc.RuntimeServiceStub  # generated, unannotated
         images: Any = rpc.ImageServiceStub
         self.runtime = stub(self.channel)
