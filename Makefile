@@ -14,5 +14,10 @@ test: setup
 	.venv/bin/ruff check src tests bench
 	.venv/bin/pytest -q -ra tests
 
+# ruff, and mypy --strict on the package (pyproject.toml [tool.mypy]).
+lint: setup
+	.venv/bin/ruff check src tests bench
+	.venv/bin/mypy --strict src
+
 bench: setup
 	.venv/bin/python bench/live_throughput.py
