@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from tiercel.container.docker import ContainerRegistry, fill, healthcheck_argv, parse_time, split_image
-from tiercel.events.model import Container, Event, Process
+from tiercel.events.model import Container, Event
 from tiercel.rules import FieldTable, load_rules
+from tiercel.testing.events import execve, process
 
 FIXTURE = Path(__file__).parent / "fixtures" / "inspect_privileged.json"
 UPSTREAM = ["rules/falco_rules.yaml", "rules/falco-incubating_rules.yaml"]  # under the oracle directory
@@ -75,10 +76,8 @@ def test_fill_from_inspect() -> None:
 
 
 def spawned(c: Container, vpid: int) -> Event:
-    proc = Process(pid=4242, ppid=4200, vpid=vpid, comm="sh", exe="sh", exepath="/bin/sh",
-                   container_id=c.id, container=c)
-    return Event(num=1, ts=1, type="execve", dir="<", tid=4242, pid=4242, res=0,
-                 args={"res": 0, "exe": "sh", "args": []}, proc=proc)
+    proc = process("sh", pid=4242, ppid=4200, vpid=vpid, exepath="/bin/sh", container=c)
+    return execve("/bin/sh", proc=proc, ts=1)
 
 
 def test_container_and_k8s_fields() -> None:

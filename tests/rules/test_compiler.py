@@ -201,11 +201,10 @@ def test_getopt(argv: list[str], spec: str, items: list[str], seen: dict[str, st
 
 def test_real_field_table_on_a_real_event() -> None:
     fields = pytest.importorskip("tiercel.rules.fields.table")
-    from tiercel.events.model import Event, Fd, Process
+    from tiercel.testing import events as b
 
-    proc = Process(pid=100, ppid=1, comm="cat", exe="cat", exepath="/usr/bin/cat", args=["/etc/shadow"])
-    ev = Event(num=1, ts=1, type="openat", dir="<", tid=100, pid=100, res=3, proc=proc,
-               fd=Fd(num=3, typechar="f", name="/etc/shadow"))
+    proc = b.process("cat", pid=100, ppid=1, args=["/etc/shadow"])
+    ev = b.event("openat", res=3, fd=b.file_fd("/etc/shadow"), proc=proc, ts=1)
     pred = compile_condition(parse_condition(
         "evt.type in (open, openat) and proc.name = cat and fd.name pmatch (/etc) and fd.num >= 0"),
         fields.FieldTable()).check
