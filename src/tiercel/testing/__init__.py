@@ -3,7 +3,7 @@
     events     processes, fds, containers and events of each kind, raw (as the decoder hands them
                to the state) or enriched (as the state hands them to the rules)
     users      a user/group table from dicts, and a fake host root holding passwd and group files
-    state      an Enricher that reads nothing from the host it runs on
+    state      an Enricher that reads nothing from the host it runs on; fake /proc entries
     streams    synthetic event streams of a busy host (the rules benchmarks' workload)
     oracles    where the upstream oracle files (Falco's suites, rules, captures) are, if anywhere
 
