@@ -95,7 +95,7 @@ struct kf_class {
     __u8 has_comm;      /* some slot tests the exec comm */
     __u8 fd_result;     /* ret is a new fd the state keeps: known fd numbers pass (known_fds) */
     __u8 fd_close;      /* close: closing a known fd passes */
-    __u8 pad;
+    __u8 fd_track;      /* a passing record's new fd becomes known */
     __u64 all;          /* bits of the slots in use */
     __u64 ret_ok;
     __u64 ret_fail;
@@ -619,7 +619,7 @@ int sys_exit(struct tp_sys_exit *ctx)
     kf_count(1);
     struct kf_class *cls = kf_classes.lookup(&nr);
     int state = cls ? cls->state : 0;
-    if (cls && cls->fd_result && ctx->ret >= 0) {
+    if (cls && cls->fd_track && ctx->ret >= 0) {
         __u64 key = ((id >> 32) << 32) | (__u32)ctx->ret;
         __u8 one = 1;
         known_fds.update(&key, &one);

@@ -30,6 +30,7 @@ from tiercel.outputs.append import Extras
 from tiercel.outputs.build import build_dispatcher
 from tiercel.outputs.dispatcher import Dispatcher, OutputStats
 from tiercel.priority import NAMES
+from tiercel.kfilter.derive import derive
 from tiercel.rules import Ruleset, load_rules
 from tiercel.sources.base import CaptureOptions, Counters, Sink, Source
 from tiercel.telemetry.stats import AgentStats, render_text
@@ -223,6 +224,7 @@ class Agent:
             else:
                 self.dispatcher.reopen()  # SIGHUP after logrotate: files are opened again
             self._attach_more(ruleset)
+            self._load_filter(ruleset, cfg)
             self.matcher.swap(ruleset, self.dispatcher, extras, cfg)
             self.cfg = cfg
             if old is not None:
@@ -239,6 +241,17 @@ class Agent:
             self.source.attach(syscalls_for(ruleset, SyscallTable()))
         except TiercelError as e:
             self.log(f"tiercel: could not attach {e}")
+
+    def _load_filter(self, ruleset: Ruleset, cfg: Config) -> None:
+        """The kernel filter for these rules: derived here, loaded into the probe's maps (no
+        recompile). Capture mode never gets here: it wants every record."""
+        if self.source is None or ruleset.compiler is None or self.opts.trace is not None:
+            return                  # a capture file has no kernel to filter in
+        table = SyscallTable()
+        tables = derive(ruleset, ruleset.compiler, table, table.by_name)
+        for notice in tables.notices:
+            self.log(f"tiercel: kernel filter: {notice}")
+        self.source.set_filter(tables, cfg.kernel_filter)
 
     def snapshot(self) -> AgentStats:
         counts = self.source.counters if self.source is not None else Counters()
@@ -281,6 +294,7 @@ class Agent:
         assert self.source is not None
         self.source.start()
         self.started = True
+        self._load_filter(self.matcher.ruleset, self.cfg)
 
     def _close_outputs(self) -> None:
         self.dispatcher.close(self.cfg.outputs_queue.flush_timeout)

@@ -188,6 +188,9 @@ class Config:
     append_output: tuple[AppendOutput, ...] = ()
     static_fields: dict[str, str] = field(default_factory=dict)
     webserver: Webserver = field(default_factory=Webserver)
+    # tiercel: keep in the kernel the records no loaded rule could match (false: send every record
+    # of the attached syscalls, for debugging; the alerts are the same)
+    kernel_filter: bool = True
     path: str | None = not_a_key(None)  # the file this was read from
 
     @classmethod

@@ -82,6 +82,8 @@ def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Ite
     """The filter tables for these attached syscalls under these rules."""
     notices: list[str] = []
     fd_needed = _fd_state_needs(ruleset.enabled_rules(), compile_)
+    kinds = "" if not fd_needed else "any" if any(m not in SOCKET_MAKERS for m in fd_needed) else "socket"
+    tracked = FD_RESULT if kinds == "any" else FD_RESULT & SOCKET_MAKERS if kinds else frozenset()
     out: dict[str, SyscallFilter] = {}
     opened_by: dict[str, list[str]] = {}
     for name in sorted(set(attached)):
@@ -91,11 +93,11 @@ def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Ite
             continue
         if name in fd_needed:
             out[name] = SyscallFilter(name, sc.nr, True, f"fd state for rule '{fd_needed[name]}'",
-                                      state=True, fd_result=name in FD_RESULT)
+                                      state=True, fd_result=name in FD_RESULT, fd_track=name in tracked)
             continue
         f = _syscall_filter(name, sc.nr, dict(sc.params), ruleset.candidates(name), compile_,
                             fd_result=bool(fd_needed) and name in FD_RESULT,
-                            fd_close=bool(fd_needed) and name == "close")
+                            fd_close=bool(fd_needed) and name == "close", fd_track=name in tracked)
         if f.open and f.reason.startswith("rule "):
             opened_by.setdefault(f.reason, []).append(name)
         out[name] = f
@@ -109,11 +111,11 @@ def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Ite
     for rule, names in by_rule.items():
         notices.append(f"rule '{rule}' reads fd fields on later events: every {', '.join(names)} "
                        "record leaves the kernel")
-    return FilterTables(out, tuple(notices))
+    return FilterTables(out, tuple(notices), kinds)
 
 
 def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[Any],
-                    compile_: Compile, fd_result: bool, fd_close: bool) -> SyscallFilter:
+                    compile_: Compile, fd_result: bool, fd_close: bool, fd_track: bool) -> SyscallFilter:
     path_slot = 0 if name in OPEN_FAMILY and params.get("name") == "s0" else None
     flags_src = params.get("flags", "-")
     flags_arg = int(flags_src[1]) if name in OPEN_FAMILY and flags_src.startswith("a") else None
@@ -134,7 +136,7 @@ def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[
     if len(slots) > MAX_SLOTS:
         return SyscallFilter(name, nr, True, f"more than {MAX_SLOTS} distinct rule conditions")
     return SyscallFilter(name, nr, False, "", tuple(slots.values()), path_slot, flags_arg,
-                         fd_result=fd_result, fd_close=fd_close)
+                         fd_result=fd_result, fd_close=fd_close, fd_track=fd_track)
 
 
 def _dimensions(name: str, has_path: bool, has_flags: bool) -> dict[str, str]:
@@ -204,15 +206,30 @@ def _narrow(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, compile_
     elif kind == "ret":
         ok, fail = False, False
         for a in atoms:
-            o, f = _ret_truth(a, evttype, compile_)
+            o, f = _memo(("ret", a, evttype), lambda: _ret_truth(a, evttype, compile_))
             ok, fail = ok or o, fail or f
         return _replace(s, ret_ok=s.ret_ok and ok, ret_fail=s.ret_fail and fail)
     elif kind == "flags":
-        pred = _or_predicate([_check(compile_, a) for a in atoms])
-        acc_ok, bits_any = _flag_test(pred, evttype)
+        acc_ok, bits_any = _memo(("flags", tuple(atoms), evttype), lambda: _flag_test(
+            _or_predicate([_check(compile_, a) for a in atoms]), evttype))
         if s.acc_ok == ACC_ALL:
             return _replace(s, acc_ok=acc_ok, bits_any=bits_any)
     return s
+
+
+_MEMO: dict[tuple[Any, ...], Any] = {}
+
+
+def _memo(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    """Truth tables by atom and event type: the same few atoms (evt.is_open_write = true) recur in
+    many rules and syscalls, and evaluating one over its domain takes milliseconds. The atoms' meaning
+    depends only on the field table, so the memo holds across loads; it is bounded."""
+    if key not in _MEMO:
+        if len(_MEMO) > 4096:
+            _MEMO.clear()
+        _MEMO[key] = make()
+    result = _MEMO[key]
+    return result
 
 
 def _replace(s: Slot, **kw: Any) -> Slot:

@@ -18,20 +18,27 @@ from tiercel.kfilter.tables import FilterTables, KernelView, passes
 Alert = tuple[int, str, str]            # evt.num, rule name, rendered output
 
 
-def view_of(ev: Event, proc: Process | None) -> KernelView:
+SOCKET_CHARS = frozenset("46un")
+
+
+def view_of(ev: Event, proc: Process | None, fd_kinds: str = "any") -> KernelView:
+    """`fd_kinds`: which of the state's fd entries the probe tracks (kfilter.tables.FilterTables)."""
     raw = ev.args.get("name")
     path = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else None
     flags = ev.args.get("flags")
     comm = proc.comm.encode("utf-8", "surrogateescape") if proc is not None else None
     res = ev.res if ev.res is not None else 0
-    known = proc is not None and res >= 0 and res in proc.fds
+    fds = proc.fds if proc is not None else {}
+    fd = fds.get(res) if res >= 0 else None
+    known = fd is not None and (fd_kinds == "any" or fd.typechar in SOCKET_CHARS)
     arg = ev.args.get("fd")
-    arg_known = proc is not None and isinstance(arg, int) and arg in proc.fds
+    arg_fd = fds.get(arg) if isinstance(arg, int) else None
+    arg_known = arg_fd is not None and (fd_kinds == "any" or arg_fd.typechar in SOCKET_CHARS)
     return KernelView(ev.type, res, comm, path, flags if isinstance(flags, int) else 0, known, arg_known)
 
 
 def kept(ev: Event, proc: Process | None, tables: FilterTables | None) -> bool:
-    return tables is None or passes(tables, view_of(ev, proc))
+    return tables is None or passes(tables, view_of(ev, proc, tables.fd_kinds))
 
 
 def replay_alerts(path: Path, ruleset: Any, tables: FilterTables | None) -> list[Alert]:

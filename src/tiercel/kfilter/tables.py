@@ -73,12 +73,14 @@ class SyscallFilter:
     fd_result: bool = False         # the return value is a new fd the state keeps, and some rule
     #                                 reads the fd table: a record reusing a known fd number passes
     fd_close: bool = False          # close: a record closing an fd the state knows passes
+    fd_track: bool = False          # a passing record's fd becomes known (probe: known_fds)
 
 
 @dataclass(frozen=True, slots=True)
 class FilterTables:
     syscalls: dict[str, SyscallFilter]
     notices: tuple[str, ...] = ()
+    fd_kinds: str = ""              # fds whose table entries later rules read: "", "socket" or "any"
 
     def summary(self) -> str:
         shut = sorted(n for n, f in self.syscalls.items() if not f.open)

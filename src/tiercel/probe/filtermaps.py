@@ -24,6 +24,7 @@ def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> None:
         leaf.state = int(f.state)
         leaf.fd_result = int(f.fd_result)
         leaf.fd_close = int(f.fd_close)
+        leaf.fd_track = int(f.fd_track)
         classes[ctypes.c_uint32(f.nr)] = leaf
     for name in (b"kf_paths", b"kf_suffixes", b"kf_comms"):
         bpf[name].clear()
@@ -66,6 +67,7 @@ def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
     leaf.state = int(f.state)
     leaf.fd_result = int(f.fd_result)
     leaf.fd_close = int(f.fd_close)
+    leaf.fd_track = int(f.fd_track)
     leaf.path_slot = 0 if f.path_slot == 0 else NONE
     leaf.flags_arg = f.flags_arg if f.flags_arg is not None else NONE
     leaf.has_comm = int(any(s.comms is not None for s in f.slots))

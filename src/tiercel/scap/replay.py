@@ -14,6 +14,7 @@ from collections.abc import Set
 from pathlib import Path
 from typing import IO
 
+from tiercel.kfilter.tables import FilterTables
 from tiercel.events.model import DIR_ENTER, Event
 from tiercel.scap.convert import Converter, after_apply
 from tiercel.scap.reader import CaptureReader, RawEvent, ScapError
@@ -50,6 +51,10 @@ class ReplaySource:
     @property
     def counters(self) -> Counters:
         return dataclasses.replace(self._counters)
+
+    def set_filter(self, tables: FilterTables, enabled: bool = True) -> None:
+        """A capture file has the events it has: no kernel to filter in."""
+        del tables, enabled
 
     def attach(self, syscalls: Set[str]) -> frozenset[str]:
         """A capture file has the events it has: nothing more to attach."""

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from tiercel.errors import TiercelError
 from tiercel.events.model import Event
+from tiercel.kfilter.tables import FilterTables
 
 Sink = Callable[[Event], None]
 
@@ -37,10 +38,14 @@ class Counters:
     lost: int = 0             # records the kernel had no room for
     decode_errors: int = 0    # records that could not be decoded
     event_errors: int = 0     # events whose state update or sink raised (counted, never fatal)
+    filtered: int = 0         # records the kernel filter kept in the kernel (no rule could match)
+    lost_by_kind: dict[str, int] = field(default_factory=dict)  # rule, state, clone, exit, reserved
 
     def line(self) -> str:
         """The counts as the one line `run` and `capture` end with."""
-        return (f"tiercel: {self.records} records, {self.events} events, {self.lost} lost in the kernel, "
+        kinds = ", ".join(f"{k} {n}" for k, n in self.lost_by_kind.items() if n)
+        return (f"tiercel: {self.records} records, {self.events} events, {self.lost} lost in the kernel"
+                f"{f' ({kinds})' if kinds else ''}, {self.filtered} kept in the kernel by the filter, "
                 f"{self.decode_errors} undecodable, {self.event_errors} failed")
 
 
@@ -70,6 +75,12 @@ class Source(Protocol):
         ...
 
     def stop(self) -> None: ...
+
+    def set_filter(self, tables: FilterTables, enabled: bool = True) -> None:
+        """Keep in the kernel the records these tables say no rule could match (`enabled` False:
+        keep none, but still keep ring space for the records the state needs). Replaces the
+        previous tables without a recompile; a capture file ignores it."""
+        ...
 
     def attach(self, syscalls: Set[str]) -> frozenset[str]:
         """Start delivering these syscalls too, while running; returns those newly attached.

@@ -18,7 +18,9 @@ from tiercel.errors import TiercelError
 from tiercel.events.decode import Decoder
 from tiercel.events.model import DIR_ENTER, Container, Event, Process
 from tiercel.events.syscalls import SyscallTable
-from tiercel.probe import loader
+from tiercel.kfilter.offline import SOCKET_CHARS
+from tiercel.kfilter.tables import FilterTables
+from tiercel.probe import filtermaps, loader
 from tiercel.probe.reader import RingReader
 from tiercel.sources.base import AttachError, CaptureOptions, Counters, Sink
 from tiercel.state.enrich import Enricher
@@ -39,6 +41,7 @@ class LiveSource:
         self._started = False   # every part below exists
         self.containers: ContainerRegistry | None = None
         self._injected: deque[Event] = deque()  # events made outside the kernel (container starts)
+        self._filter_seeded = False
 
     def start(self) -> None:
         names = self.opts.syscalls or {s.name for s in self.table.entries}
@@ -64,6 +67,8 @@ class LiveSource:
         probe = self.probe
         if probe is not None and self._started:  # running: the kernel's and decoder's counts now
             now.lost = probe.lost()
+            now.lost_by_kind = probe.lost_by_kind()
+            now.filtered = probe.filter_counts()[0]
             now.decode_errors = self.decoder.errors
         return now
 
@@ -79,6 +84,18 @@ class LiveSource:
             except TiercelError as e:
                 raise AttachError(more, e) from e
         return more
+
+    def set_filter(self, tables: FilterTables, enabled: bool = True) -> None:
+        probe = self.probe
+        if probe is None or not self._started:
+            return
+        if not self._filter_seeded:     # what the state read from /proc, the probe learns once
+            procs = list(self.enricher.table.procs.values())
+            filtermaps.seed_exec_comms(probe.bpf, ((p.pid, p.comm) for p in procs))
+            filtermaps.seed_known_fds(probe.bpf, ((p.pid, n) for p in procs for n, fd in p.fds.items()
+                                                  if tables.fd_kinds == "any" or fd.typechar in SOCKET_CHARS))
+            self._filter_seeded = True
+        filtermaps.load_tables(probe.bpf, tables, enabled)
 
     def _on_record(self, data: bytes) -> None:
         self._counters.records += 1
@@ -133,6 +150,8 @@ class LiveSource:
                 self.reader.drain()
         finally:
             self._counters.lost = probe.lost()
+            self._counters.lost_by_kind = probe.lost_by_kind()
+            self._counters.filtered = probe.filter_counts()[0]
             if self._started:
                 self._counters.decode_errors = self.decoder.errors
             probe.close()

@@ -69,6 +69,12 @@ class Ruleset:
         self._plans: dict[str, Plan] = {}
         self._rebuild()
 
+    @property
+    def compiler(self) -> Compile | None:
+        """Condition tree -> its compiled record: what analyses of the rules (the kernel filter)
+        use to evaluate parts of a condition."""
+        return self._compile
+
     # -- selection -------------------------------------------------------------------------------
 
     def enable(self, name: str, enabled: bool = True) -> None:
