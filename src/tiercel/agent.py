@@ -25,12 +25,12 @@ from tiercel.config import Config, load_config
 from tiercel.errors import TiercelError
 from tiercel.events.model import Event
 from tiercel.events.syscalls import FD_OPTIONAL_SYSCALLS, FD_STATE_SYSCALLS, STATE_SYSCALLS, SyscallTable
+from tiercel.kfilter.derive import derive
 from tiercel.outputs.alert import Alert, make_alert
 from tiercel.outputs.append import Extras
 from tiercel.outputs.build import build_dispatcher
 from tiercel.outputs.dispatcher import Dispatcher, OutputStats
 from tiercel.priority import NAMES
-from tiercel.kfilter.derive import derive
 from tiercel.rules import Ruleset, load_rules
 from tiercel.sources.base import CaptureOptions, Counters, Sink, Source
 from tiercel.telemetry.stats import AgentStats, render_text

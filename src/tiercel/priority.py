@@ -34,7 +34,7 @@ class Priority(IntEnum):
 NAMES = ("Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug")
 SHORT = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
 # Every spelling Falco accepts, lower case: its names plus "info".
-ACCEPTED = tuple(n.lower() for n in NAMES) + ("info",)
+ACCEPTED = (*(n.lower() for n in NAMES), "info")
 
 
 def parse_priority(text: str) -> Priority | None:

@@ -39,7 +39,7 @@ RULE_SETS = {
 
 
 def _ruleset(paths: list[Path]) -> tuple[Any, FilterTables]:
-    rs, result = load_rules(paths)
+    rs, _result = load_rules(paths)
     for r in rs.rules:          # every rule on, as the strictest case for the filter
         rs.enable(r.name)
     tables = derive(rs, rs._compile, TABLE, set(TABLE.by_name))
@@ -163,7 +163,7 @@ def test_synthetic_stream_alerts_the_same_with_the_filter(rules_name: str, oracl
 
 def test_filter_keeps_out_what_no_rule_can_match() -> None:
     """The other half: the filter does drop records (or it would be trivially sound)."""
-    rs, tables = _ruleset([CHECKOUT / "rules"])
+    _rs, tables = _ruleset([CHECKOUT / "rules"])
     openat = tables.syscalls["openat"]
     assert not openat.open
     assert not passes(tables, KernelView("openat", 3, b"cat", b"/etc/hostname", 0))

@@ -20,6 +20,7 @@ glob prefix, pmatch), anything else is left untested.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
 from typing import Any, Protocol
@@ -27,7 +28,14 @@ from typing import Any, Protocol
 from tiercel.events.model import Event, Fd
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
 from tiercel.kfilter.tables import (
-    ACC_ALL, COMM_LEN, MAX_SLOTS, PATH_MAX_K, FilterTables, PathSet, Slot, SyscallFilter,
+    ACC_ALL,
+    COMM_LEN,
+    MAX_SLOTS,
+    PATH_MAX_K,
+    FilterTables,
+    PathSet,
+    Slot,
+    SyscallFilter,
 )
 from tiercel.rules.language import syntax as ast
 from tiercel.rules.matching.implied_checks import FieldKey, necessary
@@ -206,7 +214,7 @@ def _narrow(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, compile_
     elif kind == "ret":
         ok, fail = False, False
         for a in atoms:
-            o, f = _memo(("ret", a, evttype), lambda: _ret_truth(a, evttype, compile_))
+            o, f = _memo(("ret", a, evttype), lambda a=a: _ret_truth(a, evttype, compile_))
             ok, fail = ok or o, fail or f
         return _replace(s, ret_ok=s.ret_ok and ok, ret_fail=s.ret_fail and fail)
     elif kind == "flags":
@@ -233,10 +241,7 @@ def _memo(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
 
 
 def _replace(s: Slot, **kw: Any) -> Slot:
-    vals = {"ret_ok": s.ret_ok, "ret_fail": s.ret_fail, "comms": s.comms, "paths": s.paths,
-            "acc_ok": s.acc_ok, "bits_any": s.bits_any}
-    vals.update(kw)
-    return Slot(**vals)
+    return dataclasses.replace(s, **kw)
 
 
 def _size(p: PathSet) -> int:
@@ -353,7 +358,7 @@ def _ret_truth(atom: ast.Node, evttype: str, compile_: Compile) -> tuple[bool, b
 
 
 def _flag_values() -> list[int]:
-    out = []
+    out: list[int] = []
     for n in range(len(OPEN_BITS) + 1):
         for combo in combinations(OPEN_BITS, n):
             bits = sum(combo)

@@ -121,7 +121,7 @@ def event_name(code: int, params: list[bytes]) -> str:
         if params and len(params[0]) == 2:
             sc = struct.unpack("<H", params[0])[0]
             if 0 < sc < len(PPM_SC):
-                return PPM_SC[sc]
+                return str(PPM_SC[sc])
         return "<unknown>"
     return schema(code)[0]
 

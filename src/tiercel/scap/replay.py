@@ -14,8 +14,8 @@ from collections.abc import Set
 from pathlib import Path
 from typing import IO
 
-from tiercel.kfilter.tables import FilterTables
 from tiercel.events.model import DIR_ENTER, Event
+from tiercel.kfilter.tables import FilterTables
 from tiercel.scap.convert import Converter, after_apply
 from tiercel.scap.reader import CaptureReader, RawEvent, ScapError
 from tiercel.scap.state import table_from_header
