@@ -21,6 +21,7 @@ glob prefix, pmatch), anything else is left untested.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
 from typing import Any, Protocol
@@ -214,7 +215,7 @@ def _narrow(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, compile_
     elif kind == "ret":
         ok, fail = False, False
         for a in atoms:
-            o, f = _memo(("ret", a, evttype), lambda a=a: _ret_truth(a, evttype, compile_))
+            o, f = _memo(("ret", a, evttype), functools.partial(_ret_truth, a, evttype, compile_))
             ok, fail = ok or o, fail or f
         return _replace(s, ret_ok=s.ret_ok and ok, ret_fail=s.ret_fail and fail)
     elif kind == "flags":
