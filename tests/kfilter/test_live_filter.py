@@ -1,0 +1,78 @@
+"""The kernel filter on the live kernel: what no rule can match stays in the kernel, what a rule
+can match arrives, and new tables replace the old ones without a recompile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.livecapture import LiveCapture, build_c
+from tiercel.events.model import Event
+from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
+from tiercel.kfilter.derive import derive
+from tiercel.kfilter.tables import FilterTables
+from tiercel.rules import Ruleset, load_rules, load_rules_text
+
+pytestmark = pytest.mark.live
+CHECKOUT = Path(__file__).resolve().parents[2]
+TABLE = SyscallTable()
+N = 100_000
+
+
+def _tables(rs: Ruleset) -> FilterTables:
+    assert rs.compiler is not None
+    return derive(rs, rs.compiler, TABLE, TABLE.by_name)
+
+
+def _opens(cap: LiveCapture, name: str) -> list[Event]:
+    return [e for e in cap.events if e.type == "openat" and e.fd is not None and e.fd.name == name]
+
+
+def _rule_on(path: Path, name: str) -> Ruleset:
+    text = (f"- rule: {name}\n  desc: d\n  condition: evt.type = openat and fd.name = {path}\n"
+            f"  output: opened %fd.name\n  priority: WARNING\n")
+    rs, result = load_rules_text([(f"{name}.yaml", text)])
+    assert not result.errors
+    return rs
+
+
+def test_irrelevant_storm_stays_in_the_kernel_while_a_relevant_open_arrives(tmp_path: Path) -> None:
+    storm = build_c(Path(__file__).parent / "openstorm.c", tmp_path / "openstorm")
+    rs, _ = load_rules([CHECKOUT / "rules"])
+    syscalls = set(STATE_SYSCALLS | {"open", "openat"})
+    with LiveCapture(syscalls=syscalls) as cap:
+        cap.source.set_filter(_tables(rs))
+        proc = cap.run([storm, "/etc/hostname", "/etc/shadow", str(N)])
+        assert proc.returncode == 0
+        counters = cap.source.counters
+    shadow = _opens(cap, "/etc/shadow")
+    assert len(shadow) == 1
+    assert [m.rule.name for m in rs.match(shadow[0])] == ["Read sensitive file untrusted"]
+    assert _opens(cap, "/etc/hostname") == []          # 200,000 opens, none in user space
+    assert counters.filtered >= 2 * N
+    assert counters.lost == 0
+
+
+def test_new_tables_replace_the_old_without_a_recompile(tmp_path: Path) -> None:
+    storm = build_c(Path(__file__).parent / "openstorm.c", tmp_path / "openstorm")
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("a")
+    b.write_text("b")
+    syscalls = set(STATE_SYSCALLS | {"openat"})
+    with LiveCapture(syscalls=syscalls) as cap:
+        probe = cap.source.probe
+        assert probe is not None
+        bpf = probe.bpf
+        cap.source.set_filter(_tables(_rule_on(a, "A")))
+        cap.run([storm, str(b), str(a), "3"])
+        assert len(_opens(cap, str(a))) == 1 and _opens(cap, str(b)) == []
+        cap.events.clear()
+        cap.source.set_filter(_tables(_rule_on(b, "B")))
+        cap.run([storm, str(b), str(a), "3"])
+        assert _opens(cap, str(a)) == [] and len(_opens(cap, str(b))) == 6
+        assert probe.bpf is bpf                    # the same loaded program: no recompile
+        cap.events.clear()
+        cap.source.set_filter(_tables(_rule_on(b, "B")), enabled=False)   # kernel_filter: false
+        cap.run([storm, str(b), str(a), "3"])
+        assert len(_opens(cap, str(a))) == 1 and len(_opens(cap, str(b))) == 6
