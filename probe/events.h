@@ -78,6 +78,9 @@ struct rec_syscall {
     __u16 len2;         /* execve/execveat: the cgroup name, stored right after argv in slot 1 */
     __u16 pad;
     __u32 vpid;         /* execve/execveat: the process id in its own pid namespace (0: unknown) */
+    __u32 repeats;      /* records identical to the previous one sent for this thread, coalesced in
+                         * the kernel since it was sent (each stands for one more of it) */
+    __u32 pad2;
     char data[DATA_SIZE];
 };
 
@@ -93,6 +96,8 @@ struct rec_clone {
 struct rec_exit {
     struct rec_hdr h;
     __s64 status;       /* the exit()/exit_group() argument when the task called one, else -1 */
+    __u32 repeats;      /* as rec_syscall.repeats: the thread's last coalesced count, at its end */
+    __u32 pad;
 };
 
 #endif

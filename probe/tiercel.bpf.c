@@ -96,6 +96,8 @@ struct kf_class {
     __u8 fd_result;     /* ret is a new fd the state keeps: known fd numbers pass (known_fds) */
     __u8 fd_close;      /* close: closing a known fd passes */
     __u8 fd_track;      /* a passing record's new fd becomes known */
+    __u8 coalesce;      /* identical records of a thread within COALESCE_NS become one, counted */
+    __u8 pad[7];
     __u64 all;          /* bits of the slots in use */
     __u64 ret_ok;
     __u64 ret_fail;
@@ -140,8 +142,20 @@ BPF_PERCPU_ARRAY(kf_scratch_map, struct kf_scratch, 1);
  * space for the fds it read from /proc): a filtered open that reuses one of these numbers must still
  * reach user space, or its table would keep the old entry. Entries are never removed (a superset). */
 BPF_TABLE("lru_hash", __u64, __u8, known_fds, 262144);
-/* [0] records the filter kept in the kernel, [1] records it let through */
-BPF_PERCPU_ARRAY(kf_counts, __u64, 2);
+/* [0] records the filter kept in the kernel, [1] records it let through, [2] records coalesced
+ * into a previous identical one (reported with the thread's next record or its exit) */
+BPF_PERCPU_ARRAY(kf_counts, __u64, 3);
+
+/* Per thread: the last record sent (a hash of what makes it that record), when, and how many
+ * identical records were coalesced into it since. */
+struct coalesce_state {
+    __u64 key;
+    __u64 since;
+    __u32 repeats;
+    __u32 pad;
+};
+BPF_TABLE("lru_hash", __u32, struct coalesce_state, coalesce, 65536);
+#define COALESCE_NS 1000000000ULL
 
 static __always_inline void kf_count(__u32 i)
 {
@@ -301,21 +315,22 @@ static __always_inline void count_lost(__u32 kind)
 
 /* Send a record. A record the state does not need is refused once the ring holds more than
  * RESERVE_BYTES, so the rest stays free for exec, fork and exit records. */
-static __always_inline void send(void *rec, __u32 size, __u32 kind, int state)
+static __always_inline int send(void *rec, __u32 size, __u32 kind, int state)
 {
     __u32 p = 0, c = 1;
     __u64 *produced = ring_acct.lookup(&p), *consumed = ring_acct.lookup(&c);
     __u64 cost = (size + 8 + 7) & ~7ULL;      /* the ring's 8-byte header and alignment */
     if (!state && produced && consumed && (__s64)(*produced - *consumed) + cost > RESERVE_BYTES) {
         count_lost(LOST_RESERVED);
-        return;
+        return -1;
     }
     if (events.ringbuf_output(rec, size, 0) < 0) {
         count_lost(kind);
-        return;
+        return -1;
     }
     if (produced)
         __sync_fetch_and_add(produced, cost);
+    return 0;
 }
 
 #ifdef EXIT_ONLY
@@ -572,12 +587,58 @@ static __always_inline int exit_exec(struct tp_sys_exit *ctx, __u64 id)
 #endif
     if (ctx->ret == 0)
         remember_comm(id >> 32);
+    rec->repeats = 0;
     __u32 size = offsetof(struct rec_syscall, data) + SLOT1_OFF +
                  BOUNDED(rec->len1, SLOT1_SIZE * 2 - 1) + BOUNDED(rec->len2, SLOT2_SIZE * 2 - 1);
     if (size > sizeof(*rec))
         size = sizeof(*rec);
     send(rec, size, LOST_STATE, 1);
     exec_stash.delete(&tid);
+    return 0;
+}
+
+/* What makes a record "the same": syscall, result, arguments and the bytes of its one string or
+ * address (whole: an attacker must not hide a different path behind a coalesced one). 0: never
+ * coalesced (two strings, or one longer than 256 bytes). */
+static __always_inline __u64 record_key(struct rec_syscall *rec)
+{
+    if (rec->len1 || rec->len2 || rec->len0 > 256)
+        return 0;
+    __u64 h = 0xcbf29ce484222325ULL ^ rec->nr;
+    h = (h ^ (__u64)rec->ret) * 0x100000001b3ULL;
+#pragma unroll
+    for (int i = 0; i < 6; i++)
+        h = (h ^ rec->args[i]) * 0x100000001b3ULL;
+    __u32 len = rec->len0, words = (len + 7) / 8;
+    __u64 *w = (__u64 *)rec->data;
+    for (__u32 k = 0; k < 32; k++) {
+        if (k >= words)
+            break;
+        __u64 v = w[BOUNDED(k, 31)];
+        if (k == words - 1 && (len & 7))
+            v &= (1ULL << ((len & 7) * 8)) - 1;
+        h = (h ^ v) * 0x100000001b3ULL;
+    }
+    return h | 1;
+}
+
+/* 1: the record repeats the thread's last one within the window and was counted instead of sent;
+ * otherwise the record carries the last one's count of repeats and becomes the last one. */
+static __always_inline int coalesced(struct rec_syscall *rec, __u32 tid)
+{
+    __u64 key = record_key(rec);
+    struct coalesce_state *c = coalesce.lookup(&tid);
+    __u64 now = rec->h.ts;
+    if (c && key && c->key == key && now - c->since < COALESCE_NS) {
+        c->repeats += 1;
+        kf_count(2);
+        return 1;
+    }
+    rec->repeats = c ? c->repeats : 0;
+    struct coalesce_state fresh = {};
+    fresh.key = key;
+    fresh.since = now;
+    coalesce.update(&tid, &fresh);
     return 0;
 }
 
@@ -671,7 +732,16 @@ int sys_exit(struct tp_sys_exit *ctx)
         size += BOUNDED(rec->len0, SLOT0_SIZE * 2 - 1);
     if (size > sizeof(*rec))
         size = sizeof(*rec);
-    send(rec, size, state ? LOST_STATE : LOST_RULE, state);
+    rec->repeats = 0;
+    if (cls && cls->coalesce && coalesced(rec, tid))
+        return 0;
+    if (send(rec, size, state ? LOST_STATE : LOST_RULE, state) < 0) {
+        /* the repeats it carried are lost with it: counted too */
+        __u32 kind = LOST_RULE;
+        __u64 *n = lost.lookup(&kind);
+        if (n)
+            *n += rec->repeats;
+    }
     return 0;
 }
 
@@ -763,6 +833,11 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
     }
 #endif
     exec_stash.delete(&tid);
+    struct coalesce_state *c = coalesce.lookup(&tid);
+    if (c) {
+        e.repeats = c->repeats;
+        coalesce.delete(&tid);
+    }
     if (tid == (__u32)(id >> 32)) {
         __u32 tgid = tid;
         exec_comm.delete(&tgid);

@@ -121,6 +121,7 @@ class Decoder:
         ev = self._event(f, sc.name, DIR_EXIT)
         ev.res = ret
         ev.sysargs = raw_args
+        ev.repeats_before = f[21]
         base = wire.SYSCALL_DATA_OFF
         args = ev.args
         for name, code, idx in self._plans[nr]:
@@ -165,4 +166,5 @@ class Decoder:
         f = wire.EXIT.unpack_from(data)
         ev = self._event(f, "procexit", DIR_ENTER)
         ev.args = {"status": f[9]}
+        ev.repeats_before = f[10]
         return ev

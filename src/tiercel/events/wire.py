@@ -34,7 +34,7 @@ class RecSyscall(ctypes.Structure):
         ("h", RecHdr), ("ret", ctypes.c_int64), ("args", ctypes.c_uint64 * 6),
         ("nr", ctypes.c_uint32), ("len0", ctypes.c_uint16), ("len1", ctypes.c_uint16),
         ("len2", ctypes.c_uint16), ("pad", ctypes.c_uint16), ("vpid", ctypes.c_uint32),
-        ("data", ctypes.c_char * DATA_SIZE),
+        ("repeats", ctypes.c_uint32), ("pad2", ctypes.c_uint32), ("data", ctypes.c_char * DATA_SIZE),
     ]
 
 
@@ -46,7 +46,8 @@ class RecClone(ctypes.Structure):
 
 
 class RecExit(ctypes.Structure):
-    _fields_ = [("h", RecHdr), ("status", ctypes.c_int64)]
+    _fields_ = [("h", RecHdr), ("status", ctypes.c_int64), ("repeats", ctypes.c_uint32),
+                ("pad", ctypes.c_uint32)]
 
 
 class Shape(ctypes.Structure):
@@ -56,9 +57,9 @@ class Shape(ctypes.Structure):
 
 # struct formats, in the same order as the ctypes fields above (little-endian, no implicit padding).
 HDR = struct.Struct("<HHIQIIII16s")
-SYSCALL = struct.Struct("<" + HDR.format[1:] + "q6QIHHH2xI")   # header .. vpid, then data
+SYSCALL = struct.Struct("<" + HDR.format[1:] + "q6QIHHH2xII4x")  # header .. repeats, then data
 CLONE = struct.Struct("<" + HDR.format[1:] + "IIQI4x")
-EXIT = struct.Struct("<" + HDR.format[1:] + "q")
+EXIT = struct.Struct("<" + HDR.format[1:] + "qI4x")
 
 STRUCTS = {"rec_hdr": (RecHdr, HDR), "rec_clone": (RecClone, CLONE), "rec_exit": (RecExit, EXIT)}
 SYSCALL_DATA_OFF = RecSyscall.data.offset

@@ -75,6 +75,8 @@ def make_alert(rule: _Rule, event: Event, hostname: str = "", time_iso8601: bool
     message, values = rule.render_output(event)
     output = f"{format_time(event.ts, time_field)}: {priority} {message}"
     values = {**values, time_field: event.ts}
+    if event.count > 1:         # the kernel coalesced identical repeats into this one event
+        values["evt.count"] = event.count
     return Alert(time=event.ts, rule=rule.name, priority=priority, source=rule.source, output=output,
                  output_fields=dict(sorted(values.items())), tags=rule.tags, hostname=hostname)
 

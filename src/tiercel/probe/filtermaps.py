@@ -68,6 +68,7 @@ def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
     leaf.fd_result = int(f.fd_result)
     leaf.fd_close = int(f.fd_close)
     leaf.fd_track = int(f.fd_track)
+    leaf.coalesce = int(not f.state)
     leaf.path_slot = 0 if f.path_slot == 0 else NONE
     leaf.flags_arg = f.flags_arg if f.flags_arg is not None else NONE
     leaf.has_comm = int(any(s.comms is not None for s in f.slots))

@@ -109,12 +109,13 @@ class Probe:
                 out[name] += sum(v)
         return out
 
-    def filter_counts(self) -> tuple[int, int]:
-        """(records kept in the kernel by the filter, records it let through)."""
+    def filter_counts(self) -> tuple[int, int, int]:
+        """(records kept in the kernel by the filter, records it let through, records coalesced
+        into an identical one before them)."""
         if not self.bpf:
-            return 0, 0
+            return 0, 0, 0
         vals = {k.value: sum(v) for k, v in self.bpf[b"kf_counts"].items()}
-        return vals.get(0, 0), vals.get(1, 0)
+        return vals.get(0, 0), vals.get(1, 0), vals.get(2, 0)
 
     def close(self) -> None:
         if self.bpf is not None:

@@ -39,6 +39,8 @@ class Counters:
     decode_errors: int = 0    # records that could not be decoded
     event_errors: int = 0     # events whose state update or sink raised (counted, never fatal)
     filtered: int = 0         # records the kernel filter kept in the kernel (no rule could match)
+    coalesced: int = 0        # records the kernel counted into an identical one before them
+    repeats_unmatched: int = 0  # coalesced repeats whose first record was lost
     lost_by_kind: dict[str, int] = field(default_factory=dict)  # rule, state, clone, exit, reserved
 
     def line(self) -> str:
@@ -46,6 +48,7 @@ class Counters:
         kinds = ", ".join(f"{k} {n}" for k, n in self.lost_by_kind.items() if n)
         return (f"tiercel: {self.records} records, {self.events} events, {self.lost} lost in the kernel"
                 f"{f' ({kinds})' if kinds else ''}, {self.filtered} kept in the kernel by the filter, "
+                f"{self.coalesced} coalesced, "
                 f"{self.decode_errors} undecodable, {self.event_errors} failed")
 
 

@@ -26,6 +26,7 @@ from tiercel.sources.base import AttachError, CaptureOptions, Counters, Sink
 from tiercel.state.enrich import Enricher
 
 POLL_MS = 100
+LAST_LIMIT = 65536          # threads whose last coalescible event is kept
 
 
 class LiveSource:
@@ -42,6 +43,8 @@ class LiveSource:
         self.containers: ContainerRegistry | None = None
         self._injected: deque[Event] = deque()  # events made outside the kernel (container starts)
         self._filter_seeded = False
+        self._coalescing: frozenset[str] = frozenset()   # event types the kernel may coalesce
+        self._last: dict[int, Event] = {}               # tid -> its last such event
 
     def start(self) -> None:
         names = self.opts.syscalls or {s.name for s in self.table.entries}
@@ -68,7 +71,7 @@ class LiveSource:
         if probe is not None and self._started:  # running: the kernel's and decoder's counts now
             now.lost = probe.lost()
             now.lost_by_kind = probe.lost_by_kind()
-            now.filtered = probe.filter_counts()[0]
+            now.filtered, _, now.coalesced = probe.filter_counts()
             now.decode_errors = self.decoder.errors
         return now
 
@@ -96,19 +99,44 @@ class LiveSource:
                                                   if tables.fd_kinds == "any" or fd.typechar in SOCKET_CHARS))
             self._filter_seeded = True
         filtermaps.load_tables(probe.bpf, tables, enabled)
+        self._coalescing = frozenset(n for n, f in tables.syscalls.items() if enabled and not f.state)
 
     def _on_record(self, data: bytes) -> None:
         self._counters.records += 1
         ev = self.decoder.decode(data)
         if ev is None:
             return
+        if ev.repeats_before:
+            self._repeat_last(ev)
         try:
             self.enricher.apply(ev)
+            if ev.type == "procexit":
+                self._last.pop(ev.tid, None)
+            elif ev.type in self._coalescing:
+                if len(self._last) >= LAST_LIMIT:
+                    self._last.clear()
+                self._last[ev.tid] = ev
             if self.opts.filter_pids and not in_tree(ev, self.opts.filter_pids):
                 return
             self._counters.events += 1
             self.sink(ev)
         except Exception:  # one bad event is counted, never fatal (STYLE 9)
+            self._counters.event_errors += 1
+
+    def _repeat_last(self, ev: Event) -> None:
+        """The kernel coalesced repeats of this thread's previous record: hand that event on again,
+        standing for all of them (evt.count), so that nothing performed goes uncounted."""
+        prev = self._last.get(ev.tid)
+        if prev is None:        # its record was lost: the repeats are counted as lost with it
+            self._counters.repeats_unmatched += ev.repeats_before
+            return
+        self.decoder.num += 1
+        again = dataclasses.replace(prev, num=self.decoder.num, count=ev.repeats_before,
+                                    repeats_before=0)
+        self._counters.events += 1
+        try:
+            self.sink(again)
+        except Exception:
             self._counters.event_errors += 1
 
     def _container_started(self, c: Container) -> None:
@@ -151,7 +179,7 @@ class LiveSource:
         finally:
             self._counters.lost = probe.lost()
             self._counters.lost_by_kind = probe.lost_by_kind()
-            self._counters.filtered = probe.filter_counts()[0]
+            self._counters.filtered, _, self._counters.coalesced = probe.filter_counts()
             if self._started:
                 self._counters.decode_errors = self.decoder.errors
             probe.close()

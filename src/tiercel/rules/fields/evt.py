@@ -256,7 +256,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     spec("evt.is_wait", "BOOL", "True for events that make the thread wait (poll, nanosleep ...).",
          lambda ev: ev.type in info.WAITS),
     spec("evt.is_syslog", "BOOL", "True for writes to /dev/log.", _is_syslog),
-    spec("evt.count", "UINT32", "1 for every event: sums to the number of events.", lambda _ev: 1),
+    spec("evt.count", "UINT32", "How many syscalls the event stands for: 1, or more when the kernel "
+         "counted a thread's identical repeats within a second into it; sums to the number of "
+         "events. In an alert's output_fields when above 1.", lambda ev: ev.count),
     spec("evt.count.error", "UINT32", "1 for events that returned an error.",
          lambda ev: 1 if _failed(ev) else 0),
     spec("evt.count.error.file", "UINT32", "1 for failed file events.", _count_error_in("file")),
