@@ -57,6 +57,7 @@ class LiveSource:
         self.enricher.table.seed()
         self.decoder = Decoder(self.table, time.time_ns() - time.monotonic_ns())
         self.reader = RingReader(self.probe, self._on_record)
+        loader.release_compiler_memory()
         self._started = True
 
     @property
