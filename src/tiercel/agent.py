@@ -285,7 +285,7 @@ class Agent:
             Step("webserver", self._start_webserver, self._stop_webserver),
             Step("announce", lambda: self.log(
                 f"tiercel: running {len(self.matcher.ruleset.enabled_rules())} rules "
-                f"({len(self.opts.capture.syscalls or ())} syscalls attached)")),
+                f"({len(self.opts.capture.syscalls or ())} syscalls attached; {source.mode})")),
         ]
         clean = run_steps(steps, lambda: source.run(self.opts.capture.duration), self.log)
         return self.exit_code or (0 if clean else 1)

@@ -52,6 +52,10 @@ class ReplaySource:
     def counters(self) -> Counters:
         return dataclasses.replace(self._counters)
 
+    @property
+    def mode(self) -> str:
+        return f"replaying {self.path.name}"
+
     def set_filter(self, tables: FilterTables, enabled: bool = True) -> None:
         """A capture file has the events it has: no kernel to filter in."""
         del tables, enabled

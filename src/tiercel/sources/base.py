@@ -68,6 +68,11 @@ class Source(Protocol):
 
     def start(self) -> None: ...
 
+    @property
+    def mode(self) -> str:
+        """How events are read, in a few words for the start-up line."""
+        ...
+
     def run(self, duration: float | None) -> None:
         """Deliver events until `duration` seconds passed (None: no limit), the input ended or
         `interrupt()` was called."""

@@ -45,6 +45,7 @@ class LiveSource:
         self._filter_seeded = False
         self._coalescing: frozenset[str] = frozenset()   # event types the kernel may coalesce
         self._last: dict[int, Event] = {}               # tid -> its last such event
+        self._filter_on = False
 
     def start(self) -> None:
         names = self.opts.syscalls or {s.name for s in self.table.entries}
@@ -59,6 +60,14 @@ class LiveSource:
         self.reader = RingReader(self.probe, self._on_record)
         loader.release_compiler_memory()
         self._started = True
+
+    @property
+    def mode(self) -> str:
+        probe = self.probe
+        if probe is None:
+            return "not started"
+        how = "arguments read at exit" if probe.exit_only else "enter/exit tracepoint pairs"
+        return f"{how}, kernel filter {'on' if self._filter_on else 'off'}"
 
     @property
     def attached(self) -> frozenset[str]:
@@ -101,6 +110,7 @@ class LiveSource:
             self._filter_seeded = True
         filtermaps.load_tables(probe.bpf, tables, enabled)
         self._coalescing = frozenset(n for n, f in tables.syscalls.items() if enabled and not f.state)
+        self._filter_on = enabled
 
     def _on_record(self, data: bytes) -> None:
         self._counters.records += 1
