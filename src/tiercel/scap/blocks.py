@@ -3,17 +3,22 @@
 Strings in these blocks are `u16 length + bytes`, not NUL-terminated. Versioned entries that carry
 their own length (PL V9, FDL V2, UL V2, IL V2) are skipped to their end, so fields a newer writer
 appended are ignored.
+
+The list blocks (processes, fds, users, interfaces) are read one entry at a time (`open_list`), so
+the reader can feed a block of any size through a bounded window; each entry is parsed whole before
+it is added to the Header, so an entry cut by the window's end is simply parsed again.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tiercel.scap.reader import Header
+    from tiercel.scap.header import Header
 
 SHB = 0x0A0D0D0A
 MI = (0x201, 0x8002ABCD)
@@ -109,25 +114,29 @@ def nul_list(raw: bytes) -> list[str]:
     return items
 
 
-def parse_metadata(btype: int, body: bytes, header: Header) -> None:
-    """Fill `header` from one metadata block; unknown blocks are ignored."""
-    if btype in MI:
-        _machine(body, header)
-    elif btype in PL:
-        c = Cursor(body)
-        while c.left() >= 4:
-            t = _thread(c, PL[btype])
-            header.threads[t.tid] = t
-    elif btype in FDL:
-        c = Cursor(body)
-        tid = c.num("Q")
-        fds = header.fds.setdefault(tid, [])
-        while c.left() >= 4:
-            fds.append(_fd(c, FDL[btype]))
-    elif btype in UL:
-        _users(Cursor(body), UL[btype], header)
-    elif btype in IL:
-        _interfaces(Cursor(body), IL[btype], header)
+LIST_BLOCKS = frozenset({*PL, *FDL, *IL, *UL})
+
+
+def open_list(btype: int, c: Cursor, header: Header) -> Callable[[Cursor], bool]:
+    """Read a list block's own prefix (an fd list's thread id) from `c` and return the parser of
+    one of its entries, which adds what it reads to `header` (False: the header had no room)."""
+    if btype in PL:
+        version = PL[btype]
+        return lambda c: header.add_thread(_thread(c, version))
+    if btype in FDL:
+        version, tid = FDL[btype], c.num("Q")
+        header.fd_list(tid)
+        return lambda c: header.add_fd(tid, _fd(c, version))
+    if btype in UL:
+        version = UL[btype]
+        return lambda c: _user(c, version, header)
+    version = IL[btype]
+    return lambda c: header.add_interface(_interface(c, version))
+
+
+def machine(body: bytes, header: Header) -> None:
+    """The machine info block."""
+    _machine(body, header)
 
 
 def _machine(body: bytes, header: Header) -> None:
@@ -228,36 +237,39 @@ def _ip6(raw: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET6, raw)
 
 
-def _users(c: Cursor, version: int, header: Header) -> None:
-    while c.left() >= 4:
-        start = c.pos
-        entry_end = c.end
-        if version == 2:
-            entry_end = start + c.num("I")
-        kind = c.num("B")
-        if kind == 0:
-            uid, _gid = c.num("I"), c.num("I")
-            header.users[uid] = c.str()
-            c.str()
-            c.str()                       # home, shell
-        else:
-            gid = c.num("I")
-            header.groups[gid] = c.str()
-        if version == 2:
-            c.pos = entry_end
+def _user(c: Cursor, version: int, header: Header) -> bool:
+    entry_end = c.end
+    if version == 2:
+        entry_end = c.pos + c.num("I")
+        if entry_end > c.end:
+            raise ValueError("user entry overruns its block")
+    if c.num("B") == 0:
+        uid, _gid = c.num("I"), c.num("I")
+        name = c.str()
+        c.str()
+        c.str()                           # home, shell
+        kept = header.add_user(uid, name)
+    else:
+        gid = c.num("I")
+        kept = header.add_group(gid, c.str())
+    if version == 2:
+        c.pos = entry_end
+    return kept
 
 
 _IF_SIZES = {1: 20, 2: 56, 3: 12, 4: 48}   # fixed part after type and name length
 
 
-def _interfaces(c: Cursor, version: int, header: Header) -> None:
-    while c.left() >= 4:
-        entry_end = c.end
-        if version == 2:
-            n = c.num("I")
-            entry_end = c.pos + n         # IL V2's entry length leaves out its own 4 bytes
-        kind, namelen = c.num("H"), c.num("H")
-        c.raw(_IF_SIZES.get(kind, 0))
-        header.interfaces.append(text(c.raw(namelen)))
-        if version == 2:
-            c.pos = entry_end
+def _interface(c: Cursor, version: int) -> str:
+    entry_end = c.end
+    if version == 2:
+        n = c.num("I")
+        entry_end = c.pos + n             # IL V2's entry length leaves out its own 4 bytes
+        if entry_end > c.end:
+            raise ValueError("interface entry overruns its block")
+    kind, namelen = c.num("H"), c.num("H")
+    c.raw(_IF_SIZES.get(kind, 0))
+    name = text(c.raw(namelen))
+    if version == 2:
+        c.pos = entry_end
+    return name

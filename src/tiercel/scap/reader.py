@@ -5,28 +5,36 @@ little-endian, optionally gzip-compressed. The metadata blocks (section header, 
 process, fd, interface and user lists) come first; the first event block ends them. The layouts of
 each block version are the ones the libscap reader accepts (see the scap-format notes).
 
+Memory stays bounded whatever the file holds: list blocks are parsed entry by entry through a
+window of at most WINDOW bytes (MAX_ENTRY for one entry), the Header keeps at most its LIMITS of
+each kind of entry (header.py) and counts the rest in `Header.dropped`, an event block larger than
+MAX_EVENT_BLOCK is skipped and counted in `oversized_events`, and blocks of other kinds are read
+through without being kept.
+
 Errors: anything that does not parse raises ScapError naming the byte offset (in the decompressed
-stream) — from the event iterator, so the events before it have been handed out already.
+stream) — from the event iterator, so the events before it have been handed out already. That holds
+for a damaged or truncated .gz too: everything inflated before the damage is read first.
 """
 
 from __future__ import annotations
 
-import gzip
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from tiercel.errors import TiercelError
 from tiercel.scap import blocks as B
+from tiercel.scap.header import Header
+from tiercel.scap.rawfile import Damaged, NotACaptureFile, open_capture
 from tiercel.scap.table import EVENTS
 
 CHUNK = 1 << 22
+WINDOW = 1 << 20           # list blocks are parsed through a window of this size
+MAX_ENTRY = 1 << 22        # one list entry (a process, an fd) larger than this is corruption
 MAX_BLOCK = 1 << 28        # a sanity bound: larger lengths are corruption, not data
+MAX_EVENT_BLOCK = 1 << 24  # a larger event block is skipped (counted), never held in memory
 SHB_MAGIC = 0x1A2B3C4D
-
-
 class ScapError(TiercelError):
     exit_code = 1
 
@@ -44,46 +52,27 @@ class RawEvent:
     flags: int = 0           # EVF blocks: bit 0 = state only (apply, never show or match)
 
 
-@dataclass(slots=True)
-class Header:
-    """Everything before the first event: the state at capture start."""
-
-    version: tuple[int, int] = (0, 0)
-    hostname: str = ""
-    num_cpus: int = 0
-    boot_ts: int = 0
-    threads: dict[int, B.ThreadInfo] = field(default_factory=dict)
-    fds: dict[int, list[B.FdInfo]] = field(default_factory=dict)   # tid -> its fds
-    users: dict[int, str] = field(default_factory=dict)
-    groups: dict[int, str] = field(default_factory=dict)
-    interfaces: list[str] = field(default_factory=list)
-
-
-def _open(path: Path) -> IO[bytes]:
-    try:
-        f: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by CaptureReader.close
-    except OSError as e:
-        raise ScapError(f"cannot open capture {path}: {e.strerror}") from None
-    if f.read(2) == b"\x1f\x8b":
-        f.close()
-        return gzip.open(path, "rb")
-    f.seek(0)
-    return f
-
-
 class CaptureReader:
     """`with CaptureReader(path) as r: r.header ...; for ev in r.events(): ...`"""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._f = _open(self.path)
+        try:
+            self._f = open_capture(self.path)
+        except NotACaptureFile as e:
+            raise ScapError(str(e)) from None
         self._buf = b""
         self._pos = 0            # position in _buf
         self._base = 0           # stream offset of _buf[0]
-        self._pending: tuple[int, int, bytes] | None = None
+        self._pending: tuple[int, int, int] | None = None
         self.header = Header()
         self.skipped_blocks = 0
-        self._read_metadata()
+        self.oversized_events = 0
+        try:
+            self._read_metadata()
+        except BaseException:
+            self.close()
+            raise
 
     def __enter__(self) -> CaptureReader:
         return self
@@ -96,11 +85,21 @@ class CaptureReader:
 
     def consumed(self) -> int:
         """Bytes of the file itself read so far (compressed bytes for a gzip file)."""
-        raw = getattr(self._f, "fileobj", None) or self._f
         try:
-            return int(raw.tell())
+            return self._f.consumed()
         except (OSError, ValueError):
             return 0
+
+    def dropped_summary(self) -> str | None:
+        """One line on what the bounds left out (entries beyond the Header's LIMITS, oversized
+        events), or None when nothing was."""
+        h = self.header
+        parts = [f"{n} {kind}" for kind, n in sorted(h.dropped.items())]
+        if h.skipped_bytes:
+            parts.append(f"{h.skipped_bytes} bytes of list entries after them")
+        if self.oversized_events:
+            parts.append(f"{self.oversized_events} events larger than {MAX_EVENT_BLOCK} bytes")
+        return f"{self.path}: not kept (over the reader's limits): {', '.join(parts)}" if parts else None
 
     @property
     def offset(self) -> int:
@@ -113,9 +112,9 @@ class CaptureReader:
         """n bytes from the stream; None at EOF or when fewer remain (truncation)."""
         while len(self._buf) - self._pos < n:
             try:
-                more = self._f.read(max(CHUNK, n))
-            except (OSError, EOFError, gzip.BadGzipFile) as e:
-                raise self.error(self._base + len(self._buf), f"unreadable data ({e})") from None
+                more = self._f.read(max(CHUNK, n - (len(self._buf) - self._pos)))
+            except Damaged as e:
+                raise self.error(self._base + len(self._buf), str(e)) from None
             if not more:
                 return None
             self._base += self._pos
@@ -125,8 +124,14 @@ class CaptureReader:
         self._pos += n
         return out
 
-    def _block(self) -> tuple[int, int, bytes] | None:
-        """(offset, type, body) of the next block; None at a clean end of file."""
+    def _need(self, n: int, start: int, btype: int, total: int) -> bytes:
+        data = self._take(n)
+        if data is None:
+            raise self.error(start, f"truncated block (type {btype:#x}, {total} bytes)")
+        return data
+
+    def _head(self) -> tuple[int, int, int] | None:
+        """(offset, type, total length) of the next block; None at a clean end of file."""
         start = self.offset
         head = self._take(8)
         if head is None:
@@ -136,32 +141,80 @@ class CaptureReader:
         btype, total = struct.unpack("<II", head)
         if total < 12 or total > MAX_BLOCK or total % 4:
             raise self.error(start, f"corrupt block length {total} (block type {btype:#x})")
-        body = self._take(total - 8)
-        if body is None:
-            raise self.error(start, f"truncated block (type {btype:#x}, {total} bytes)")
+        return start, btype, total
+
+    def _body(self, start: int, btype: int, total: int) -> bytes:
+        """The rest of a block held whole (an event, a section header, the machine info)."""
+        body = self._need(total - 8, start, btype, total)
         if struct.unpack_from("<I", body, total - 12)[0] != total:
             raise self.error(start, f"block trailer does not match its length (type {btype:#x})")
-        return start, btype, body[:-4]
+        return body[:-4]
+
+    def _trailer(self, start: int, btype: int, total: int) -> None:
+        if struct.unpack("<I", self._need(4, start, btype, total))[0] != total:
+            raise self.error(start, f"block trailer does not match its length (type {btype:#x})")
+
+    def _skip(self, start: int, btype: int, total: int) -> None:
+        """Read through a block's body without keeping it."""
+        self._skip_body(total - 12, start, btype, total)
+        self._trailer(start, btype, total)
+
+    def _skip_body(self, left: int, start: int, btype: int, total: int) -> None:
+        while left:
+            left -= len(self._need(min(left, WINDOW), start, btype, total))
 
     def _read_metadata(self) -> None:
-        first = self._block()
+        first = self._head()
         if first is None or first[1] != B.SHB:
             raise self.error(0, "not a capture file (no section header block)")
-        self._section_header(*first)
+        self._section_header(first[0], self._body(*first))
         while True:
-            blk = self._block()
-            if blk is None:
+            head = self._head()
+            if head is None:
                 return
-            off, btype, body = blk
+            off, btype, total = head
             if btype in B.EVENT_BLOCKS:
-                self._pending = blk
+                self._pending = (off, btype, total)
                 return
-            try:
-                B.parse_metadata(btype, body, self.header)
-            except (struct.error, IndexError, ValueError, UnicodeError) as e:
-                raise self.error(off, f"corrupt metadata block {btype:#x} ({e})") from None
+            if btype in B.LIST_BLOCKS:
+                self._list(off, btype, total)
+            elif btype in B.MI and total <= MAX_ENTRY:
+                body = self._body(off, btype, total)
+                try:
+                    B.machine(body, self.header)
+                except (struct.error, IndexError, ValueError, UnicodeError) as e:
+                    raise self.error(off, f"corrupt metadata block {btype:#x} ({e})") from None
+            else:
+                self._skip(off, btype, total)   # unknown blocks are ignored, as libscap does
 
-    def _section_header(self, off: int, _btype: int, body: bytes) -> None:
+    def _list(self, start: int, btype: int, total: int) -> None:
+        """A list block, entry by entry through a window of at most WINDOW (+ one entry) bytes."""
+        left = total - 12                   # body and padding, without the trailer
+        window = self._need(min(left, WINDOW), start, btype, total)
+        left -= len(window)
+        c = B.Cursor(window)
+        try:
+            entry = B.open_list(btype, c, self.header)
+        except (struct.error, ValueError) as e:
+            raise self.error(start, f"corrupt metadata block {btype:#x} ({e})") from None
+        while left or c.left() >= 4:
+            mark = c.pos
+            try:
+                if entry(c):
+                    continue
+                self.header.skipped_bytes += c.left() + left
+                self._skip_body(left, start, btype, total)
+                break
+            except (struct.error, IndexError, ValueError, UnicodeError) as e:
+                if not left or len(window) - mark >= MAX_ENTRY:
+                    raise self.error(start, f"corrupt metadata block {btype:#x} ({e})") from None
+            more = self._need(min(left, WINDOW), start, btype, total)  # the entry went on: read on
+            left -= len(more)
+            window = window[mark:] + more
+            c = B.Cursor(window)
+        self._trailer(start, btype, total)
+
+    def _section_header(self, off: int, body: bytes) -> None:
         if len(body) < 16:
             raise self.error(off, "truncated section header")
         magic, major, minor = struct.unpack_from("<IHH", body)
@@ -173,19 +226,24 @@ class CaptureReader:
 
     def events(self) -> Iterator[RawEvent]:
         num = 0
-        blk, self._pending = self._pending, None
-        while blk is not None:
-            off, btype, body = blk
-            if btype in B.EVENT_BLOCKS:
+        head, self._pending = self._pending, None
+        while head is not None:
+            off, btype, total = head
+            if btype not in B.EVENT_BLOCKS:
+                self.skipped_blocks += 1
+                self._skip(off, btype, total)
+            elif total > MAX_EVENT_BLOCK:
                 num += 1
-                ev = _event(btype, body, num)
+                self.oversized_events += 1
+                self._skip(off, btype, total)
+            else:
+                num += 1
+                ev = _event(btype, self._body(off, btype, total), num)
                 if ev is None:
                     raise self.error(off, f"corrupt event block {btype:#x}")
                 if ev.code < len(EVENTS):  # codes from a newer writer are skipped, as libscap does
                     yield ev
-            else:
-                self.skipped_blocks += 1
-            blk = self._block()
+            head = self._head()
 
 
 _V2_HDR = struct.Struct("<QQIHI")

@@ -8,7 +8,7 @@ from tiercel.container import cgroup
 from tiercel.events.flags import open_flags_to_linux
 from tiercel.events.model import Container, Fd, Process
 from tiercel.scap import blocks as B
-from tiercel.scap.reader import Header
+from tiercel.scap.header import Header
 from tiercel.state.processes import ProcessTable
 from tiercel.state.users import UserTable
 
