@@ -12,6 +12,7 @@ keeps its default, so one bad key never hides another. Strings get `${VAR}` from
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 from dataclasses import dataclass
@@ -25,8 +26,7 @@ from tiercel.config.yamlfile import where
 
 T = TypeVar("T")
 
-_SCALARS = SafeConstructor()
-_EXPECT = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_EXPECT = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
 
 
 def bind(cls: type[T], root: Node, errors: list[str]) -> T:
@@ -137,9 +137,14 @@ def _convert_scalar(tp: Any, node: Node, path: str, ctx: _Ctx,
                     lenient: bool = False) -> tuple[bool, Any]:
     if not isinstance(node, ScalarNode):
         return ctx.fail(node, path, _EXPECT[tp])
-    value = _SCALARS.construct_object(node)
+    try:  # a fresh constructor: one kept for good would keep every node it ever built
+        value = SafeConstructor().construct_object(node)
+    except Exception:  # the file's tags were checked (safeyaml); this is for nodes built elsewhere
+        return ctx.fail(node, path, _EXPECT[tp])
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        value = float(value) if abs(value) < 1 << 1000 else math.inf
+    if tp is float and isinstance(value, float) and not math.isfinite(value):
+        return ctx.fail(node, path, _EXPECT[tp])  # NaN and infinities: no timeout, rate or size
     if tp is str and lenient and isinstance(value, int | float | bool):
         value = node.value  # static field values: `port: 80` means the text "80"
     if type(value) is not tp:

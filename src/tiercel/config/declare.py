@@ -71,6 +71,16 @@ def at_least(low: float, problem: str) -> Check:
     return check
 
 
+def above(low: float, problem: str) -> Check:
+    def check(value: float) -> str | None:
+        return None if value > low else problem
+    return check
+
+
+def port_number(value: int) -> str | None:
+    return None if 1 <= value <= 65535 else f"{value} is not a port number (1 to 65535)"
+
+
 @dataclass(frozen=True)
 class Key:
     """One key of a mapping: where its value goes (`attrs` from the mapping's class), its type, its check."""

@@ -12,7 +12,7 @@ import re
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from tiercel.config.yamlfile import compose, empty_mapping, mark, where
+from tiercel.config.yamlfile import compose, empty_mapping, mark, where, yaml_problems
 
 _STEP = re.compile(r"([A-Za-z0-9_]+)|\[(\d+)\]")
 
@@ -20,7 +20,7 @@ _STEP = re.compile(r"([A-Za-z0-9_]+)|\[(\d+)\]")
 def apply_override(root: MappingNode, arg: str, errors: list[str]) -> None:
     """Put `-o a.b[1].c=value` into `root`; a problem is appended to `errors`."""
     key, sep, text = arg.partition("=")
-    label = f"-o {arg}"
+    label = f"-o {arg}" if len(arg) <= 100 else f"-o {arg[:97]}..."
     steps = _parse_path(key)
     if not sep or steps is None:
         errors.append(f"{label}: expected -o key=value with key like 'file_output.enabled'")
@@ -29,6 +29,13 @@ def apply_override(root: MappingNode, arg: str, errors: list[str]) -> None:
         value = compose(text or "''", label) or ScalarNode("tag:yaml.org,2002:null", "")
     except yaml.YAMLError as e:
         errors.append(f"{label}: not a valid YAML value: {getattr(e, 'problem', e)}")
+        return
+    except RecursionError:  # only without libyaml
+        errors.append(f"{label}: not a valid YAML value: nested too deeply")
+        return
+    problems = yaml_problems(value, label)   # before _relabel walks it: an alias bomb stops here
+    if problems:
+        errors += problems
         return
     _relabel(value, label)
     node: Node = root

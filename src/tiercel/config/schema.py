@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from tiercel.config.declare import INLINE, at_least, in_range, keys_of, not_a_key, one_of, setting
+from tiercel.config.declare import (
+    INLINE,
+    above,
+    at_least,
+    in_range,
+    keys_of,
+    not_a_key,
+    one_of,
+    port_number,
+    setting,
+)
+from tiercel.config.targets import file_problem, header_problem, http_url_problem
 from tiercel.priority import ACCEPTED as PRIORITIES
 
 
@@ -47,15 +58,17 @@ DropAction = Literal["ignore", "log", "alert", "exit"]
 
 @dataclass(frozen=True)
 class RateLimit:
-    rate: float = 0.0          # alerts per second refilled; 0 = no limit
-    max_burst: int = 1000
+    rate: float = setting(0.0, check=at_least(0, "must be 0 (no limit) or more"))
+    # alerts per second refilled; 0 = no limit
+    max_burst: int = setting(1000, check=at_least(1, "must be 1 or more (0 would refuse every alert)"))
 
 
 @dataclass(frozen=True)
 class OutputsQueue:
     capacity: int = setting(0, check=at_least(0, "must be 0 (the default bound) or more"))
     # 0: tiercel's default bound (DEFAULT_QUEUE_CAPACITY), never unbounded
-    flush_timeout: float = 10.0  # tiercel: seconds to flush all queues at exit or output reload
+    # tiercel: seconds to flush all queues at exit or output reload
+    flush_timeout: float = setting(10.0, check=at_least(0, "must be 0 seconds or more"))
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,11 @@ class FileOutput:
     keep_alive: bool = False
     filename: str = "./events.txt"
 
+    def problems(self) -> Iterator[tuple[str, str]]:
+        problem = file_problem(self.filename) if self.enabled else None
+        if problem:
+            yield "filename", problem
+
 
 @dataclass(frozen=True)
 class SyslogOutput:
@@ -77,7 +95,7 @@ class SyslogOutput:
     protocol: SyslogProtocol = "unix"  # tiercel: unix (path), udp or tcp (host, port)
     path: str = "/dev/log"
     host: str = "127.0.0.1"
-    port: int = 514
+    port: int = setting(514, check=port_number)
     facility: Facility = "user"
     app_name: str = "tiercel"
 
@@ -87,6 +105,10 @@ class ProgramOutput:
     enabled: bool = False
     keep_alive: bool = False
     program: str = "jq '{text: .output}'"
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.enabled and not self.program.strip():
+            yield "program", "is empty: there is no program to start"
 
 
 @dataclass(frozen=True)
@@ -99,12 +121,21 @@ class HttpOutput:
     ca_cert: str = ""
     ca_bundle: str = ""
     ca_path: str = ""
-    timeout: float = 5.0       # tiercel: seconds per request
-    max_retries: int = 5       # tiercel: attempts after the first before an alert is dropped
+    # tiercel: seconds per request
+    timeout: float = setting(5.0, check=above(0, "must be more than 0 seconds"))
+    # tiercel: attempts after the first before an alert is dropped
+    max_retries: int = setting(5, check=at_least(0, "must be 0 or more"))
 
     def problems(self) -> Iterator[tuple[str, str]]:
-        if self.enabled and not self.url.startswith(("http://", "https://")):
-            yield "url", f"'{self.url}' is not an http:// or https:// URL"
+        if not self.enabled:
+            return
+        problem = http_url_problem(self.url)
+        if problem:
+            yield "url", problem
+        for name, value in self.custom_headers.items():
+            problem = header_problem(name, value)
+            if problem:
+                yield "custom_headers", problem
 
 
 @dataclass(frozen=True)
@@ -142,8 +173,8 @@ def _drops_threshold(value: float) -> str:
 class SyscallEventDrops:
     threshold: float = setting(0.1, check=in_range(0, 1, _drops_threshold))
     actions: tuple[DropAction, ...] = ("log", "alert")
-    rate: float = 0.03333
-    max_burst: int = 1
+    rate: float = setting(0.03333, check=at_least(0, "must be 0 or more"))
+    max_burst: int = setting(1, check=at_least(0, "must be 0 or more"))
     simulate_drops: bool = False
 
     def problems(self) -> Iterator[tuple[str, str]]:
@@ -171,7 +202,7 @@ class AppendOutput:
 class Webserver:
     enabled: bool = False
     listen_address: str = "127.0.0.1"
-    listen_port: int = 8765
+    listen_port: int = setting(8765, check=port_number)
     k8s_healthz_endpoint: str = "/healthz"
     prometheus_metrics_enabled: bool = True
 

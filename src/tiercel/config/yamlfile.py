@@ -2,10 +2,15 @@
 
 Nodes, not Python values: the binding needs each value's position for its errors, and `-o` overrides
 are grafted into the same tree (their nodes are named after the option, `-o key=value`).
+
+The file is read within bounds and its tree checked before anything walks it (tiercel.safeyaml): a
+FIFO or /dev/zero, an alias bomb, a duplicate key or a tag like `!!python/name:...` is an error with
+its position, never a hang, a traceback or a silently kept last value.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import yaml
@@ -13,6 +18,12 @@ from yaml.error import Mark
 from yaml.nodes import MappingNode, Node
 
 from tiercel.errors import TiercelError
+from tiercel.safeyaml import FileRefused, read_text, tree_problems
+
+try:  # libyaml: fast, and it bounds nesting itself (PyYAML's own composer recurses in Python)
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - libyaml missing
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 
 class ConfigError(TiercelError):
@@ -20,36 +31,40 @@ class ConfigError(TiercelError):
 
 
 def read_file(path: Path) -> Node | None:
-    """The file's root node (None for an empty file); a file that cannot be read or parsed is one error."""
+    """The file's root node (None for an empty file); a file that cannot be read or parsed, or whose
+    YAML has problems (tree_problems), is one error listing them."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read the configuration file {path}: {e}") from e
+        text = read_text(path, "configuration file")
+    except FileRefused as e:
+        raise ConfigError(str(e)) from None
     try:
-        return compose(text, str(path))
+        root = compose(text, str(path))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML: {getattr(e, 'problem', e)}") from e
+    except RecursionError:  # only without libyaml
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
+    problems = [] if root is None else yaml_problems(root)
+    if problems:
+        raise ConfigError("invalid configuration (nothing was started):\n  " + "\n  ".join(problems))
+    return root
+
+
+def yaml_problems(root: Node, label: str | None = None) -> list[str]:
+    """tree_problems as `position: message` lines (`label: message` for an `-o` value)."""
+    return [f"{label or _at(m)}: {message}" for m, message in tree_problems(root)]
+
+
+def _at(m: Mark) -> str:
+    return f"{m.name}:{m.line + 1}:{m.column + 1}"
 
 
 def compose(text: str, name: str) -> Node | None:
     """YAML text as nodes whose marks carry `name`; raises yaml.YAMLError."""
-    return yaml.compose(text, Loader=_NamedLoader.for_file(name))
-
-
-class _NamedLoader(yaml.SafeLoader):
-    """A loader whose marks carry the file name (yaml.compose alone names every file '<unicode string>')."""
-
-    name = ""
-
-    @classmethod
-    def for_file(cls, name: str) -> type[_NamedLoader]:
-        return type("_Loader", (cls,), {"name": name})
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.name = type(self).name
+    stream = io.StringIO(text)
+    stream.name = name  # both composers name their marks after the stream
+    return yaml.compose(stream, Loader=_Loader)
 
 
 def mark(name: str) -> Mark:
