@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tiercel.container.docker import ContainerRegistry
 from tiercel.events.model import Event, Process
-from tiercel.state import fds
+from tiercel.state import fds, procfs
 from tiercel.state.processes import ProcessTable
 
 Handler = Callable[["Enricher", Process, Event], None]
@@ -83,6 +83,8 @@ def _accept(self: Enricher, proc: Process, ev: Event) -> None:
 def _fd_arg(param: str) -> Handler:
     def handle(self: Enricher, proc: Process, ev: Event) -> None:
         fds.by_number(proc, ev, param)
+        if ev.fd is None:
+            self._fd_from_proc(proc, ev, param)
     return handle
 
 
@@ -126,6 +128,17 @@ class Enricher:
                  containers: ContainerRegistry | None = None) -> None:
         # `is None`, not `or`: an empty table is falsy, and an empty one given is still the one to use
         self.table = table if table is not None else ProcessTable(host_proc, containers=containers)
+
+    def _fd_from_proc(self, proc: Process, ev: Event, param: str) -> None:
+        """An fd the table does not hold (the kernel filter kept the open that made it, or it was
+        opened before the agent started): read from /proc while the process still has it. Only
+        for the rare events that act on an existing fd (fchmod, fchown, setns, ...)."""
+        num = ev.args.get(param)
+        if not isinstance(num, int) or num < 0:
+            return
+        target = procfs.read_fd(self.table.host_proc, proc.pid, num)
+        if target is not None:
+            ev.fd = proc.fds[num] = target
 
     def apply(self, ev: Event) -> Event:
         if ev.type == "procexit":

@@ -107,6 +107,12 @@ def read_fds(base: Path) -> dict[int, Fd]:
     return fds
 
 
+def read_fd(proc_root: Path, pid: int, num: int) -> Fd | None:
+    """One fd of a running process, as /proc shows it now (None: gone, or not readable)."""
+    target = _link(proc_root / str(pid) / "fd" / str(num))
+    return fd_from_link(num, target) if target is not None else None
+
+
 def list_pids(proc_root: Path) -> list[int]:
     try:
         return sorted(int(n) for n in os.listdir(proc_root) if n.isdigit())
