@@ -169,14 +169,15 @@ def dumps(doc: Any) -> bytes:
         return orjson.dumps(jsonable(doc))
 
 
-def write_lines(fd: int, lines: Sequence[bytes]) -> tuple[int, int]:
-    """Write `lines`, each with its newline, to `fd`; return (lines written whole, bytes written).
-    Stops at the first error, which it swallows: the caller decides from the counts."""
+def write_lines(fd: int, lines: Sequence[bytes]) -> tuple[int, int, str]:
+    """Write `lines`, each with its newline, to `fd`; return (lines written whole, bytes written,
+    why it stopped short: the error's text, or "" when all was written). Stops at the first error,
+    which it swallows: the caller decides from the counts."""
     data = b"".join(line + b"\n" for line in lines)
     done = 0
     try:
         while done < len(data):
             done += os.write(fd, data[done:])
-    except OSError:
-        pass
-    return data.count(b"\n", 0, done), done
+    except OSError as e:
+        return data.count(b"\n", 0, done), done, e.strerror or str(e)
+    return data.count(b"\n", 0, done), done, ""

@@ -10,6 +10,9 @@ then gives up on is counted dropped. Per output, always:
 One alert never costs another: when an output raises anything but OutputError on a batch (a value it
 cannot write, a bug), the batch is sent again one alert at a time, and the alert that fails alone is
 counted `unwritable` (part of dropped) and said once per output, with its cause.
+
+An output that starts failing (OutputError: disk full, connection refused) is said once, with the
+cause, and once more when it delivers again, with how many alerts were dropped meanwhile.
 """
 
 from __future__ import annotations
@@ -77,6 +80,8 @@ class Worker:
         self.stopping = False     # finish what is queued, then end
         self.abandoned = False    # the flush time ran out: count the rest dropped, deliver no more
         self.inflight = 0
+        self.trouble: str | None = None   # the cause while the output is failing
+        self.dropped_before = 0            # dropped_failed when the trouble began
         self.lock = threading.Lock()  # worker-side counters vs. the final accounting at close
         self.thread = threading.Thread(target=self._run, name=f"output-{output.name}", daemon=True)
 
@@ -111,10 +116,13 @@ class Worker:
         while batch and not self.abandoned:
             try:
                 n = self.output.send(batch)
-            except OutputError:
+            except OutputError as e:
                 n = 0
+                self._failing(str(e))
             except Exception:  # a bug in one output must not end its worker (STYLE 9)
                 batch, n = self._one_by_one(batch), 0
+            if n:
+                self._recovered()
             self._count(delivered=n)
             batch = batch[n:]
             if not batch:
@@ -132,6 +140,19 @@ class Worker:
             else:
                 attempt, delay = 0, BACKOFF_FIRST
 
+    def _failing(self, cause: str) -> None:
+        if self.trouble is None:
+            self.trouble, self.dropped_before = cause, self.stats.dropped_failed
+            self.log(f"tiercel: output {self.output.name} is failing: {cause} (alerts are retried, "
+                     "then dropped and counted; said again when it delivers)")
+
+    def _recovered(self) -> None:
+        if self.trouble is not None:
+            lost = self.stats.dropped_failed - self.dropped_before
+            self.trouble = None
+            self.log(f"tiercel: output {self.output.name} delivers again ({lost} alerts dropped "
+                     "while it failed)")
+
     def _one_by_one(self, batch: list[Item]) -> list[Item]:
         """Send `batch` alert by alert, so only the alert that cannot be written is lost; return
         the rest from the first ordinary failure (OutputError) on, for the usual retries."""
@@ -139,8 +160,11 @@ class Worker:
             if self.abandoned:
                 return []
             try:
-                self._count(delivered=self.output.send([item]))
-            except OutputError:
+                if self.output.send([item]):
+                    self._recovered()
+                    self._count(delivered=1)
+            except OutputError as e:
+                self._failing(str(e))
                 return batch[i:]
             except Exception as e:
                 self._count(failed=1, unwritable=1)

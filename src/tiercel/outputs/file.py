@@ -8,6 +8,7 @@ line, so the file never holds a fragment that a retry would turn into a forged l
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 
@@ -49,19 +50,20 @@ class FileOutput:
         return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
 
     def send(self, batch: Sequence[Item]) -> int:
+        lines = [item.line(self.fmt) for item in batch]
         fd = self._open()
         try:
-            start = os.lseek(fd, 0, os.SEEK_END)
-            lines = [item.line(self.fmt) for item in batch]
-            n, written = write_lines(fd, lines)
+            start = _end_of(fd)
+            n, written, why = write_lines(fd, lines)
             whole = sum(len(line) + 1 for line in lines[:n])
-            if written > whole:
-                os.ftruncate(fd, start + whole)  # drop the fragment of a line cut short
+            if written > whole and start is not None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start + whole)  # drop the fragment of a line cut short
         finally:
             if not self.keep_alive:
                 self.close()
         if n == 0:
-            raise OutputError(f"file: cannot write to {self.path}")
+            raise OutputError(f"file: cannot write to {self.path}: {why}")
         return n
 
     def reopen(self) -> None:
@@ -71,3 +73,11 @@ class FileOutput:
         if self.fd is not None:
             fd, self.fd = self.fd, None
             os.close(fd)
+
+
+def _end_of(fd: int) -> int | None:
+    """Where appended lines begin; None for what cannot seek (a FIFO, a terminal, a device)."""
+    try:
+        return os.lseek(fd, 0, os.SEEK_END)
+    except OSError:
+        return None

@@ -79,7 +79,7 @@ class ProgramOutput:
         """Write, wait for the program to read or go, and return the lines it read whole."""
         assert proc.stdin is not None
         fd = proc.stdin.fileno()
-        _, written = write_lines(fd, lines)
+        _, written, _ = write_lines(fd, lines)
         delay = 0.0005
         while unread := _unread(fd):
             if proc.poll() is not None:

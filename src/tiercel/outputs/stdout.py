@@ -22,9 +22,9 @@ class StreamOutput:
         self.name = name
 
     def send(self, batch: Sequence[Item]) -> int:
-        n, _ = write_lines(self.fd, [item.line(self.fmt) for item in batch])
+        n, _, why = write_lines(self.fd, [item.line(self.fmt) for item in batch])
         if n == 0:
-            raise OutputError(f"{self.name}: write failed")
+            raise OutputError(f"{self.name}: write failed: {why}")
         return n
 
     def reopen(self) -> None:
