@@ -45,14 +45,19 @@ Problem = tuple[Mark, str]
 
 
 class FileRefused(Exception):
-    """The file cannot be read as text; the message is complete (it names the file)."""
+    """The file cannot be read as text; the message is complete (it names the file), `why` is the
+    reason alone."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 def read_text(path: Path | str, what: str, limit: int = MAX_FILE_BYTES) -> str:
     """The text of `path`, a regular UTF-8 file of at most `limit` bytes; else FileRefused saying
     `cannot read the {what} {path}: <why>`."""
     def refuse(why: str) -> FileRefused:
-        return FileRefused(f"cannot read the {what} {path}: {why}")
+        return FileRefused(f"cannot read the {what} {path}: {why}", why)
 
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -114,6 +119,16 @@ def _children(node: Node) -> list[Node]:
 
 def tree_problems(root: Node) -> list[Problem]:
     """Every problem of the tree under `root` (see the module docstring), in file order."""
+    unsafe, found = check_tree(root)
+    return [unsafe] if unsafe is not None else found
+
+
+def check_tree(root: Node, tags: bool = True) -> tuple[Problem | None, list[Problem]]:
+    """(the problem that makes the tree unsafe to walk: aliases, cycle, depth, size; or None),
+    and the other problems (duplicate keys, and tags unless `tags` is false), in file order.
+
+    Rule files pass tags=False: Falco reads every scalar as text whatever its tag, and upstream
+    files hold `desc: != after evt.type`, which YAML reads as the local tag `!=`."""
     found: list[Problem] = []
     sizes: dict[int, int] = {}      # id(node) -> nodes it expands to, itself included
     heights: dict[int, int] = {}
@@ -126,16 +141,16 @@ def tree_problems(root: Node) -> list[Problem]:
             stack[-1] = (node, kids, i + 1)
             child, cid = kids[i], id(kids[i])
             if cid in visiting:
-                return [(child.start_mark, "a YAML alias refers to a node that contains it")]
+                return (child.start_mark, "a YAML alias refers to a node that contains it"), []
             if cid in sizes:
                 aliases += 1
                 if aliases > MAX_ALIASES:
-                    return [(child.start_mark, f"more than {MAX_ALIASES} YAML aliases")]
+                    return (child.start_mark, f"more than {MAX_ALIASES} YAML aliases"), []
                 if len(stack) + heights[cid] > MAX_DEPTH:
-                    return [(child.start_mark, f"nested more than {MAX_DEPTH} levels deep")]
+                    return (child.start_mark, f"nested more than {MAX_DEPTH} levels deep"), []
                 continue
             if len(stack) >= MAX_DEPTH:
-                return [(child.start_mark, f"nested more than {MAX_DEPTH} levels deep")]
+                return (child.start_mark, f"nested more than {MAX_DEPTH} levels deep"), []
             visiting.add(cid)
             stack.append((child, _children(child), 0))
             continue
@@ -143,18 +158,18 @@ def tree_problems(root: Node) -> list[Problem]:
         visiting.discard(id(node))
         size = 1 + sum(sizes[id(k)] for k in kids)
         if size > MAX_EXPANDED:
-            return [(node.start_mark, f"expands to more than {MAX_EXPANDED} YAML nodes "
-                                      "(through aliases)")]
+            return (node.start_mark, f"expands to more than {MAX_EXPANDED} YAML nodes "
+                                     "(through aliases)"), []
         sizes[id(node)] = size
         heights[id(node)] = 1 + max((heights[id(k)] for k in kids), default=0)
-        found += _node_problems(node)
-    return sorted(found, key=lambda p: (p[0].line, p[0].column))
+        found += _node_problems(node, tags)
+    return None, sorted(found, key=lambda p: (p[0].line, p[0].column))
 
 
-def _node_problems(node: Node) -> list[Problem]:
+def _node_problems(node: Node, tags: bool) -> list[Problem]:
     if isinstance(node, ScalarNode):
-        return _scalar_problems(node)
-    if node.tag not in _COLLECTION_TAGS:
+        return _scalar_problems(node) if tags else []
+    if tags and node.tag not in _COLLECTION_TAGS:
         return [(node.start_mark, f"unsupported YAML tag '{short_tag(node.tag)}'")]
     if isinstance(node, MappingNode):
         return _duplicate_keys(node)

@@ -51,8 +51,13 @@ class SourceSpan:
     line: int
     col: int
 
+    @classmethod
+    def whole_file(cls, file: str) -> SourceSpan:
+        """The file itself, no line (it could not be read): shown as just its name."""
+        return cls(file, 0, 0)
+
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        return f"{self.file}:{self.line}:{self.col}" if self.line > 0 else self.file
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from tiercel.rules.files.diagnostics import (
     LOAD_ERR_FILE_READ,
     LOAD_ERR_UNKNOWN_FIELD,
     LOAD_ERR_UNKNOWN_MACRO,
+    LOAD_ERR_VALIDATE,
     LOAD_NO_EVTTYPE,
     LOAD_UNFILLED_FIELD,
     LOAD_UNKNOWN_FILTER,
@@ -43,6 +44,7 @@ from tiercel.rules.language.compiler import Compiled, CompileError, compile_cond
 from tiercel.rules.language.parser import ConditionSyntaxError, parse_condition
 from tiercel.rules.matching.ruleset import CompiledRule, Ruleset
 from tiercel.rules.output import OutputFormat, OutputFormatError, compile_output
+from tiercel.safeyaml import FileRefused, read_text
 
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
 
@@ -56,7 +58,8 @@ def rule_files(paths: Iterable[Path | str], result: LoadResult) -> list[Path]:
         elif p.exists():
             out.append(p)
         else:
-            result.error(LOAD_ERR_FILE_READ, f"Could not read rules file {p}: no such file or directory")
+            result.error(LOAD_ERR_FILE_READ, f"Could not read rules file {p}: no such file or directory",
+                         SourceSpan.whole_file(str(p)))
     return out
 
 
@@ -71,10 +74,11 @@ def load_rules(paths: Iterable[Path | str], fields: Any = None, match_all: bool 
     result = LoadResult()
     sources: list[tuple[str, str]] = []
     for f in rule_files(paths, result):
-        try:
-            sources.append((str(f), f.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError) as e:
-            result.error(LOAD_ERR_FILE_READ, f"Could not read rules file {f}: {e}")
+        try:  # only a regular file under a size limit: a FIFO or /dev/zero is an error, not a hang
+            sources.append((str(f), read_text(f, "rules file")))
+        except FileRefused as e:
+            result.error(LOAD_ERR_FILE_READ, f"Could not read rules file {f}: {e.why}",
+                         SourceSpan.whole_file(str(f)))
     return load_rules_text(sources, fields, match_all, result, warn_unfilled=warn_unfilled)
 
 
@@ -120,27 +124,48 @@ class _Compilation:
         self._compile_macros()
         rules = []
         for info in self.col.rules.values():
-            if info.unknown_source:
-                continue
-            rule = self._compile_rule(info)
+            rule = None if info.unknown_source else self._compile_rule(info)
             if rule is not None:
                 rules.append(rule)
+            else:
+                self._mark_used_by(info)
         self._warn_unused()
         return rules
+
+    def _mark_used_by(self, info: RuleInfo) -> None:
+        """The macros and lists a rule names count as used even when the rule is skipped (an unknown
+        source, an error of its own): they are not what is unused."""
+        try:
+            node = parse_condition(condition_with_exceptions(info, self._field_exists).text)
+        except (ItemError, ConditionSyntaxError):
+            return
+        self.used_macros.update(n.name for n in syntax.walk(node) if isinstance(n, syntax.Identifier))
+        self._mark_lists(node)
 
     # -- lists -----------------------------------------------------------------------------------
 
     def _compile_lists(self) -> None:
-        """Falco: an item naming a list defined earlier (by index) is replaced by that list's items."""
+        """Falco: an item naming a list defined earlier (by index) is replaced by that list's items.
+        A list beyond passes.MAX_LIST_ITEMS (lists that double at each level) is an error, and
+        empty from then on."""
         for info in self.col.lists.values():
             items: list[str] = []
+            refs: list[str] = []
             for item in info.items:
                 ref = self.col.lists.get(item)
                 if ref is not None and ref.index < info.visibility and item in self.lists:
                     self.used_lists.add(item)
+                    refs.append(item)
                     items.extend(self.lists[item])
                 else:
                     items.append(item)
+                if len(items) > passes.MAX_LIST_ITEMS:
+                    via = " through " + ", ".join(f"list '{r}'" for r in dict.fromkeys(refs)) if refs else ""
+                    self.result.error(LOAD_ERR_VALIDATE, f"list expands to more than "
+                                      f"{passes.MAX_LIST_ITEMS} items{via}", info.span,
+                                      (f"list '{info.name}'",))
+                    items = []
+                    break
             self.lists[info.name] = items
 
     # -- macros ----------------------------------------------------------------------------------
@@ -299,7 +324,9 @@ class _Compilation:
             return passes.expand_macros(node, macros)
         except (passes.UndefinedMacro, passes.MacroCycle) as e:
             self.result.error(LOAD_ERR_UNKNOWN_MACRO, str(e), cond.span_at(e.pos), ctx)
-            return None
+        except passes.ConditionTooLarge as e:
+            self.result.error(LOAD_ERR_COMPILE_CONDITION, self._too_large(e), cond.span_at(e.pos), ctx)
+        return None
 
     def run_passes(self, node: syntax.Node, cond: CondText, ctx: tuple[str, ...]
                    ) -> passes.Expanded | None:
@@ -313,16 +340,38 @@ class _Compilation:
             self.result.error(LOAD_ERR_UNKNOWN_MACRO, str(e), cond.span_at(e.pos), ctx)
         except passes.InvalidListUse as e:
             self.result.error(LOAD_ERR_COMPILE_CONDITION, str(e), cond.span_at(e.pos), ctx)
+        except passes.ConditionTooLarge as e:
+            self.result.error(LOAD_ERR_COMPILE_CONDITION, self._too_large(e), cond.span_at(e.pos), ctx)
         return None
+
+    def _too_large(self, e: passes.ConditionTooLarge) -> str:
+        """The message, with the chain of macros it grew through (the longest, as written)."""
+        if e.macro is None:
+            return str(e)
+        return f"{e} through {passes.macro_chain(self._longest_chain(e.macro))}"
+
+    def _longest_chain(self, name: str) -> list[str]:
+        """The longest chain of macro references from `name`, as the macros are written."""
+        memo: dict[str, list[str]] = {}
+        order: list[tuple[str, bool]] = [(name, False)]
+        while order:                    # iterative: the chain may be far longer than the stack
+            macro, ready = order.pop()
+            refs = [r for r in _macro_refs(self.parsed_macros.get(macro)) if r != macro]
+            if ready:
+                tails = [memo.get(r, []) for r in refs]
+                memo[macro] = [macro, *max(tails, key=len, default=[])]
+            elif macro not in memo:
+                memo[macro] = [macro]   # a placeholder that also stops cycles
+                order.append((macro, True))
+                order.extend((r, False) for r in refs if r not in memo)
+        return memo[name]
 
     def _macros_usable(self, node: syntax.Node) -> bool:
         """False when `node` names a macro that failed to load (its own error says why); the macros
         it names count as used."""
         refs = [n for n in syntax.walk(node) if isinstance(n, syntax.Identifier)]
-        if any(r.name in self.broken for r in refs):
-            return False
-        self.used_macros.update(r.name for r in refs)
-        return True
+        self.used_macros.update(r.name for r in refs)   # a broken one too: it has its own error
+        return not any(r.name in self.broken for r in refs)
 
     def _mark_lists(self, node: syntax.Node) -> None:
         for n in syntax.walk(node):

@@ -20,6 +20,7 @@ from tiercel.rules.files.diagnostics import (
     LoadResult,
     SourceSpan,
 )
+from tiercel.safeyaml import check_tree
 
 try:  # the C composer is ~10x faster on the upstream files and carries the same marks
     from yaml import CSafeLoader as _Loader
@@ -138,7 +139,17 @@ def parse_documents(source: Source, result: LoadResult) -> list[YNode] | None:
     except yaml.YAMLError as e:
         result.error(LOAD_ERR_YAML_PARSE, str(e).splitlines()[0], SourceSpan(source.name, 1, 1))
         return None
-    return [_convert(d, source) for d in docs if d is not None]
+    return [_convert(d, source) for d in docs if d is not None and _safe(d, source, result)]
+
+
+def _safe(doc: yaml.Node, source: Source, result: LoadResult) -> bool:
+    """Record the document's YAML problems (safeyaml.check_tree: alias bombs, nesting, duplicate
+    keys; tags are Falco's business: text whatever they say); False when it must not be walked."""
+    unsafe, problems = check_tree(doc, tags=False)
+    for mark, message in [unsafe] if unsafe is not None else problems:
+        code = LOAD_ERR_YAML_PARSE if unsafe is not None else LOAD_ERR_YAML_VALIDATE
+        result.error(code, message, SourceSpan(source.name, mark.line + 1, mark.column + 1))
+    return unsafe is None
 
 
 def read_items(name: str, text: str, result: LoadResult) -> list[YNode]:

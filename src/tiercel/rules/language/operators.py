@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import re2
+
 from tiercel.rules.language import literals
 
 Getter = Callable[[Any], Any]
@@ -56,9 +58,30 @@ def value_matcher(op: str, const: Any, fam: str) -> Matcher:
         rx = re.compile(fnmatch.translate(const), re.IGNORECASE if op == "iglob" else 0)
         return lambda v: rx.match(v) is not None
     if op == "regex":
-        rx = re.compile(const)
-        return lambda v: rx.fullmatch(v) is not None
+        return regex_matcher(const)
     raise ValueError(f"operator '{op}' is not supported here")
+
+
+def regex_matcher(pattern: str) -> Matcher:
+    """`regex`: RE2, as Falco, so matching time is linear in the value whatever the pattern (a
+    backtracking engine takes seconds on `/tmp/([a-z0-9_]+[.]?)+` and a name the process chose).
+    The whole value must match. A pattern RE2 refuses (backreferences, lookaround) raises
+    ValueError. Values holding undecodable bytes (surrogate escapes) are matched as bytes."""
+    options = re2.Options()
+    options.log_errors = False      # the error is ours to report, with its position
+    try:
+        rx = re2.compile(pattern, options=options)
+        raw = re2.compile(pattern.encode("utf-8", "surrogateescape"), options=options)
+    except re2.error as e:
+        why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else e
+        raise ValueError(f"invalid regular expression '{pattern}': {why}") from None
+
+    def match(v: Any) -> bool:
+        try:
+            return rx.fullmatch(v) is not None
+        except UnicodeEncodeError:
+            return raw.fullmatch(v.encode("utf-8", "surrogateescape")) is not None
+    return match
 
 
 def _equal(const: Any, fam: str) -> Matcher:

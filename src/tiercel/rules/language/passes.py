@@ -8,6 +8,13 @@
 result. (A macro's own condition only has its macros expanded, when the macro is defined: lists
 are expanded once the rule using it is.)
 
+Expansion is bounded: a condition may expand to at most MAX_EXPANDED_NODES nodes, nested at most
+MAX_EXPANDED_DEPTH deep, and a check may hold at most MAX_LIST_ITEMS values. Macros that each use the
+previous one twice double at every level; the expansion shares the subtrees (each node is expanded
+once, by identity) and counts their sizes as the tree they stand for, so such a file fails at once
+with ConditionTooLarge naming the chain of macros, instead of taking minutes and gigabytes; and a
+chain of hundreds of macros fails the same way instead of exhausting Python's recursion.
+
 Falco expands lists by substituting text before parsing; expand_lists gives the same result on the
 tree: a bare (unquoted) value equal to a list name is replaced by the list's items, an item that is
 itself a quoted string ('"one string"' in YAML) is read as one, and an item with a blank in it stays
@@ -47,26 +54,81 @@ class InvalidListUse(TiercelError):
         self.pos = pos
 
 
+class ConditionTooLarge(TiercelError):
+    """A condition, once its macros or lists are expanded, is beyond the bounds (module docstring).
+    `macro`: the macro, named in the condition itself, through which it grew too large."""
+
+    def __init__(self, message: str, pos: int, macro: str | None = None) -> None:
+        super().__init__(message)
+        self.pos = pos
+        self.macro = macro
+
+
+MAX_EXPANDED_NODES = 20_000    # the upstream rules expand to 1,300 at most
+MAX_EXPANDED_DEPTH = 100       # they nest 8 deep at most; the compiler recurses
+MAX_LIST_ITEMS = 100_000
+
+
 # -- macros -------------------------------------------------------------------------------------
 
 def expand_macros(node: syntax.Node, macros: Mapping[str, syntax.Node]) -> syntax.Node:
-    """Replace every macro reference by the macro's condition, itself expanded."""
-    done: dict[str, syntax.Node] = {}
+    """Replace every macro reference by the macro's condition, itself expanded.
 
-    def expand(n: syntax.Node, active: tuple[str, ...]) -> syntax.Node:
-        if isinstance(n, syntax.Identifier):
-            if n.name in done:
-                return done[n.name]
-            if n.name not in macros:
+    Raises UndefinedMacro, MacroCycle, or ConditionTooLarge (at the outermost macro of the chain)."""
+    return _MacroExpansion(macros).expand(node, (), 1)
+
+
+def macro_chain(names: list[str]) -> str:
+    """`macro 'a' -> macro 'b' -> ...`, the middle left out of a long chain."""
+    if len(names) > 6:
+        names = [*names[:3], f"... ({len(names) - 5} more)", *names[-2:]]
+    return " -> ".join(n if n.startswith("...") else f"macro '{n}'" for n in names)
+
+
+class _MacroExpansion:
+    """One expansion: results by input node identity, and each result's size and height as a tree."""
+
+    def __init__(self, macros: Mapping[str, syntax.Node]) -> None:
+        self.macros = macros
+        self.done: dict[int, tuple[syntax.Node, syntax.Node]] = {}  # id(input) -> (input, result)
+        self.size: dict[int, tuple[syntax.Node, int, int]] = {}     # id(result) -> (result, nodes, height)
+
+    def expand(self, n: syntax.Node, active: tuple[tuple[str, int], ...], depth: int) -> syntax.Node:
+        hit = self.done.get(id(n))
+        if hit is not None:
+            out = hit[1]
+        elif isinstance(n, syntax.Identifier):
+            if n.name not in self.macros:
                 raise UndefinedMacro(n.name, n.pos)
-            if n.name in active:
+            if any(name == n.name for name, _ in active):
                 raise MacroCycle(n.name, n.pos)
-            body = expand(macros[n.name], (*active, n.name))
-            done[n.name] = body
-            return body
-        return _map_bool(n, lambda c: expand(c, active))
+            out = self.expand(self.macros[n.name], (*active, (n.name, n.pos)), depth)
+        else:
+            if depth > MAX_EXPANDED_DEPTH:
+                self._too_large(f"nested more than {MAX_EXPANDED_DEPTH} levels deep", n, active)
+            out = _map_bool(n, lambda c: self.expand(c, active, depth + 1))
+            self._measure(out, n, active)
+        self.done[id(n)] = (n, out)
+        height = self.size[id(out)][2]
+        if depth + height - 1 > MAX_EXPANDED_DEPTH:
+            self._too_large(f"nested more than {MAX_EXPANDED_DEPTH} levels deep", n, active)
+        return out
 
-    return expand(node, ())
+    def _measure(self, out: syntax.Node, n: syntax.Node, active: tuple[tuple[str, int], ...]) -> None:
+        kids = [self.size[id(c)] for c in syntax.children(out) if id(c) in self.size] \
+            if isinstance(out, syntax.And | syntax.Or | syntax.Not) else []
+        nodes = 1 + sum(k[1] for k in kids)
+        height = 1 + max((k[2] for k in kids), default=0)
+        self.size[id(out)] = (out, nodes, height)
+        if nodes > MAX_EXPANDED_NODES:
+            self._too_large(f"expands to more than {MAX_EXPANDED_NODES} nodes", n, active)
+
+    @staticmethod
+    def _too_large(what: str, n: syntax.Node, active: tuple[tuple[str, int], ...]) -> None:
+        if not active:   # grown by the macros this node names: the first of them leads the chain
+            refs = [m.name for m in syntax.walk(n) if isinstance(m, syntax.Identifier)]
+            raise ConditionTooLarge(f"condition {what}", n.pos, refs[0] if refs else None)
+        raise ConditionTooLarge(f"condition {what}", active[0][1], active[0][0])
 
 
 def _map_bool(n: syntax.Node, fn: Callable[[syntax.Node], syntax.Node]) -> syntax.Node:
@@ -105,6 +167,8 @@ def _expand_compare(n: syntax.Compare, lists: Mapping[str, list[str]]) -> syntax
                 items.extend(_item_values(item.text, lists, item.pos))
             else:
                 items.append(item)
+            if len(items) > MAX_LIST_ITEMS:
+                raise ConditionTooLarge(f"more than {MAX_LIST_ITEMS} values in one check", right.pos)
         return replace(n, right=replace(right, items=tuple(items)))
     if isinstance(right, syntax.Value) and not right.quoted and right.text in lists:
         values = _item_values(right.text, lists, right.pos)
@@ -117,15 +181,17 @@ def _expand_compare(n: syntax.Compare, lists: Mapping[str, list[str]]) -> syntax
 
 
 def _item_values(name: str, lists: Mapping[str, list[str]], pos: int) -> list[syntax.Node]:
-    out: list[syntax.Node] = []
-    for text in flatten_list(name, lists):
-        out.append(_item_value(text, pos))
-    return out
+    try:
+        texts = flatten_list(name, lists)
+    except ConditionTooLarge as e:
+        raise ConditionTooLarge(str(e), pos) from None
+    return [_item_value(text, pos) for text in texts]
 
 
 def flatten_list(name: str, lists: Mapping[str, list[str]], _seen: frozenset[str] = frozenset()
                  ) -> list[str]:
-    """The items of list `name`, with items naming other lists replaced by their items."""
+    """The items of list `name`, with items naming other lists replaced by their items; raises
+    ConditionTooLarge (position 0: the caller's) beyond MAX_LIST_ITEMS."""
     out: list[str] = []
     seen = _seen | {name}
     for item in lists[name]:
@@ -134,6 +200,8 @@ def flatten_list(name: str, lists: Mapping[str, list[str]], _seen: frozenset[str
             out.extend(flatten_list(item, lists, seen))
         else:
             out.append(item)
+        if len(out) > MAX_LIST_ITEMS:
+            raise ConditionTooLarge(f"list '{name}' expands to more than {MAX_LIST_ITEMS} items", 0)
     return out
 
 
