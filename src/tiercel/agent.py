@@ -11,6 +11,8 @@ then every output queue is flushed within `outputs_queue.flush_timeout` and the 
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
 import socket
 import sys
 import threading
@@ -26,11 +28,12 @@ from tiercel.errors import TiercelError
 from tiercel.events.model import Event
 from tiercel.events.syscalls import FD_OPTIONAL_SYSCALLS, FD_STATE_SYSCALLS, STATE_SYSCALLS, SyscallTable
 from tiercel.kfilter.derive import derive
+from tiercel.logs import setup_logging
 from tiercel.outputs.alert import Alert, make_alert
 from tiercel.outputs.append import Extras
 from tiercel.outputs.build import build_dispatcher
 from tiercel.outputs.dispatcher import Dispatcher, OutputStats
-from tiercel.priority import NAMES
+from tiercel.priority import NAMES, SHORT
 from tiercel.rules import Ruleset, load_rules
 from tiercel.sources.base import CaptureOptions, Counters, Sink, Source
 from tiercel.telemetry.stats import AgentStats, render_text
@@ -84,6 +87,10 @@ def load(cfg: Config, opts: RunOptions, err: IO[str]) -> Ruleset:
         print(result.render_text(), file=err, flush=True)
     if result.errors:
         raise RulesProblem(f"{len(result.errors)} error(s) in the rule files")
+    for entry in cfg.rules:  # Falco's `rules:` selection, in order; the command line's flags after it
+        chosen = entry.enable if entry.enable is not None else entry.disable
+        if chosen is not None:
+            ruleset.select(entry.enable is not None, chosen.rule, chosen.tag)
     for sub in opts.disable:
         ruleset.disable_matching(sub)
     if opts.disable_tags:
@@ -114,7 +121,7 @@ class Matcher:
     rules, outputs and extras in one assignment, between two events."""
 
     def __init__(self, ruleset: Ruleset, dispatcher: Dispatcher, extras: Extras, cfg: Config) -> None:
-        self.hostname = socket.gethostname()
+        self.hostname = os.environ.get("FALCO_HOSTNAME") or socket.gethostname()  # as Falco
         self.by_rule: Counter[str] = Counter()
         self.by_priority: Counter[str] = Counter()
         self.retired_rule_errors = 0   # counted by the rulesets that reloads replaced
@@ -147,9 +154,9 @@ class Matcher:
     def summary(self, err: IO[str]) -> None:
         print(f"Events detected: {sum(self.by_rule.values())}", file=err)
         print("Rule counts by severity:", file=err)
-        for p in NAMES:
+        for p, short in zip(NAMES, SHORT, strict=True):
             if self.by_priority[p]:
-                print(f"   {p.upper()}: {self.by_priority[p]}", file=err)
+                print(f"   {short}: {self.by_priority[p]}", file=err)
         print("Triggered rules by rule name:", file=err)
         for name, n in self.by_rule.most_common():
             print(f"   {name}: {n}", file=err)
@@ -178,6 +185,9 @@ class Agent:
     def __init__(self, opts: RunOptions, out: IO[str] | None, err: IO[str]) -> None:
         self.opts, self.out, self.err = opts, out, err
         self.cfg = effective_config(opts)
+        self.logger = setup_logging(self.cfg, err)
+        self.warned: set[str] = set()
+        self._warn_config(self.cfg)
         ruleset = load(self.cfg, opts, err)
         extras = Extras(self.cfg.append_output, self.cfg.static_fields)
         self.dispatcher = build_dispatcher(self.cfg, out)
@@ -190,8 +200,15 @@ class Agent:
         self.exit_code = 0
         self.lock = threading.Lock()
 
-    def log(self, message: str) -> None:
-        print(message, file=self.err, flush=True)
+    def log(self, message: str, level: int = logging.INFO) -> None:
+        self.logger.log(level, message)
+
+    def _warn_config(self, cfg: Config) -> None:
+        """Each Falco key tiercel ignores, said once per run (a reload says only new ones)."""
+        for w in cfg.warnings:
+            if w not in self.warned:
+                self.warned.add(w)
+                self.log(f"tiercel: {w}", logging.WARNING)
 
     def emit_internal(self, alert: Alert) -> None:
         self.dispatcher.emit(alert)
@@ -212,6 +229,8 @@ class Agent:
             self.reloads += 1
             try:
                 cfg = effective_config(self.opts)
+                self.logger = setup_logging(cfg, self.err)
+                self._warn_config(cfg)
                 ruleset = load(cfg, self.opts, self.err)
                 extras = Extras(cfg.append_output, cfg.static_fields)
             except TiercelError as e:

@@ -29,14 +29,16 @@ T = TypeVar("T")
 _EXPECT = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
 
 
-def bind(cls: type[T], root: Node, errors: list[str]) -> T:
-    """`cls` from the root mapping; each problem is appended to `errors`, the key keeping its default."""
-    return _build(cls, root, "", _Ctx(errors))
+def bind(cls: type[T], root: Node, errors: list[str], warnings: list[str] | None = None) -> T:
+    """`cls` from the root mapping; each problem is appended to `errors`, the key keeping its default;
+    each Falco key tiercel ignores is one line in `warnings`."""
+    return _build(cls, root, "", _Ctx(errors, [] if warnings is None else warnings))
 
 
 @dataclass
 class _Ctx:
     errors: list[str]
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     def fail(self, node: Node, path: str, expected: str) -> tuple[bool, Any]:
         got = f"'{node.value}'" if isinstance(node, ScalarNode) else (
@@ -62,6 +64,9 @@ def _build(cls: type[T], node: Node, path: str, ctx: _Ctx) -> T:
         key = keys.get(name)
         if key is None:
             ctx.errors.append(f"{where(k)}: {_join(path, name)}: unknown key")
+            continue
+        if key.ignored is not None:
+            ctx.warnings.append(f"{where(k)}: {_join(path, name)}: known to Falco, ignored: {key.ignored}")
             continue
         positions[name] = where(v)
         ok, value = _convert(key.type, v, _join(path, name), ctx)
@@ -125,11 +130,12 @@ def _convert_union(options: tuple[Any, ...], node: Node, path: str, ctx: _Ctx) -
     for tp in options:
         if tp is type(None):
             continue
-        trial = _Ctx([])
+        trial = _Ctx([], [])
         ok, value = _convert(tp, node, path, trial)
         if ok and not trial.errors:
             return True, value
-    names = " or ".join("a mapping" if get_origin(t) is dict else _EXPECT.get(t, "null") for t in options)
+    names = " or ".join("a mapping" if get_origin(t) is dict else "a list" if get_origin(t) is tuple
+                        else _EXPECT.get(t, "null") for t in options)
     return ctx.fail(node, path, names)
 
 

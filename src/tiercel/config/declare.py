@@ -7,6 +7,8 @@ dataclass); the field's metadata adds what a type cannot say:
     delivery: Delivery = field(default_factory=Delivery, metadata=INLINE)
                                                                  its keys sit in this mapping
     path: str | None = not_a_key(None)                           set by the loader, not a key
+    metrics: object = ignored("tiercel serves /metrics")         a Falco key tiercel does not
+                                                                 implement: one warning, no check
 
 A section with rules across its fields (one action excludes another) has a `problems()` method
 (`Checked`) yielding (key, problem) pairs. Checks return the problem as text, or None when the value
@@ -45,6 +47,11 @@ INLINE = {"inline": True}
 def not_a_key(default: T) -> T:
     """An attribute the loader sets; the file cannot."""
     return field(default=default, metadata={"key": False})
+
+
+def ignored(why: str) -> Any:
+    """A key Falco has and tiercel does not implement: accepted with one warning saying why."""
+    return field(default=None, metadata={"ignored": why})
 
 
 def one_of(allowed: tuple[str, ...]) -> Check:
@@ -88,6 +95,7 @@ class Key:
     attrs: tuple[str, ...]
     type: Any
     check: Check | None
+    ignored: str | None = None   # why a Falco key is accepted and ignored
 
 
 def keys_of(cls: type) -> dict[str, Key]:
@@ -105,7 +113,7 @@ def _keys(cls: type, prefix: tuple[str, ...]) -> dict[str, Key]:
         if f.metadata.get("inline"):
             keys |= _keys(hints[f.name], attrs)
         else:
-            keys[f.name] = Key(attrs, hints[f.name], f.metadata.get("check"))
+            keys[f.name] = Key(attrs, hints[f.name], f.metadata.get("check"), f.metadata.get("ignored"))
     return keys
 
 

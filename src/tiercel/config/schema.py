@@ -17,6 +17,7 @@ from tiercel.config.declare import (
     INLINE,
     above,
     at_least,
+    ignored,
     in_range,
     keys_of,
     not_a_key,
@@ -54,6 +55,8 @@ FACILITIES: tuple[Facility, ...] = get_args(Facility)
 JsonFormat = Literal["falco", "falco-0.31"]
 RuleMatching = Literal["first", "all"]
 DropAction = Literal["ignore", "log", "alert", "exit"]
+LogLevel = Literal["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"]
+_PLUGINS = "tiercel has no plugins (its sources are built in)"
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,13 @@ class HttpOutput:
     timeout: float = setting(5.0, check=above(0, "must be more than 0 seconds"))
     # tiercel: attempts after the first before an alert is dropped
     max_retries: int = setting(5, check=at_least(0, "must be 0 or more"))
+    mtls: object = ignored("no client certificates (use a proxy for mutual TLS)")
+    client_cert: object = ignored("no client certificates")
+    client_key: object = ignored("no client certificates")
+    echo: object = ignored("responses are not printed")
+    compress_uploads: object = ignored("bodies are sent uncompressed")
+    keep_alive: object = ignored("connections are reused as the HTTP library decides")
+    max_consecutive_timeouts: object = ignored("max_retries says how often a request is retried")
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if not self.enabled:
@@ -149,6 +159,8 @@ class Delivery:
     json_output: bool = True
     json_include_output_property: bool = True
     json_include_tags_property: bool = True
+    json_include_message_property: bool = False       # `message`: the output without time and priority
+    json_include_output_fields_property: bool = True
     json_format: JsonFormat = "falco"  # tiercel: falco-0.31 = the line Falco 0.31 wrote (no hostname)
     buffered_outputs: bool = False
     outputs: RateLimit = field(default_factory=RateLimit)
@@ -194,6 +206,7 @@ class AppendMatch:
 @dataclass(frozen=True)
 class AppendOutput:
     match: AppendMatch = field(default_factory=AppendMatch)
+    suggested_output: bool = False   # the fields the rule language suggests (container, k8s)
     extra_output: str = ""
     extra_fields: tuple[str | dict[str, str], ...] = ()
 
@@ -205,11 +218,40 @@ class Webserver:
     listen_port: int = setting(8765, check=port_number)
     k8s_healthz_endpoint: str = "/healthz"
     prometheus_metrics_enabled: bool = True
+    threadiness: object = ignored("requests are served by one thread")
+    ssl_enabled: bool = False
+    ssl_certificate: object = ignored("the web server speaks plain HTTP")
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.enabled and self.ssl_enabled:  # never serve plain HTTP where TLS was asked for
+            yield "ssl_enabled", ("not supported: tiercel's web server speaks plain HTTP "
+                                  "(put a TLS proxy in front)")
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    rule: str | None = None   # a rule name, `*` wildcards
+    tag: str | None = None    # a tag, `*` wildcards
+
+
+@dataclass(frozen=True)
+class RuleSelection:
+    """One entry of Falco's `rules:` list: enable or disable rules by name or tag, applied in order."""
+
+    enable: RuleMatch | None = None
+    disable: RuleMatch | None = None
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if (self.enable is None) == (self.disable is None):
+            yield "enable", "each entry is either enable or disable"
 
 
 @dataclass(frozen=True)
 class Config:
+    config_files: tuple[str, ...] = ()   # read by load.py: files and directories merged in order
     rules_files: tuple[str, ...] = (DEFAULT_RULES,)
+    rules_file: tuple[str, ...] | str | None = None   # Falco's older name, used when rules_files is absent
+    rules: tuple[RuleSelection, ...] = ()
     time_format_iso_8601: bool = False
     priority: str = setting("debug", check=one_of(PRIORITIES))  # as written; priority.parse_priority
     delivery: Delivery = field(default_factory=Delivery, metadata=INLINE)
@@ -222,12 +264,30 @@ class Config:
     # tiercel: keep in the kernel the records no loaded rule could match (false: send every record
     # of the attached syscalls, for debugging; the alerts are the same)
     kernel_filter: bool = True
+    # the agent's own messages (Python's logging)
+    log_stderr: bool = True
+    log_syslog: bool = False
+    log_level: LogLevel = "info"
+    engine: object = ignored("tiercel's only engine is its BCC probe (or -e for a capture)")
+    capture: object = ignored("tiercel capture -w writes captures")
+    load_plugins: object = ignored(_PLUGINS)
+    plugins: object = ignored(_PLUGINS)
+    plugins_hostinfo: object = ignored(_PLUGINS)
+    buffer_format_base64: object = ignored("buffers are printed as text")
+    libs_logger: object = ignored("there are no Falco libs in tiercel")
+    output_timeout: object = ignored("each output has its own timeout (http_output.timeout)")
+    syscall_event_timeouts: object = ignored("the probe does not time out")
+    metrics: object = ignored("statistics are on SIGUSR2, --stats and /metrics")
+    base_syscalls: object = ignored("tiercel attaches the syscalls the rules and its state need")
+    falco_libs: object = ignored("tiercel's tables are sized by itself")
     path: str | None = not_a_key(None)  # the file this was read from
+    warnings: tuple[str, ...] = not_a_key(())  # Falco keys accepted and ignored, one line each
 
     @classmethod
     def yaml_keys(cls) -> tuple[str, ...]:
-        """The top-level keys of a config file, the inline groups' included."""
-        return tuple(keys_of(cls))
+        """The top-level keys of a config file that tiercel implements, the inline groups' included
+        (not the Falco keys it accepts and ignores)."""
+        return tuple(name for name, key in keys_of(cls).items() if key.ignored is None)
 
     # The delivery settings under the names they had before they were grouped (read-only).
     @property

@@ -81,12 +81,16 @@ def make_alert(rule: _Rule, event: Event, hostname: str = "", time_iso8601: bool
                  output_fields=dict(sorted(values.items())), tags=rule.tags, hostname=hostname)
 
 
-def to_json(alert: Alert, include_output: bool = True, include_tags: bool = True) -> str:
+def to_json(alert: Alert, include_output: bool = True, include_tags: bool = True,
+            include_message: bool = False, include_output_fields: bool = True) -> str:
     """Falco's JSON alert, one line (keys sorted, as Falco's JSON library writes them)."""
     doc: dict[str, Any] = {"hostname": alert.hostname}
+    if include_message:  # json_include_message_property: the output without time and priority
+        doc["message"] = message_of(alert)
     if include_output:
         doc["output"] = alert.output
-    doc["output_fields"] = dict(alert.output_fields)
+    if include_output_fields:
+        doc["output_fields"] = dict(alert.output_fields)
     doc["priority"] = alert.priority
     doc["rule"] = alert.rule
     doc["source"] = alert.source
@@ -94,6 +98,12 @@ def to_json(alert: Alert, include_output: bool = True, include_tags: bool = True
         doc["tags"] = list(alert.tags)
     doc["time"] = rfc3339(alert.time)
     return orjson.dumps(doc).decode()
+
+
+def message_of(alert: Alert) -> str:
+    """The rule's message: the output after its `time: Priority ` prefix."""
+    _, sep, message = alert.output.partition(f": {alert.priority} ")
+    return message if sep else alert.output
 
 
 def to_json_falco031(alert: Alert, include_output: bool = True, include_tags: bool = True) -> str:

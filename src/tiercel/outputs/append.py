@@ -3,8 +3,10 @@
 Each `append_output` entry matches rules by `source`, `tag` and `rule` name (all given must hold;
 none given matches every rule) and adds `extra_output` (a template, `%field`s rendered) to the end of
 the message, and `extra_fields` to output_fields: a field name takes the event's value, a
-`{name: value}` mapping a fixed one. `static_fields` are fixed fields added to every alert. Which
-entries apply to a rule is worked out once per rule.
+`{name: value}` mapping a fixed one; `suggested_output: true` appends the fields the rule language
+suggests (`SUGGESTED`: the container and Kubernetes ones, as Falco's container plugin marks them), as
+`container_id=%container.id ...` in the message and in output_fields. `static_fields` are fixed
+fields added to every alert. Which entries apply to a rule is worked out once per rule.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from tiercel.config import AppendOutput, ConfigError
 from tiercel.events.model import Event
 from tiercel.outputs.alert import Alert
 from tiercel.rules import OutputFormat, OutputFormatError, compile_output
+
+# The fields Falco marks as suggested output (EPF_FORMAT_SUGGESTED; its container plugin's addOutput).
+SUGGESTED = ("container.id", "container.name", "container.image.repository", "container.image.tag",
+             "k8s.pod.name", "k8s.ns.name")
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,13 @@ def _compile(index: int, entry: AppendOutput, table: Any) -> _Entry:
         table = FieldTable()
     names = [f for f in entry.extra_fields if isinstance(f, str)]
     fixed = {k: v for f in entry.extra_fields if isinstance(f, dict) for k, v in f.items()}
+    extra = entry.extra_output
+    if entry.suggested_output:
+        names += [f for f in SUGGESTED if f not in names]
+        suggested = " ".join(f"{f.replace('.', '_')}=%{f}" for f in SUGGESTED)
+        extra = f"{extra} {suggested}" if extra else suggested
     try:
-        text = compile_output(entry.extra_output, table) if entry.extra_output else None
+        text = compile_output(extra, table) if extra else None
         fields = compile_output(" ".join(f"%{n}" for n in names), table) if names else None
     except OutputFormatError as e:
         raise ConfigError(f"append_output[{index}]: {e.message}") from e

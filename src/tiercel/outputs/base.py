@@ -30,6 +30,8 @@ class Format:
     include_output: bool = True
     include_tags: bool = True
     falco031: bool = False     # json_format: falco-0.31
+    include_message: bool = False
+    include_output_fields: bool = True
 
 
 class Item:
@@ -99,7 +101,10 @@ def json_line(alert: Alert, fmt: Format) -> bytes:
     consumers misread (NaN and infinities, which orjson writes as null), every value is made
     JSON-safe first (`jsonable`): such values become strings, the rest stay as they were.
     """
-    encode = to_json_falco031 if fmt.falco031 else to_json
+    def encode(a: Alert, output: bool, tags: bool) -> str:
+        if fmt.falco031:
+            return to_json_falco031(a, output, tags)
+        return to_json(a, output, tags, fmt.include_message, fmt.include_output_fields)
     if not _has_odd_float(alert.output_fields):
         try:
             return encode(alert, fmt.include_output, fmt.include_tags).encode()

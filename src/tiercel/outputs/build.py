@@ -18,7 +18,9 @@ from tiercel.outputs.syslog import SyslogOutput
 def alert_format(cfg: Config) -> Format:
     return Format(json=cfg.json_output, include_output=cfg.json_include_output_property,
                   include_tags=cfg.json_include_tags_property,
-                  falco031=cfg.json_format.lower() == "falco-0.31")
+                  falco031=cfg.json_format.lower() == "falco-0.31",
+                  include_message=cfg.delivery.json_include_message_property,
+                  include_output_fields=cfg.delivery.json_include_output_fields_property)
 
 
 def build_outputs(cfg: Config, out: IO[str] | None = None) -> list[Output]:

@@ -11,6 +11,7 @@ severe than a level. A rule with `enabled: false` stays off unless enabled by na
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +108,18 @@ class Ruleset:
                 self._active[r.name] = False
         self._rebuild()
 
+    def select(self, enable: bool, rule: str | None = None, tag: str | None = None) -> int:
+        """Falco's `rules:` entry: switch on or off the rules whose name matches `rule` or that carry a
+        tag matching `tag` (`*` is any text, all else literal); returns how many matched."""
+        by_name, by_tag = _wildcard(rule), _wildcard(tag)
+        hits = [r for r in self.rules
+                if (by_name is not None and by_name.fullmatch(r.name))
+                or (by_tag is not None and any(by_tag.fullmatch(t) for t in r.tags))]
+        for r in hits:
+            self._active[r.name] = enable
+        self._rebuild()
+        return len(hits)
+
     def min_priority(self, level: int) -> None:
         """--priority: drop rules less severe than `level` (a Priority, or its int: 4 is Warning)."""
         for r in self.rules:
@@ -180,6 +193,12 @@ class Ruleset:
                 out.append(rule)
                 if not self.match_all:
                     return
+
+
+def _wildcard(pattern: str | None) -> re.Pattern[str] | None:
+    if pattern is None:
+        return None
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
 
 
 def _rule_id(rule: CompiledRule) -> int:
