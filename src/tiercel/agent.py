@@ -3,9 +3,10 @@
 Before the steps: read and validate the config (refuse to start on any error), load rules (report
 every error, stop on any), select rules (-D/-T/-t/--priority), start the outputs, work out the
 syscalls to attach. Then the steps (tiercel.app), in order: signals, the source (live or replay),
-the control thread (SIGHUP/watched-file reload, SIGUSR1 stats, kernel-drop checks), the web server;
-loop. Teardown always runs, each stop on its own: the web server, the control thread, the source,
-then every output queue is flushed within `outputs_queue.flush_timeout` and the summary printed.
+the control thread (SIGHUP/watched-file reload, SIGUSR1 reopens outputs, SIGUSR2 stats, kernel-drop
+checks), the web server; loop. Teardown always runs, each stop on its own: the web server, the
+control thread, the source, then every output queue is flushed within
+`outputs_queue.flush_timeout` and the summary printed.
 """
 
 from __future__ import annotations
@@ -212,6 +213,10 @@ class Agent:
 
     def emit_internal(self, alert: Alert) -> None:
         self.dispatcher.emit(alert)
+
+    def reopen_outputs(self) -> None:
+        with self.lock:
+            self.dispatcher.reopen()
 
     def current_config(self) -> Config:
         return self.cfg

@@ -6,13 +6,17 @@ drive tiercel directly.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tiercel.errors import TiercelError
+
+if TYPE_CHECKING:
+    from tiercel.config import Config
 from tiercel.sources.base import CaptureOptions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -130,7 +134,30 @@ def run(
     match_all: Annotated[bool, typer.Option("--all-matches", help="report every matching rule")] = False,
     duration: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
     kernel_headers: Annotated[Path | None, typer.Option("--kernel-headers")] = None,
-    host_proc: Annotated[Path, typer.Option("--host-proc")] = Path("/proc"),
+    host_proc: Annotated[Path | None, typer.Option(
+        "--host-proc", help="default: $HOST_ROOT/proc (Falco's HOST_ROOT), else /proc")] = None,
+    list_rules: Annotated[bool, typer.Option(
+        "-L", help="every rule's name and description, and exit")] = False,
+    describe: Annotated[str | None, typer.Option("-l", help="this rule's description, and exit")] = None,
+    list_source: Annotated[str | None, typer.Option(
+        "--list", help="the fields (of SOURCE: syscall), and exit", flag_value="", is_flag=False)] = None,
+    names_only: Annotated[bool, typer.Option("-N", help="with --list: field names only")] = False,
+    list_format: Annotated[str, typer.Option(
+        "--format", help="with --list: text, markdown or json")] = "text",
+    list_events: Annotated[bool, typer.Option("--list-events", help="the event types, and exit")] = False,
+    validate_files: Annotated[list[Path] | None, typer.Option(
+        "-V", "--validate", help="validate this rules file and exit (repeatable)")] = None,
+    seconds: Annotated[float | None, typer.Option("-M", help="stop after SECONDS (as --duration)")] = None,
+    unbuffered: Annotated[bool, typer.Option(
+        "-U", "--unbuffered", help="accepted: every output writes each alert at once")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="load config and rules, start nothing")] = False,
+    support: Annotated[bool, typer.Option(
+        "--support", help="support information as JSON, and exit")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", help="the version (JSON with json_output=true)")] = False,
+    pidfile: Annotated[Path | None, typer.Option(
+        "-P", "--pidfile", help="write the agent's pid here")] = None,
 ) -> None:
     """Watch the host live (or replay a capture with -e) and print an alert for each rule match."""
     try:
@@ -138,9 +165,23 @@ def run(
     except ImportError as e:
         raise _import_failed("the agent", e) from None
 
-    # -A is accepted for Falco's command lines: tiercel never drops the high-volume I/O events
-    # Falco skips by default, because it does not capture them yet.
-    del all_events
+    if all_events:  # Falco's -A: stop dropping the high-volume I/O events it skips by default
+        print("tiercel: -A changes nothing: tiercel never skips events it captures (it does not "
+              "capture Falco's high-volume I/O events: read, write, ...)", file=sys.stderr)
+    del unbuffered  # every output already writes each alert as it comes
+    if host_proc is None:
+        host_proc = Path(os.environ.get("HOST_ROOT", "") + "/proc")
+    if seconds is not None:
+        duration = seconds
+    if (list_rules or describe is not None or list_source is not None or list_events
+            or validate_files or support or version or dry_run):
+        raise typer.Exit(_falco_flag(
+            config, list(option or ()), list(rules or ()), json_out, list_rules=list_rules,
+            describe=describe, list_source=list_source, names_only=names_only, list_format=list_format,
+            list_events=list_events, validate_files=validate_files, support=support, version=version,
+            dry_run=dry_run))
+    if pidfile is not None:
+        pidfile.write_text(f"{os.getpid()}\n")
     capture_opts = CaptureOptions(duration=duration, host_proc=host_proc,
                                   kernel_headers=str(kernel_headers) if kernel_headers else None)
     opts = RunOptions(rules=list(rules or ()), disable=list(disable or ()),
@@ -151,6 +192,67 @@ def run(
         raise typer.Exit(run_agent(opts))
     except TiercelError as e:
         _fail(e)
+    finally:
+        if pidfile is not None:
+            pidfile.unlink(missing_ok=True)
+
+
+def _falco_flag(config: Path | None, option: list[str], rules: list[Path], json_out: bool | None,
+                **flags: object) -> int:
+    """Falco's informational flags: each prints and exits (tiercel.falco_flags)."""
+    import dataclasses
+
+    from tiercel import falco_flags
+    from tiercel.config import load_config
+
+    out = sys.stdout
+    if flags["list_events"]:
+        return falco_flags.list_events(out)
+    if flags["list_source"] is not None:
+        if flags["list_source"] == "-N":  # `--list -N`: the option took -N as its SOURCE
+            flags["list_source"], flags["names_only"] = "", True
+        fmt = str(flags["list_format"])
+        if fmt not in ("text", "markdown", "json"):
+            print(f"tiercel: --format {fmt}: one of text, markdown, json", file=sys.stderr)
+            return 2
+        return falco_flags.list_fields(str(flags["list_source"]) or None, bool(flags["names_only"]),
+                                       fmt, out)
+    try:
+        cfg = load_config(config, option)
+    except TiercelError as e:
+        _fail(e)
+    if rules:
+        cfg = dataclasses.replace(cfg, rules_files=tuple(str(p) for p in rules))
+    # JSON when asked for (--json, -o json_output=true, or a config file's key), as Falco whose
+    # default is text; tiercel's own default (JSON alerts) does not turn these listings into JSON
+    explicit = config is not None or any(o.partition("=")[0].strip() == "json_output" for o in option)
+    as_json = json_out if json_out is not None else (cfg.json_output and explicit)
+    cfg = dataclasses.replace(cfg, delivery=dataclasses.replace(cfg.delivery, json_output=as_json))
+    for w in cfg.warnings:
+        print(f"tiercel: {w}", file=sys.stderr)
+    if flags["version"]:
+        return falco_flags.version(as_json, _version_text(), out)
+    if flags["support"]:
+        return falco_flags.support(cfg, out)
+    validate_files = flags["validate_files"]
+    if isinstance(validate_files, list) and validate_files:
+        return falco_flags.validate(validate_files, as_json, out)
+    if flags["list_rules"] or flags["describe"] is not None:
+        describe = flags["describe"]
+        return falco_flags.describe_rules(cfg, describe if isinstance(describe, str) else None, out)
+    return _dry_run(cfg)
+
+
+def _dry_run(cfg: Config) -> int:
+    """--dry-run: config and rules loaded and checked (every error printed), nothing started."""
+    from tiercel.rules import load_rules
+
+    ruleset, result = load_rules(cfg.rules_files)
+    if result.errors or result.warnings:
+        print(result.render_text(), file=sys.stderr)
+    print(f"tiercel: dry run: {len(ruleset.enabled_rules())} rules loaded; nothing started",
+          file=sys.stderr)
+    return 1 if result.errors else 0
 
 
 @app.command()

@@ -1,9 +1,10 @@
 """The control thread of `tiercel run`: everything that happens beside the event loop.
 
-Signal handlers only set a flag and wake this thread, so no reload or print ever runs inside the
-event loop's own stack (SIGINT and SIGTERM only ask the agent to stop). Once a second it also checks
-the kernel's drop counters (`syscall_event_drops`) and, with `watch_config_files`, whether the config
-or a rules file changed.
+Signals as Falco's: SIGHUP reloads, SIGUSR1 reopens the file and program outputs (log rotation); SIGUSR2
+prints the statistics (also on /metrics). Signal handlers only set a flag and wake this thread, so no
+reload or print ever runs inside the event loop's own stack (SIGINT and SIGTERM only ask the agent to
+stop). Once a second it also checks the kernel's drop counters (`syscall_event_drops`) and, with
+`watch_config_files`, whether the config or a rules file changed.
 
 It drives the agent through `Controlled`, a handful of methods, and never touches its attributes.
 """
@@ -45,6 +46,10 @@ class Controlled(Protocol):
 
     def emit_internal(self, alert: Alert) -> None: ...
 
+    def reopen_outputs(self) -> None:
+        """Files and programs opened again (after log rotation)."""
+        ...
+
     def log(self, message: str) -> None: ...
 
 
@@ -52,7 +57,7 @@ class Control:
     def __init__(self, agent: Controlled, hostname: str) -> None:
         self.agent = agent
         self.wake = threading.Event()
-        self.hup = self.usr1 = self.done = False
+        self.hup = self.usr1 = self.usr2 = self.done = False
         self.drops = DropMonitor(agent.current_config().syscall_event_drops, agent.emit_internal,
                                  agent.log, hostname)
         self.thread = threading.Thread(target=self._run, name="control", daemon=True)
@@ -62,11 +67,14 @@ class Control:
         def handler(sig: int, _frame: FrameType | None) -> None:
             if sig == signal.SIGHUP:
                 self.hup = True
-            else:
+            elif sig == signal.SIGUSR1:
                 self.usr1 = True
+            else:
+                self.usr2 = True
             self.wake.set()
         signal.signal(signal.SIGHUP, handler)
         signal.signal(signal.SIGUSR1, handler)
+        signal.signal(signal.SIGUSR2, handler)
         on_stop_signals(lambda: self.agent.request_stop(0))
 
     def start(self) -> None:
@@ -88,6 +96,10 @@ class Control:
                 self._reload()
             if self.usr1:
                 self.usr1 = False
+                self.agent.reopen_outputs()
+                self.agent.log("tiercel: SIGUSR1: file and program outputs reopened")
+            if self.usr2:
+                self.usr2 = False
                 self.agent.log(render_text(self.agent.snapshot()))
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + TICK

@@ -1,5 +1,5 @@
 """Live `tiercel run -c CONFIG`: SIGHUP with a broken rules file keeps the old rules, with a good one
-applies the new ones without stopping capture; SIGUSR1 prints the accounting; SIGTERM flushes the
+applies the new ones without stopping capture; SIGUSR2 prints the accounting; SIGTERM flushes the
 file output and exits 0."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def test_sighup_reload_keeps_old_rules_on_error(tmp_path: Path) -> None:
         agent.send_signal(signal.SIGHUP)
         wait_for(agent.stderr, "tiercel: reloaded: running 1 rules")
         third = next_alert(agent)
-        agent.send_signal(signal.SIGUSR1)
+        agent.send_signal(signal.SIGUSR2)
         wait_for(agent.stderr, "tiercel: output file: 3 offered, 3 delivered, 0 dropped")
     finally:
         agent.send_signal(signal.SIGTERM)
@@ -79,7 +79,7 @@ def test_sigterm_with_stdout_nobody_reads(tmp_path: Path) -> None:
         wait_for(agent.stderr, "tiercel: running 1 rules")
         subprocess.run(["sh", "-c", "for i in $(seq 600); do cat /etc/shadow; done"],
                        stdout=subprocess.DEVNULL, check=True)
-        agent.send_signal(signal.SIGUSR1)
+        agent.send_signal(signal.SIGUSR2)
         wait_for(agent.stderr, "tiercel: output stdout: 600 offered")
     finally:
         agent.send_signal(signal.SIGTERM)

@@ -1,6 +1,6 @@
 """Agent-wide telemetry, beside the pipeline rather than in it: what was seen, what became of it.
 
-    stats.py      AgentStats, one snapshot of every count; as text (--stats, SIGUSR1) and Prometheus
+    stats.py      AgentStats, one snapshot of every count; as text (--stats, SIGUSR2) and Prometheus
     webserver.py  /healthz and /metrics
     drops.py      kernel drops -> Falco's syscall-event-drop alert (log, alert, exit)
 

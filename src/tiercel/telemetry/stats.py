@@ -1,4 +1,4 @@
-"""Accounting: what the agent saw and what became of every alert, as text (--stats, SIGUSR1) and in
+"""Accounting: what the agent saw and what became of every alert, as text (--stats, SIGUSR2) and in
 Prometheus' text format (/metrics).
 
 Per output, `offered = delivered + dropped + queued`; `produced = offered + throttled`.

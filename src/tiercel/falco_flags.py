@@ -1,0 +1,123 @@
+"""Falco's informational flags after `tiercel run`: each prints and exits, the agent never starts.
+
+    -L                 every rule's name and description (JSON details with -o json_output=true)
+    -l RULE            one rule's name and description
+    --list [SOURCE]    the fields (-N: names only; --format text|markdown|json)
+    --list-events      the event types the probe can attach
+    -V FILE            validate rule files (JSON result with -o json_output=true)
+    --dry-run          config and rules loaded and checked, nothing started
+    --support          version, system, configuration and rule files with their digests, as JSON
+    --version          the version (JSON with -o json_output=true)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+import orjson
+
+from tiercel.config import Config
+from tiercel.priority import NAMES
+
+
+def _dump(doc: Any, out: IO[str]) -> None:
+    out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def describe_rules(cfg: Config, only: str | None, out: IO[str]) -> int:
+    """-L (every rule) or -l RULE: names and descriptions, or their details as JSON."""
+    from tiercel.rules import load_rules
+
+    ruleset, result = load_rules(cfg.rules_files)
+    if result.errors:
+        out.write(result.render_text() + "\n")
+        return 1
+    rules = [r for r in ruleset.rules if only is None or r.name == only]
+    if only is not None and not rules:
+        out.write(f"tiercel: no rule named '{only}'\n")
+        return 1
+    if cfg.json_output:
+        _dump({"rules": [{"info": {"name": r.name, "description": r.desc, "condition": r.condition,
+                                   "output": r.output.template,
+                                   "priority": NAMES[r.priority], "source": r.source,
+                                   "tags": list(r.tags), "enabled": r.enabled}}
+                         for r in rules]}, out)
+        return 0
+    width = max((len(r.name) for r in rules), default=0)
+    out.write(f"{'Rule':<{width}}  Description\n{'----':<{width}}  -----------\n")
+    for r in rules:
+        out.write(f"{r.name:<{width}}  {' '.join(r.desc.split())}\n")
+    return 0
+
+
+def list_fields(source: str | None, names_only: bool, fmt: str, out: IO[str]) -> int:
+    """--list [SOURCE]: tiercel's fields (only the syscall source exists)."""
+    from tiercel.rules.fields.table import FIELDS
+
+    if source not in (None, "syscall"):
+        out.write(f"tiercel: no event source '{source}' (tiercel has one: syscall)\n")
+        return 1
+    fields = [(spec.name, spec.type, spec.desc) for spec in FIELDS.values()]
+    if names_only:
+        out.write("".join(f"{n}\n" for n, _, _ in fields))
+    elif fmt == "json":
+        _dump([{"name": n, "type": t, "desc": d} for n, t, d in fields], out)
+    elif fmt == "markdown":
+        out.write("| Name | Type | Description |\n| --- | --- | --- |\n")
+        out.write("".join(f"| `{n}` | {t} | {d} |\n" for n, t, d in fields))
+    else:
+        out.write("".join(f"{n:<30} {t:<10} {d}\n" for n, t, d in fields))
+    return 0
+
+
+def list_events(out: IO[str]) -> int:
+    from tiercel.events.syscalls import SyscallTable
+
+    out.write("".join(f"syscall {name}\n" for name in sorted(SyscallTable().by_name)))
+    return 0
+
+
+def validate(files: Sequence[Path], json_out: bool, out: TextIO) -> int:
+    from tiercel.rules import validate_command
+
+    return validate_command(list(files), json_out=json_out, out=out)
+
+
+def version_doc() -> dict[str, Any]:
+    import tiercel
+
+    return {"tiercel_version": tiercel.__version__, "engine_version": "tiercel-bcc",
+            "machine": platform.machine()}
+
+
+def version(json_out: bool, text: str, out: IO[str]) -> int:
+    if json_out:
+        _dump(version_doc(), out)
+    else:
+        out.write(text + "\n")
+    return 0
+
+
+def support(cfg: Config, out: IO[str]) -> int:
+    """--support: what a bug report needs, as JSON (rule files with their SHA-256)."""
+    from tiercel.rules import LoadResult, rule_files
+
+    uname = platform.uname()
+    files = []
+    for f in rule_files(cfg.rules_files, LoadResult()):
+        try:
+            digest = hashlib.sha256(Path(f).read_bytes()).hexdigest()
+        except OSError as e:
+            digest = f"unreadable: {e.strerror}"
+        files.append({"name": str(f), "sha256sum": digest})
+    conf_text = Path(cfg.path).read_text(errors="replace") if cfg.path else ""
+    _dump({"version": version_doc()["tiercel_version"],
+           "system_info": {"sysname": uname.system, "nodename": uname.node, "release": uname.release,
+                           "version": uname.version, "machine": uname.machine},
+           "cmdline": "", "config": conf_text, "config_warnings": list(cfg.warnings),
+           "rules_files": files}, out)
+    return 0
