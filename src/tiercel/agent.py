@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from tiercel import node
 from tiercel.app import Step, run_steps
 from tiercel.config import DEFAULT_RULES as CONFIG_DEFAULT_RULES
 from tiercel.config import Config, load_config
+from tiercel.container.registry import EngineOptions
 from tiercel.errors import TiercelError
 from tiercel.events.model import Event
 from tiercel.events.syscalls import FD_OPTIONAL_SYSCALLS, FD_STATE_SYSCALLS, STATE_SYSCALLS, SyscallTable
@@ -61,6 +63,7 @@ class RunOptions:
     capture: CaptureOptions = field(default_factory=CaptureOptions)
     config: Path | None = None                              # -c
     overrides: list[str] = field(default_factory=list)      # -o key=value
+    cri: list[str] = field(default_factory=list)            # --cri PATH (repeatable)
 
 
 def effective_config(opts: RunOptions) -> Config:
@@ -75,7 +78,16 @@ def effective_config(opts: RunOptions) -> Config:
         changes["rule_matching"] = "all"
     if opts.priority:
         changes["priority"] = opts.priority
+    if opts.cri:  # as Falco's --cri: these sockets, in this order, instead of the configured ones
+        engines = cfg.container_engines
+        changes["container_engines"] = dataclasses.replace(
+            engines, cri=dataclasses.replace(engines.cri, enabled=True, sockets=tuple(opts.cri)))
     return dataclasses.replace(cfg, **changes)
+
+
+def engine_options(cfg: Config) -> EngineOptions:
+    ce = cfg.container_engines
+    return EngineOptions(docker=ce.docker.enabled, cri=ce.cri.enabled, cri_sockets=ce.cri.sockets)
 
 
 def load(cfg: Config, opts: RunOptions, err: IO[str]) -> Ruleset:
@@ -194,6 +206,7 @@ class Agent:
         self.dispatcher = build_dispatcher(self.cfg, out)
         self.retired: list[Dispatcher] = []   # replaced by reloads; their counts still add up
         self.matcher = Matcher(ruleset, self.dispatcher, extras, self.cfg)
+        self.matcher.hostname = node.hostname(host_proc=opts.capture.host_proc)
         self.source: Source | None = None
         self.web: WebServer | None = None
         self.started = False                  # the source started: the summary is due
@@ -298,6 +311,7 @@ class Agent:
         from tiercel.control import Control
 
         self.opts.capture.syscalls = syscalls_for(self.matcher.ruleset, SyscallTable())
+        self.opts.capture.engines = engine_options(self.cfg)
         source = self.source = make_source(self.opts, self.matcher)
         control = Control(self, self.matcher.hostname)
         steps = [

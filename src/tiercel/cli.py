@@ -158,6 +158,9 @@ def run(
         "--version", help="the version (JSON with json_output=true)")] = False,
     pidfile: Annotated[Path | None, typer.Option(
         "-P", "--pidfile", help="write the agent's pid here")] = None,
+    cri: Annotated[list[str] | None, typer.Option(
+        "--cri", help="CRI runtime socket to ask for container and pod metadata (repeatable, tried in "
+        "order; replaces container_engines.cri.sockets)")] = None,
 ) -> None:
     """Watch the host live (or replay a capture with -e) and print an alert for each rule match."""
     try:
@@ -187,7 +190,8 @@ def run(
     opts = RunOptions(rules=list(rules or ()), disable=list(disable or ()),
                       disable_tags=list(disable_tag or ()), only_tags=list(only_tag or ()),
                       priority=priority, json=json_out, stats=stats, match_all=match_all,
-                      trace=trace, capture=capture_opts, config=config, overrides=list(option or ()))
+                      trace=trace, capture=capture_opts, config=config, overrides=list(option or ()),
+                      cri=list(cri or ()))
     try:
         raise typer.Exit(run_agent(opts))
     except TiercelError as e:

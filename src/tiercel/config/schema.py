@@ -229,6 +229,31 @@ class Webserver:
 
 
 @dataclass(frozen=True)
+class DockerEngine:
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class CriEngine:
+    enabled: bool = True
+    # tried in order, under /host first; Falco's list (tiercel.container.registry.CRI_SOCKETS)
+    sockets: tuple[str, ...] = ("/run/containerd/containerd.sock", "/run/crio/crio.sock",
+                                "/run/k3s/containerd/containerd.sock")
+    disable_async: bool = False  # Falco's; accepted, lookups are always asynchronous here
+
+
+@dataclass(frozen=True)
+class ContainerEngines:
+    """Falco's `container_engines` (0.38-0.40): which runtimes are asked for container metadata."""
+
+    docker: DockerEngine = field(default_factory=DockerEngine)
+    cri: CriEngine = field(default_factory=CriEngine)
+    # tiercel: seconds an alert for a container whose metadata is still being fetched waits for it
+    # (then goes out with what is known); 0: never wait
+    metadata_wait: float = setting(1.0, check=at_least(0, "must be 0 or more"))
+
+
+@dataclass(frozen=True)
 class RuleMatch:
     rule: str | None = None   # a rule name, `*` wildcards
     tag: str | None = None    # a tag, `*` wildcards
@@ -261,6 +286,7 @@ class Config:
     append_output: tuple[AppendOutput, ...] = ()
     static_fields: dict[str, str] = field(default_factory=dict)
     webserver: Webserver = field(default_factory=Webserver)
+    container_engines: ContainerEngines = field(default_factory=ContainerEngines)
     # tiercel: keep in the kernel the records no loaded rule could match (false: send every record
     # of the attached syscalls, for debugging; the alerts are the same)
     kernel_filter: bool = True

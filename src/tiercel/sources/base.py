@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from tiercel.container.registry import EngineOptions
 from tiercel.errors import TiercelError
 from tiercel.events.model import Event
 from tiercel.kfilter.tables import FilterTables
@@ -29,6 +30,7 @@ class CaptureOptions:
     syscalls: set[str] | None = None  # None: every syscall tiercel knows
     docker_socket: str | None = None  # None: the first of tiercel.container.docker.SOCKETS found
     containers: bool = True           # ask the container runtime for metadata
+    engines: EngineOptions = field(default_factory=EngineOptions)  # container_engines, --cri
 
 
 @dataclass

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Set
 
-from tiercel.container.docker import ContainerRegistry
+from tiercel.container.registry import Registry, make_registry
 from tiercel.errors import TiercelError
 from tiercel.events.decode import Decoder
 from tiercel.events.model import DIR_ENTER, Container, Event, Process
@@ -40,7 +40,7 @@ class LiveSource:
         self.probe: loader.Probe | None = None
         self._stopping = False
         self._started = False   # every part below exists
-        self.containers: ContainerRegistry | None = None
+        self.containers: Registry | None = None
         self._injected: deque[Event] = deque()  # events made outside the kernel (container starts)
         self._filter_seeded = False
         self._coalescing: frozenset[str] = frozenset()   # event types the kernel may coalesce
@@ -52,7 +52,10 @@ class LiveSource:
         self.probe = loader.compile_probe(self.table, self.opts.kernel_headers)
         loader.attach(self.probe, self.table, names)
         if self.opts.containers:
-            self.containers = ContainerRegistry(self.opts.docker_socket, self._container_started)
+            engines = self.opts.engines
+            if self.opts.docker_socket:
+                engines = dataclasses.replace(engines, docker_socket=self.opts.docker_socket)
+            self.containers = make_registry(engines, self._container_started)
             self.containers.start()
         self.enricher = Enricher(self.opts.host_proc, containers=self.containers)
         self.enricher.table.seed()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tiercel.container.docker import ContainerRegistry
+from tiercel.container.registry import Containers
 from tiercel.events.model import Event, Process
 from tiercel.state import fds, procfs
 from tiercel.state.processes import ProcessTable
@@ -125,7 +125,7 @@ class Enricher:
     """The state stage: owns the process table and applies events to it in arrival order."""
 
     def __init__(self, host_proc: Path = Path("/proc"), table: ProcessTable | None = None,
-                 containers: ContainerRegistry | None = None) -> None:
+                 containers: Containers | None = None) -> None:
         # `is None`, not `or`: an empty table is falsy, and an empty one given is still the one to use
         self.table = table if table is not None else ProcessTable(host_proc, containers=containers)
 

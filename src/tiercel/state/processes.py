@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tiercel.container import cgroup
-from tiercel.container.docker import ContainerRegistry
+from tiercel.container.registry import Containers
 from tiercel.events.model import Container, Event, Process
 from tiercel.state import procfs
 from tiercel.state.fds import O_CLOEXEC
@@ -21,7 +21,7 @@ CLONE_FILES = 0x00000400
 
 class ProcessTable:
     def __init__(self, host_proc: Path = Path("/proc"), users: UserTable | None = None,
-                 containers: ContainerRegistry | None = None) -> None:
+                 containers: Containers | None = None) -> None:
         self.host_proc = host_proc
         self.users = users if users is not None else UserTable(host_proc)
         self.containers = containers

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tiercel.container.docker import ContainerRegistry
+from tiercel.container.registry import Containers
 from tiercel.state.enrich import Enricher
 from tiercel.state.processes import ProcessTable
 from tiercel.testing.users import GROUPS, USERS, StaticUserTable
@@ -16,7 +16,7 @@ NO_PROC = Path("/nonexistent/tiercel-testing/proc")  # a host /proc with nothing
 
 
 def offline_enricher(users: Mapping[int, str] = USERS, groups: Mapping[int, str] = GROUPS,
-                     containers: ContainerRegistry | None = None, host_proc: Path = NO_PROC) -> Enricher:
+                     containers: Containers | None = None, host_proc: Path = NO_PROC) -> Enricher:
     """An Enricher whose process table starts empty, knows processes only from the events it is
     given (a task seen first is made up from its event), and names users from the dicts given."""
     table = ProcessTable(host_proc, users=StaticUserTable(users, groups), containers=containers)

@@ -2,7 +2,8 @@
 
 Host processes have the container id, name and type `host` (rules test `container.id != host`).
 Metadata fields are empty until the runtime has answered the container stage's lookup.
-Kubernetes fields come from the labels the kubelet puts on every container it starts.
+Kubernetes fields come from the container's pod sandbox where a CRI runtime answered (`Container.pod`),
+else from the labels the kubelet puts on every container it starts (a Docker-based node).
 
 `Container` attributes the event model does not carry yet (mounts, start_ts, ip, health checks) are
 read with `getattr(..., None)`; `mounts` is expected in the Docker API's shape: a list of dicts with
@@ -141,6 +142,40 @@ def _label_factory(arg: Any, _env: FieldEnv) -> Extractor:
     return _label(arg)
 
 
+def _pod_or_label(attr: str, key: str) -> Extractor:
+    """A pod attribute from the CRI pod sandbox, else the kubelet's container label."""
+    def get(ev: Event) -> str | None:
+        c = _container(ev)
+        if c is None:
+            return None
+        pod = getattr(c, "pod", None)
+        value = getattr(pod, attr, "") if pod is not None else ""
+        return value or c.labels.get(key)
+    return get
+
+
+def _pod_attr(attr: str, short: bool = False) -> Extractor:
+    def get(ev: Event) -> str | None:
+        pod = getattr(_container(ev), "pod", None)
+        value = getattr(pod, attr, "") if pod is not None else ""
+        return (value[:12] if short else value) or None
+    return get
+
+
+def _pod_labels(ev: Event) -> str | None:
+    pod = getattr(_container(ev), "pod", None)
+    if pod is None:
+        return None
+    return ", ".join(f"{k}:{v}" for k, v in pod.labels.items())
+
+
+def _pod_label_factory(arg: Any, _env: FieldEnv) -> Extractor:
+    def get(ev: Event) -> str | None:
+        pod = getattr(_container(ev), "pod", None)
+        return pod.labels.get(arg) if pod is not None else None
+    return get
+
+
 def _labels(ev: Event) -> str | None:
     c = _container(ev)
     if c is None:
@@ -192,10 +227,23 @@ FIELDS: tuple[FieldSpec, ...] = (
     spec("container.labels", "CHARBUF", "Every label of the container as key:value pairs.", _labels),
     spec("container.info", "CHARBUF", "Falco's output shorthand: container id and name.", _info),
     spec("k8s.pod.name", "CHARBUF", "Name of the Kubernetes pod the container belongs to.",
-         _label(POD_NAME)),
-    spec("k8s.ns.name", "CHARBUF", "Kubernetes namespace of the pod.", _label(POD_NAMESPACE)),
-    spec("k8s.pod.uid", "CHARBUF", "UID of the Kubernetes pod.", _label(POD_UID)),
+         _pod_or_label("name", POD_NAME)),
+    spec("k8s.ns.name", "CHARBUF", "Kubernetes namespace of the pod.",
+         _pod_or_label("namespace", POD_NAMESPACE)),
+    spec("k8s.pod.uid", "CHARBUF", "UID of the Kubernetes pod.", _pod_or_label("uid", POD_UID)),
     spec("k8s.pod.id", "CHARBUF", "UID of the Kubernetes pod (older name of k8s.pod.uid).",
-         _label(POD_UID)),
+         _pod_or_label("uid", POD_UID)),
+    spec("k8s.pod.label", "CHARBUF", "One label of the pod: k8s.pod.label[app] (CRI runtimes).",
+         factory=_pod_label_factory, arg=ArgKind.KEY),
+    spec("k8s.pod.labels", "CHARBUF", "Every label of the pod as key:value pairs (CRI runtimes).",
+         _pod_labels),
+    spec("k8s.pod.ip", "CHARBUF", "The pod's IP address; empty on the node's network (CRI runtimes).",
+         _pod_attr("ip")),
+    spec("k8s.pod.cni.json", "CHARBUF", "The CNI result the runtime kept for the pod (containerd).",
+         _pod_attr("cni_json")),
+    spec("k8s.pod.sandbox_id", "CHARBUF", "Short id of the pod's sandbox (CRI runtimes).",
+         _pod_attr("sandbox_id", short=True)),
+    spec("k8s.pod.full_sandbox_id", "CHARBUF", "Full id of the pod's sandbox (CRI runtimes).",
+         _pod_attr("sandbox_id")),
     spec("k8s.container.name", "CHARBUF", "Name of the container inside its pod.", _label(CONTAINER_NAME)),
 )
