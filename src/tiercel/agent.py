@@ -212,6 +212,7 @@ class Agent:
         self.started = False                  # the source started: the summary is due
         self.reloads = self.reloads_failed = 0
         self.exit_code = 0
+        self.stop_requests = 0
         self.lock = threading.Lock()
 
     def log(self, message: str, level: int = logging.INFO) -> None:
@@ -240,6 +241,9 @@ class Agent:
             self.exit_code = code
         if self.source is not None:
             self.source.interrupt()
+        self.stop_requests += 1
+        if self.stop_requests > 1:   # asked again (a second ^C or SIGTERM): no more waiting on outputs
+            self.dispatcher.abort_flush()
 
     def reload(self) -> bool:
         """Config and rules again; on any error the running ones stay and the errors are logged."""

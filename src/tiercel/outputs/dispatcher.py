@@ -221,6 +221,8 @@ class Dispatcher:
         self.rate = rate
         self.produced = 0
         self.throttled = 0        # refused by outputs.rate / max_burst before any queue
+        self.log = say
+        self._abort = False       # stop flushing now: set from a signal handler
         self._lock = threading.Lock()
         for w in self.workers:
             w.thread.start()
@@ -240,14 +242,27 @@ class Dispatcher:
             with contextlib.suppress(OSError):  # the next send reports it and is retried
                 w.output.reopen()
 
+    def abort_flush(self) -> None:
+        """Make a running or later `close` give up on what is still queued at once (counted
+        dropped). Only sets a flag: safe in a signal handler (a second SIGINT or SIGTERM)."""
+        self._abort = True
+
     def close(self, timeout: float) -> None:
-        """Flush every queue within `timeout` seconds in all; count what is left as dropped."""
-        deadline = time.monotonic() + timeout
+        """Flush every queue within `timeout` seconds in all, or until `abort_flush`; count what is
+        left as dropped. A flush still going after a second is said once."""
+        start = time.monotonic()
+        deadline = start + timeout
+        said = False
         for w in self.workers:
             w.stopping = True
             w.wake.set()
         for w in self.workers:
-            w.thread.join(max(0.0, deadline - time.monotonic()))
+            while w.thread.is_alive() and not self._abort and time.monotonic() < deadline:
+                w.thread.join(min(0.05, max(0.0, deadline - time.monotonic())))
+                if not said and w.thread.is_alive() and time.monotonic() - start >= 1.0:
+                    said = True
+                    self.log(f"tiercel: waiting up to {timeout:g} s for output {w.output.name} to "
+                             "take its queued alerts (stop again to drop them now)")
             if w.thread.is_alive():
                 w.abandon()
         for w in self.workers:
