@@ -1,7 +1,7 @@
 # The two commands of the README. Both install whatever is missing first (ci/setup.sh).
 ARGS ?=
 
-.PHONY: run test setup lint bench
+.PHONY: run test setup lint bench detection-report
 
 setup:
 	@ci/setup.sh
@@ -21,3 +21,7 @@ lint: setup
 
 bench: setup
 	.venv/bin/python bench/live_throughput.py
+
+# The attack and benign corpora, live, under tiercel's defaults and upstream Falco's rules (root).
+detection-report: setup
+	.venv/bin/python bench/detection_report.py

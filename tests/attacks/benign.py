@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - one workflow per line reads best as a table
 """The benign corpus: normal admin and developer work, each a shell script run in a scratch
 directory (@S). Nothing here needs the network; installs are replaced by what they read and run
 locally. Under the default rules none may raise an alert at Warning or above."""

@@ -21,8 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tiercel.generator import actions_container  # noqa: F401 - registers the container actions
-from tiercel.generator import actions_host, actions_net  # noqa: F401 - register
+from tiercel.generator import (  # noqa: F401 - register
+    actions_container,
+    actions_host,
+    actions_net,
+)
 from tiercel.generator.base import REGISTRY, Context
 
 HERE = Path(__file__).resolve().parent

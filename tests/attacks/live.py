@@ -58,7 +58,7 @@ def run_windows(agent_: Agent, items: Sequence[tuple[str, Callable[[], None], st
             w.error = f"{type(e).__name__}: {e}"
         for rule in wait_for:  # asynchronous alerts (container start): wait for them, bounded
             agent_.wait_alert(start, rule, {}, 15, lambda _a, _e: True)
-        end, token = agent_.barrier()
+        end, _ = agent_.barrier()
         w.alerts = [x for x in agent_.alerts[start:end] if "tiercel-barrier-" not in x.get("output", "")]
         start = end
     return out

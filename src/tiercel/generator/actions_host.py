@@ -233,7 +233,7 @@ def proc_mem(ctx: Context) -> dict[str, Any]:
 LIBC = "import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); "
 
 
-@action("Change thread namespace", maturity="incubating")
+@action("Change thread namespace")
 def setns(ctx: Context) -> dict[str, Any]:
     """setns into the process's own UTS namespace."""
     pid = ctx.helper(LIBC + "fd = os.open('/proc/self/ns/uts', os.O_RDONLY); "
@@ -241,7 +241,7 @@ def setns(ctx: Context) -> dict[str, Any]:
     return {"proc.pid": pid, "proc.name": HELPER_NAME}
 
 
-@action("Change namespace privileges via unshare", maturity="incubating")
+@action("Change namespace privileges via unshare")
 def unshare(ctx: Context) -> dict[str, Any]:
     """unshare(CLONE_NEWUTS) in a child."""
     pid = ctx.helper(LIBC + "assert libc.unshare(0x04000000) == 0")
