@@ -12,6 +12,7 @@ from tiercel.config.binding import bind
 from tiercel.config.overrides import apply_override
 from tiercel.config.schema import Config
 from tiercel.config.yamlfile import ConfigError, empty_mapping, read_file, where
+from tiercel.errors import printable
 
 
 def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -30,7 +31,8 @@ def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str
         apply_override(root, arg, errors)
     cfg = bind(Config, root, errors, warnings)
     if errors:
-        raise ConfigError("invalid configuration (nothing was started):\n  " + "\n  ".join(errors))
+        raise ConfigError("invalid configuration (nothing was started):\n  "
+                          + "\n  ".join(printable(e) for e in errors))
     given = {str(k.value) for k, _ in root.value}
     if cfg.rules_file is not None and "rules_files" not in given:  # Falco's older name
         old = cfg.rules_file

@@ -12,7 +12,7 @@ import re
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from tiercel.config.yamlfile import compose, empty_mapping, mark, where, yaml_problems
+from tiercel.config.yamlfile import compose, empty_mapping, mark, where, yaml_problems, yaml_reason
 
 _STEP = re.compile(r"([A-Za-z0-9_]+)|\[(\d+)\]")
 
@@ -28,7 +28,7 @@ def apply_override(root: MappingNode, arg: str, errors: list[str]) -> None:
     try:
         value = compose(text or "''", label) or ScalarNode("tag:yaml.org,2002:null", "")
     except yaml.YAMLError as e:
-        errors.append(f"{label}: not a valid YAML value: {getattr(e, 'problem', e)}")
+        errors.append(f"{label}: not a valid YAML value: {yaml_reason(e)}")
         return
     except RecursionError:  # only without libyaml
         errors.append(f"{label}: not a valid YAML value: nested too deeply")

@@ -17,7 +17,7 @@ import yaml
 from yaml.error import Mark
 from yaml.nodes import MappingNode, Node
 
-from tiercel.errors import TiercelError
+from tiercel.errors import TiercelError, printable
 from tiercel.safeyaml import FileRefused, read_text, tree_problems
 
 try:  # libyaml: fast, and it bounds nesting itself (PyYAML's own composer recurses in Python)
@@ -42,13 +42,20 @@ def read_file(path: Path) -> Node | None:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(e, 'problem', e)}") from e
+        raise ConfigError(printable(f"{where}: not valid YAML: {yaml_reason(e)}")) from e
     except RecursionError:  # only without libyaml
         raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
     problems = [] if root is None else yaml_problems(root)
     if problems:
-        raise ConfigError("invalid configuration (nothing was started):\n  " + "\n  ".join(problems))
+        raise ConfigError("invalid configuration (nothing was started):\n  "
+                          + "\n  ".join(printable(p) for p in problems))
     return root
+
+
+def yaml_reason(e: yaml.YAMLError) -> str:
+    """What PyYAML or libyaml found, in one line (without the position they append)."""
+    problem = getattr(e, "problem", None) or getattr(e, "reason", None)
+    return str(problem) if problem else str(e).splitlines()[0]
 
 
 def yaml_problems(root: Node, label: str | None = None) -> list[str]:

@@ -90,7 +90,11 @@ def _unsurrogate(text: str) -> str:
         text.encode()
         return text
     except UnicodeEncodeError:
+        pass
+    try:  # bytes that surrogateescape carried: \xNN
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # other lone surrogates (not from a decoded byte): \udNNN
+        return text.encode("utf-8", "backslashreplace").decode()
 
 
 def json_line(alert: Alert, fmt: Format) -> bytes:

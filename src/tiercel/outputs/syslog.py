@@ -52,8 +52,7 @@ class SyslogOutput:
     def message(self, item: Item) -> bytes:
         a = item.alert
         pri = self.facility * 8 + NAMES.index(a.priority)
-        secs, frac = divmod(a.time, 1_000_000_000)
-        stamp = datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac // 1000:06d}Z"
+        stamp = _timestamp(a.time)
         head = f"<{pri}>1 {stamp} {_header_word(a.hostname, 255)} {self.app} {self.pid} alert - "
         msg = head.encode() + item.line(self.fmt)
         return msg if self.stream else msg[:MAX_DATAGRAM]
@@ -112,3 +111,12 @@ class SyslogOutput:
         if self.sock is not None:
             sock, self.sock = self.sock, None
             sock.close()
+
+
+def _timestamp(ns: int) -> str:
+    """RFC 5424's TIMESTAMP (microseconds), or '-' (NILVALUE) for a time beyond year 9999."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    try:
+        return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac // 1000:06d}Z"
+    except (OverflowError, ValueError, OSError):
+        return "-"

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tiercel.errors import printable
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -75,7 +77,8 @@ class Diagnostic:
         where = f"{self.span}: " if self.span else ""
         tag = "warning: " if self.severity == WARNING else ""
         chain = " -> ".join(self.context)
-        return f"{where}{tag}{chain}: {self.message}" if chain else f"{where}{tag}{self.message}"
+        line = f"{where}{tag}{chain}: {self.message}" if chain else f"{where}{tag}{self.message}"
+        return printable(line)  # names from the file may hold line breaks or bidi overrides
 
     def to_dict(self) -> dict[str, Any]:
         span = self.span
