@@ -12,6 +12,7 @@ control thread, the source, then every output queue is flushed within
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import socket
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import tiercel
 from tiercel import node
 from tiercel.app import Step, run_steps
 from tiercel.config import DEFAULT_RULES as CONFIG_DEFAULT_RULES
@@ -36,10 +38,13 @@ from tiercel.outputs.alert import Alert, make_alert
 from tiercel.outputs.append import Extras
 from tiercel.outputs.build import build_dispatcher
 from tiercel.outputs.dispatcher import Dispatcher, OutputStats
+from tiercel.outputs.hold import MetadataWait, snapshot, waiting_for
 from tiercel.priority import NAMES, SHORT
 from tiercel.rules import Ruleset, load_rules
+from tiercel.rules.matching.ruleset import CompiledRule
 from tiercel.sources.base import CaptureOptions, Counters, Sink, Source
 from tiercel.telemetry.stats import AgentStats, render_text
+from tiercel.telemetry.versions import engine_version
 from tiercel.telemetry.webserver import WebServer
 
 DEFAULT_RULES = Path(CONFIG_DEFAULT_RULES)
@@ -137,6 +142,9 @@ class Matcher:
         self.hostname = os.environ.get("FALCO_HOSTNAME") or socket.gethostname()  # as Falco
         self.by_rule: Counter[str] = Counter()
         self.by_priority: Counter[str] = Counter()
+        # (rule, priority, source, tags): Falco's falcosecurity_falco_rules_matches_total labels
+        self.matches: Counter[tuple[str, str, str, tuple[str, ...]]] = Counter()
+        self.hold: MetadataWait | None = None   # set for a live source asking a container runtime
         self.retired_rule_errors = 0   # counted by the rulesets that reloads replaced
         self.current = _current(ruleset, dispatcher, extras, cfg)
 
@@ -157,12 +165,23 @@ class Matcher:
     def __call__(self, ev: Event) -> None:
         ruleset, dispatcher, extras, iso = self.current
         for m in ruleset.match(ev):
-            alert = make_alert(m.rule, ev, hostname=self.hostname, time_iso8601=iso)
-            if extras is not None:
-                alert = extras.apply(alert, m.rule, ev)
-            self.by_rule[alert.rule] += 1
-            self.by_priority[alert.priority] += 1
-            dispatcher.emit(alert)
+            rule = m.rule
+            self.by_rule[rule.name] += 1
+            self.by_priority[NAMES[rule.priority]] += 1
+            self.matches[rule.name, NAMES[rule.priority], rule.source, tuple(rule.tags)] += 1
+            container = waiting_for(ev) if self.hold is not None else None
+            if self.hold is not None and container is not None:  # its metadata is on its way
+                self.hold.hold(container, functools.partial(self.render, rule, snapshot(ev), extras, iso))
+                continue
+            dispatcher.emit(self.render(rule, ev, extras, iso))
+
+    def render(self, rule: CompiledRule, ev: Event, extras: Extras | None, iso: bool) -> Alert:
+        alert = make_alert(rule, ev, hostname=self.hostname, time_iso8601=iso)
+        return extras.apply(alert, rule, ev) if extras is not None else alert
+
+    def emit_current(self, alert: Alert) -> None:
+        """A held alert goes to the outputs of now (a reload may have replaced those of its match)."""
+        self.current[1].emit(alert)
 
     def summary(self, err: IO[str]) -> None:
         print(f"Events detected: {sum(self.by_rule.values())}", file=err)
@@ -214,6 +233,7 @@ class Agent:
         self.exit_code = 0
         self.stop_requests = 0
         self.lock = threading.Lock()
+        self.held: MetadataWait | None = None   # the metadata wait, once stopped (its counts)
 
     def log(self, message: str, level: int = logging.INFO) -> None:
         self.logger.log(level, message)
@@ -267,6 +287,8 @@ class Agent:
             self._attach_more(ruleset)
             self._load_filter(ruleset, cfg)
             self.matcher.swap(ruleset, self.dispatcher, extras, cfg)
+            if self.matcher.hold is not None:
+                self.matcher.hold.wait_s = cfg.container_engines.metadata_wait
             self.cfg = cfg
             if old is not None:
                 old.close(cfg.outputs_queue.flush_timeout)
@@ -296,6 +318,7 @@ class Agent:
 
     def snapshot(self) -> AgentStats:
         counts = self.source.counters if self.source is not None else Counters()
+        hold = self.matcher.hold or self.held
         merged: dict[str, OutputStats] = {}
         produced = throttled = 0
         for d in [*self.retired, self.dispatcher]:
@@ -309,7 +332,12 @@ class Agent:
                           rule_errors=self.matcher.rule_errors, produced=produced,
                           throttled=throttled, outputs=merged, by_rule=Counter(self.matcher.by_rule),
                           reloads=self.reloads, reloads_failed=self.reloads_failed,
-                          rules_loaded=len(self.matcher.ruleset.enabled_rules()))
+                          rules_loaded=len(self.matcher.ruleset.enabled_rules()),
+                          filtered=counts.filtered, lost_by_kind=dict(counts.lost_by_kind),
+                          alerts_waited=hold.waited if hold is not None else 0,
+                          alerts_incomplete=hold.incomplete if hold is not None else 0,
+                          matches=Counter(self.matcher.matches), version=tiercel.__version__,
+                          engine_version=engine_version(), hostname=self.matcher.hostname)
 
     def run(self) -> int:
         from tiercel.control import Control
@@ -321,6 +349,7 @@ class Agent:
         steps = [
             Step("summary", stop=self._final_report),   # first, so that it is printed last
             Step("outputs", stop=self._close_outputs),
+            Step("metadata wait", self._start_hold, self._stop_hold),   # before the outputs' flush
             Step("signals", control.install),
             Step("source", self._start_source, source.stop),
             Step("control thread", control.start, control.stop),
@@ -337,6 +366,18 @@ class Agent:
         self.source.start()
         self.started = True
         self._load_filter(self.matcher.ruleset, self.cfg)
+
+    def _start_hold(self) -> None:
+        """Alerts of a container whose metadata is being fetched wait for it (live, with a runtime)."""
+        wait = self.cfg.container_engines.metadata_wait
+        if self.opts.trace is None and self.opts.capture.containers and wait > 0:
+            self.matcher.hold = MetadataWait(wait, self.matcher.emit_current)
+
+    def _stop_hold(self) -> None:
+        hold, self.matcher.hold = self.matcher.hold, None
+        if hold is not None:
+            hold.stop()
+            self.held = hold
 
     def _close_outputs(self) -> None:
         self.dispatcher.close(self.cfg.outputs_queue.flush_timeout)

@@ -27,11 +27,22 @@ class AgentStats:
     reloads: int = 0
     reloads_failed: int = 0
     rules_loaded: int = 0
+    filtered: int = 0          # records the kernel filter kept in the kernel (no rule could match)
+    lost_by_kind: dict[str, int] = field(default_factory=dict)  # rule, state, clone, exit, reserved
+    alerts_waited: int = 0     # alerts held for their container's metadata (outputs/hold.py)
+    alerts_incomplete: int = 0  # of those, sent without it (the runtime had not answered in time)
+    # (rule, priority, source, tags) -> matches: Falco's falcosecurity_falco_rules_matches_total
+    matches: Counter[tuple[str, str, str, tuple[str, ...]]] = field(default_factory=Counter)
+    version: str = ""
+    engine_version: str = ""
+    hostname: str = ""
 
 
 def render_text(s: AgentStats) -> str:
     lines = [f"tiercel: {s.events} events, {s.lost} lost in the kernel, {s.produced} alerts "
              f"({s.throttled} throttled), {s.reloads} reloads ({s.reloads_failed} failed)",
+             f"tiercel: {s.alerts_waited} alerts waited for container metadata, "
+             f"{s.alerts_incomplete} sent without it",
              f"tiercel: errors: {s.decode_errors} undecodable records, {s.event_errors} failed events, "
              f"{s.rule_errors} failed rule evaluations"]
     for name, o in s.outputs.items():
@@ -73,6 +84,14 @@ def render_prometheus(s: AgentStats) -> str:
            [(f'{{output="{_label(name)}"}}', o.retried) for name, o in s.outputs.items()])
     metric("output_queued", "gauge", "Alerts waiting in each output's queue.",
            [(f'{{output="{_label(name)}"}}', o.queued) for name, o in s.outputs.items()])
+    metric("alerts_metadata_waited_total", "counter",
+           "Alerts held until their container's metadata arrived (or the wait ended).",
+           [("", s.alerts_waited)])
+    metric("alerts_metadata_incomplete_total", "counter",
+           "Alerts sent without their container's metadata (the runtime had not answered in time).",
+           [("", s.alerts_incomplete)])
+    metric("kernel_records_filtered_total", "counter",
+           "Records the kernel filter kept in the kernel (no loaded rule could match).", [("", s.filtered)])
     metric("rules_loaded", "gauge", "Enabled rules.", [("", s.rules_loaded)])
     metric("reloads_total", "counter", "Reloads by result.",
            [('{result="ok"}', s.reloads - s.reloads_failed), ('{result="failed"}', s.reloads_failed)])

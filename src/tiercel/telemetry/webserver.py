@@ -1,16 +1,20 @@
-"""The optional web server: `/healthz` (Kubernetes liveness) and `/metrics` (Prometheus).
+"""The optional web server: `/healthz` (Kubernetes probes), `/metrics` (Prometheus: Falco's
+`falcosecurity_*` names, then tiercel's own `tiercel_*`) and `/versions` (JSON).
 
 Bound to loopback unless `webserver.listen_address` says otherwise; it serves from its own thread.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tiercel.config import Webserver
+from tiercel.telemetry import falco_metrics
 from tiercel.telemetry.stats import AgentStats, render_prometheus
+from tiercel.telemetry.versions import versions
 
 
 class WebServer:
@@ -23,8 +27,11 @@ class WebServer:
                 if path == healthz:
                     self._reply(200, "application/json", b'{"status":"ok"}')
                 elif path == "/metrics" and metrics:
-                    body = render_prometheus(snapshot()).encode()
-                    self._reply(200, "text/plain; version=0.0.4", body)
+                    stats = snapshot()
+                    body = falco_metrics.render(stats) + render_prometheus(stats).encode()
+                    self._reply(200, "text/plain; version=0.0.4; charset=utf-8", body)
+                elif path == "/versions":
+                    self._reply(200, "application/json", json.dumps(versions()).encode())
                 else:
                     self._reply(404, "text/plain", b"not found\n")
 
