@@ -158,6 +158,10 @@ def run(
         "--version", help="the version (JSON with json_output=true)")] = False,
     pidfile: Annotated[Path | None, typer.Option(
         "-P", "--pidfile", help="write the agent's pid here")] = None,
+    config_schema: Annotated[bool, typer.Option(
+        "--config-schema", help="the configuration file's JSON Schema, and exit")] = False,
+    rule_schema: Annotated[bool, typer.Option(
+        "--rule-schema", help="a rules file's JSON Schema, and exit")] = False,
     cri: Annotated[list[str] | None, typer.Option(
         "--cri", help="CRI runtime socket to ask for container and pod metadata (repeatable, tried in "
         "order; replaces container_engines.cri.sockets)")] = None,
@@ -176,6 +180,11 @@ def run(
         host_proc = Path(os.environ.get("HOST_ROOT", "") + "/proc")
     if seconds is not None:
         duration = seconds
+    if config_schema or rule_schema:
+        from tiercel import falco_flags
+
+        raise typer.Exit(falco_flags.config_schema(sys.stdout) if config_schema
+                         else falco_flags.rule_schema(sys.stdout))
     if (list_rules or describe is not None or list_source is not None or list_events
             or validate_files or support or version or dry_run):
         raise typer.Exit(_falco_flag(

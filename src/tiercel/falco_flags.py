@@ -8,6 +8,8 @@
     --dry-run          config and rules loaded and checked, nothing started
     --support          version, system, configuration and rule files with their digests, as JSON
     --version          the version (JSON with -o json_output=true)
+    --config-schema    the configuration file's JSON Schema
+    --rule-schema      a rules file's JSON Schema
 """
 
 from __future__ import annotations
@@ -85,6 +87,20 @@ def validate(files: Sequence[Path], json_out: bool, out: TextIO) -> int:
     from tiercel.rules import validate_command
 
     return validate_command(list(files), json_out=json_out, out=out)
+
+
+def config_schema(out: IO[str]) -> int:
+    from tiercel.config.json_schema import config_schema as schema
+
+    _dump(schema(), out)
+    return 0
+
+
+def rule_schema(out: IO[str]) -> int:
+    from tiercel.rules.files.json_schema import rule_schema as schema
+
+    _dump(schema(), out)
+    return 0
 
 
 def version_doc() -> dict[str, Any]:

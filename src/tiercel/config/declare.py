@@ -54,12 +54,18 @@ def ignored(why: str) -> Any:
     return field(default=None, metadata={"ignored": why})
 
 
+def _described(check: Check, schema: dict[str, Any]) -> Check:
+    """The check, carrying what it asks as JSON Schema keywords (for `--config-schema`)."""
+    check.json_schema = schema  # type: ignore[attr-defined]
+    return check
+
+
 def one_of(allowed: tuple[str, ...]) -> Check:
     """A word from `allowed`, any case, kept as written (for words defined elsewhere, e.g. priority.py;
     a `Literal` type says the same for words defined in the schema)."""
     def check(value: str) -> str | None:
         return None if value.lower() in allowed else not_one_of(value, allowed)
-    return check
+    return _described(check, {"x-words": list(allowed)})
 
 
 def not_one_of(value: str, allowed: tuple[str, ...]) -> str:
@@ -69,23 +75,26 @@ def not_one_of(value: str, allowed: tuple[str, ...]) -> str:
 def in_range(low: float, high: float, problem: Callable[[float], str]) -> Check:
     def check(value: float) -> str | None:
         return None if low <= value <= high else problem(value)
-    return check
+    return _described(check, {"minimum": low, "maximum": high})
 
 
 def at_least(low: float, problem: str) -> Check:
     def check(value: float) -> str | None:
         return None if value >= low else problem
-    return check
+    return _described(check, {"minimum": low})
 
 
 def above(low: float, problem: str) -> Check:
     def check(value: float) -> str | None:
         return None if value > low else problem
-    return check
+    return _described(check, {"exclusiveMinimum": low})
 
 
-def port_number(value: int) -> str | None:
+def _port_number(value: int) -> str | None:
     return None if 1 <= value <= 65535 else f"{value} is not a port number (1 to 65535)"
+
+
+port_number = _described(_port_number, {"minimum": 1, "maximum": 65535})
 
 
 @dataclass(frozen=True)
