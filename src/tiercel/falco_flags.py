@@ -23,7 +23,6 @@ from typing import IO, Any, TextIO
 import orjson
 
 from tiercel.config import Config
-from tiercel.priority import NAMES
 
 
 def _dump(doc: Any, out: IO[str]) -> None:
@@ -42,12 +41,12 @@ def describe_rules(cfg: Config, only: str | None, out: IO[str]) -> int:
     if only is not None and not rules:
         out.write(f"tiercel: no rule named '{only}'\n")
         return 1
-    if cfg.json_output:
-        _dump({"rules": [{"info": {"name": r.name, "description": r.desc, "condition": r.condition,
-                                   "output": r.output.template,
-                                   "priority": NAMES[r.priority], "source": r.source,
-                                   "tags": list(r.tags), "enabled": r.enabled}}
-                         for r in rules]}, out)
+    if cfg.json_output:  # Falco's document: rules, macros and lists with their details
+        from tiercel.rules import LoadResult, rule_files
+        from tiercel.rules.files.describe import describe, read_sources
+
+        sources = read_sources(rule_files(cfg.rules_files, LoadResult()))
+        _dump(describe(sources, rules, only), out)
         return 0
     width = max((len(r.name) for r in rules), default=0)
     out.write(f"{'Rule':<{width}}  Description\n{'----':<{width}}  -----------\n")
