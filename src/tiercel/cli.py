@@ -280,6 +280,35 @@ def validate(
     raise typer.Exit(validate_command(rules))
 
 
+@app.command()
+def explain(
+    rule: Annotated[str, typer.Argument(help="the rule's name")],
+    rules: Annotated[list[Path] | None, typer.Option(
+        "-r", "--rules", help="rule file or directory (repeatable; default: the shipped rules)")] = None,
+    trace: Annotated[Path | None, typer.Option("-e", help="a .scap capture")] = None,
+    events_file: Annotated[Path | None, typer.Option(
+        "--events", help="events as JSON field maps (an object, a list, or JSON lines)")] = None,
+    event: Annotated[list[int] | None, typer.Option(
+        "--event", help="explain this evt.num (repeatable)")] = None,
+    all_events: Annotated[bool, typer.Option(
+        "--all-events", help="every event of the rule's event types, matched or not")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="JSON instead of text")] = False,
+) -> None:
+    """Why RULE matched an event or why not: its condition as a tree, each part's value and the
+    field values it read (default: the first 5 events it matched)."""
+    try:
+        from tiercel.config.schema import DEFAULT_RULES
+        from tiercel.explaining import run_explain
+    except ImportError as e:
+        raise _import_failed("the rules engine", e) from None
+    try:
+        raise typer.Exit(run_explain(rule, rules or [Path(DEFAULT_RULES)], capture=trace,
+                                     events_file=events_file, nums=list(event or ()),
+                                     all_events=all_events, as_json=json_out, out=sys.stdout))
+    except TiercelError as e:
+        _fail(e)
+
+
 @app.command("list-fields")
 def list_fields(
     json_out: Annotated[bool, typer.Option("--json", help="JSON instead of text")] = False,
