@@ -309,6 +309,20 @@ def explain(
         _fail(e)
 
 
+@app.command("test")
+def rule_unit_tests(
+    paths: Annotated[list[Path], typer.Argument(
+        help="rules directories (their tests/*.yaml), rule files (tests/NAME beside them) or test files")],
+) -> None:
+    """Run rule unit tests (events as field maps, or a capture's events, and the rules expected to
+    fire and not to fire); every failure with file:line:col; exit 1 on a failure."""
+    try:
+        from tiercel.rule_tests import run_tests
+    except ImportError as e:
+        raise _import_failed("the rules engine", e) from None
+    raise typer.Exit(run_tests(paths, sys.stdout))
+
+
 @app.command("list-fields")
 def list_fields(
     json_out: Annotated[bool, typer.Option("--json", help="JSON instead of text")] = False,
