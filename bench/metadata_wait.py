@@ -35,7 +35,8 @@ def main() -> None:
     for _ in range(50):
         done = threading.Event()
         sent: list[float] = []
-        hold = MetadataWait(5.0, lambda a: (sent.append(time.perf_counter()), done.set()))
+        hold = MetadataWait(5.0, lambda a, sent=sent, done=done: (
+            sent.append(time.perf_counter()), done.set()))
         c = Container(id="0123456789ab", full_id="0" * 64)
         hold.hold(c, lambda: None)  # type: ignore[arg-type, return-value]
         time.sleep(0.02)

@@ -23,7 +23,7 @@ def lab() -> Iterator[Lab]:
             host = TestHost.create()
             ctx.cleanups.append(host.close)
             the_lab.target = ctx.target = host.target
-        except Exception:  # noqa: S110 - network behaviours are then skipped with the reason
+        except Exception:  # network behaviours are then skipped with the reason
             pass
         if actions_container._docker() is None:
             actions_container.container(ctx)  # started before the first barrier: no action's doing
