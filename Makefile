@@ -12,6 +12,7 @@ run: setup
 test: setup
 	@ci/test-deps.sh
 	.venv/bin/ruff check src tests bench
+	.venv/bin/mypy --strict src
 	.venv/bin/pytest -q -ra tests
 
 # ruff, and mypy --strict on the package (pyproject.toml [tool.mypy]).

@@ -31,8 +31,7 @@ def container(ctx: Context) -> str:
                     "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
                     ctx.image, "sleep", "3600")
         ctx.container = name
-        ctx.cleanups.append(lambda: subprocess.run(["docker", "rm", "-f", name], check=False,
-                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        ctx.cleanups.append(lambda: _remove(name))
     return ctx.container
 
 
@@ -101,8 +100,7 @@ def sensitive_mount_container(ctx: Context) -> dict[str, Any]:
     name = f"{ctx.tag}-mount"
     cid = _docker_run("run", "-d", "--rm", "--name", name, "--network", "none", "-v", "/etc:/host-etc:ro",
                       ctx.image, "sleep", "60")
-    ctx.cleanups.append(lambda: subprocess.run(["docker", "rm", "-f", name], check=False,
-                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    ctx.cleanups.append(lambda: _remove(name))
     return {"container.id": cid[:12], "container.name": name}
 
 
@@ -115,3 +113,8 @@ def network_tool_in_container(ctx: Context) -> dict[str, Any]:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _exec(ctx, "busybox", "rm", "/bin/nmap")
     return {"proc.name": "nmap", **_cid(ctx)}
+
+
+def _remove(name: str) -> None:
+    subprocess.run(["docker", "rm", "-f", name], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
