@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.livecapture import LiveCapture
+from tiercel.container.registry import Registry
 from tiercel.events.model import Event
 
 pytestmark = pytest.mark.live
@@ -40,16 +41,20 @@ def test_dockerd_restart_while_capturing() -> None:
         pytest.skip("the running dockerd was not started by ci/test-deps.sh; not stopping it")
     hostnames: list[Event] = []
     with LiveCapture(keep=lambda e: e.type == "openat" and e.args.get("name") == "/etc/hostname") as cap:
-        reg = cap.source.containers
-        assert reg is not None
+        containers = cap.source.containers
+        assert isinstance(containers, Registry) and containers.docker is not None
+        reg = containers.docker  # the Docker side of the combined registry is the one stopped here
         reg.log = log = io.StringIO()
-        os.kill(pid, signal.SIGTERM)
-        cap.poll_until(lambda: gone(pid), timeout=60)
-        unknown = reg.get("docker", "c" * 64)  # a lookup while the runtime is away
-        subprocess.run(["cat", "/etc/hostname"], check=True, capture_output=True)
-        cap.poll_until(lambda: len(cap.events) >= 1 and "not answering" in log.getvalue())
-        hostnames.extend(cap.events)
-        subprocess.run([str(ROOT / "ci" / "test-deps.sh")], check=True)
+        try:
+            os.kill(pid, signal.SIGTERM)
+            cap.poll_until(lambda: gone(pid), timeout=60)
+            unknown = reg.get("docker", "c" * 64)  # a lookup while the runtime is away
+            subprocess.run(["cat", "/etc/hostname"], check=True, capture_output=True)
+            cap.poll_until(lambda: len(cap.events) >= 1 and "not answering" in log.getvalue())
+            hostnames.extend(cap.events)
+        finally:
+            # whatever happened above, the tests after this one need their Docker engine back
+            subprocess.run([str(ROOT / "ci" / "test-deps.sh")], check=True)
         name = f"tiercel-back-{os.getpid()}"
         try:
             full = subprocess.run(["/usr/bin/docker", "run", "-d", "--network", "none", "--name", name,
