@@ -44,6 +44,7 @@ from tiercel.rules import Ruleset, load_rules
 from tiercel.rules.matching.ruleset import CompiledRule
 from tiercel.sources.base import CaptureOptions, Counters, Sink, Source
 from tiercel.telemetry.stats import AgentStats, render_text
+from tiercel.telemetry.tables import measure as measure_state
 from tiercel.telemetry.versions import engine_version
 from tiercel.telemetry.webserver import WebServer
 
@@ -337,7 +338,8 @@ class Agent:
                           alerts_waited=hold.waited if hold is not None else 0,
                           alerts_incomplete=hold.incomplete if hold is not None else 0,
                           matches=Counter(self.matcher.matches), version=tiercel.__version__,
-                          engine_version=engine_version(), hostname=self.matcher.hostname)
+                          engine_version=engine_version(), hostname=self.matcher.hostname,
+                          state=measure_state(self.source))
 
     def run(self) -> int:
         from tiercel.control import Control

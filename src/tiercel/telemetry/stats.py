@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tiercel.outputs.dispatcher import OutputStats
+from tiercel.telemetry.tables import StateSizes
 
 
 @dataclass
@@ -36,6 +37,7 @@ class AgentStats:
     version: str = ""
     engine_version: str = ""
     hostname: str = ""
+    state: StateSizes = field(default_factory=StateSizes)   # the state tables' sizes now
 
 
 def render_text(s: AgentStats) -> str:
@@ -44,7 +46,9 @@ def render_text(s: AgentStats) -> str:
              f"tiercel: {s.alerts_waited} alerts waited for container metadata, "
              f"{s.alerts_incomplete} sent without it",
              f"tiercel: errors: {s.decode_errors} undecodable records, {s.event_errors} failed events, "
-             f"{s.rule_errors} failed rule evaluations"]
+             f"{s.rule_errors} failed rule evaluations",
+             f"tiercel: state: {s.state.processes} processes, {s.state.threads} threads, "
+             f"{s.state.fds} fds, {s.state.containers} containers"]
     for name, o in s.outputs.items():
         lines.append(f"tiercel: output {name}: {o.offered} offered, {o.delivered} delivered, "
                      f"{o.dropped} dropped ({o.dropped_full} queue full, {o.dropped_failed} failed), "
@@ -93,6 +97,11 @@ def render_prometheus(s: AgentStats) -> str:
     metric("kernel_records_filtered_total", "counter",
            "Records the kernel filter kept in the kernel (no loaded rule could match).", [("", s.filtered)])
     metric("rules_loaded", "gauge", "Enabled rules.", [("", s.rules_loaded)])
+    metric("state_processes", "gauge", "Processes in the process table.", [("", s.state.processes)])
+    metric("state_threads", "gauge", "Threads in the process table.", [("", s.state.threads)])
+    metric("state_fds", "gauge", "File descriptors in the processes' fd tables.", [("", s.state.fds)])
+    metric("state_containers", "gauge", "Containers the runtime registries hold.",
+           [("", s.state.containers)])
     metric("reloads_total", "counter", "Reloads by result.",
            [('{result="ok"}', s.reloads - s.reloads_failed), ('{result="failed"}', s.reloads_failed)])
     return "\n".join(out) + "\n"

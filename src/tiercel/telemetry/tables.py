@@ -1,0 +1,38 @@
+"""The state tables' sizes, for /metrics (`tiercel_state_*`): processes, threads, fds, containers.
+
+Measured from the web server's thread while the event loop changes the tables: each dict is copied in
+one C call (atomic under the GIL) before it is walked. A source without state (not started) is all 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StateSizes:
+    processes: int = 0     # the process table (tgid -> process)
+    threads: int = 0       # tid -> process
+    fds: int = 0           # fd entries, a table shared by CLONE_FILES counted once
+    containers: int = 0    # containers the runtimes' registries hold
+
+
+def measure(source: Any) -> StateSizes:
+    """The sizes of `source`'s process table (its `enricher.table`) and container registry."""
+    table = getattr(getattr(source, "enricher", None), "table", None)
+    if table is None:
+        return StateSizes(containers=_containers(getattr(source, "containers", None)))
+    procs = list(table.procs.values())
+    fd_tables = {id(t): len(t) for t in [p.fds for p in procs]}
+    return StateSizes(processes=len(procs), threads=len(table.threads), fds=sum(fd_tables.values()),
+                      containers=_containers(getattr(source, "containers", None)))
+
+
+def _containers(registry: Any) -> int:
+    """Containers cached by a Registry's runtimes (docker, cri), or by a single runtime's registry."""
+    if registry is None:
+        return 0
+    parts = [getattr(registry, k, None) for k in ("docker", "cri")]
+    caches = [p.cache for p in parts if p is not None] or [getattr(registry, "cache", {})]
+    return sum(len(c) for c in caches)
