@@ -1,18 +1,21 @@
 """What every output shares: the queued item, its renderings, and the Output protocol.
 
 An alert is rendered at most once per format, by whichever output worker asks first, so capture only
-pays for queueing. Every rendering is one line that cannot forge a second: JSON escapes control
-characters itself; the text form escapes them (`\\n` -> `\\x0a`); strings that carry undecodable bytes
-(lone surrogates from `surrogateescape`) become `\\xNN` escapes instead of breaking the encoder, and
-values JSON cannot carry faithfully (integers wider than 64 bits, NaN, bytes, other types) become
-strings: rendering an alert never fails on what its fields hold.
+pays for queueing. Every rendering is one line that cannot forge a second or hide text: the message
+(`output`) is the same escaped text in both forms (event data escaped as it was rendered, see
+tiercel.rules.output; control, invisible and direction characters of the rest escaped here, so
+`\\n` -> `\\x0a`, U+202E -> `\\u202e`); JSON escapes the controls of the other values itself and keeps
+the rest as UTF-8, for JSON readers. Strings that carry undecodable bytes (lone surrogates from
+`surrogateescape`) become `\\xNN` escapes instead of breaking the encoder, and values JSON cannot
+carry faithfully (integers wider than 64 bits, NaN, bytes, other types) become strings: rendering
+an alert never fails on what its fields hold.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +23,7 @@ from typing import Any, Protocol
 import orjson
 
 from tiercel.outputs.alert import Alert, to_json, to_json_falco031
+from tiercel.rules.output import escape_text
 
 
 @dataclass(frozen=True)
@@ -75,14 +79,9 @@ class Output(Protocol):
     def close(self) -> None: ...
 
 
-# C0, DEL and C1 controls, plus the Unicode line and paragraph separators some log viewers split on.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
 def one_line(text: str) -> str:
-    """`text` with every control character escaped, so it is one line whatever it held."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", _unsurrogate(text))
+    """`text` with every control, invisible and direction character escaped: one line, all shown."""
+    return escape_text(text)
 
 
 def _unsurrogate(text: str) -> str:
@@ -106,6 +105,8 @@ def json_line(alert: Alert, fmt: Format) -> bytes:
     JSON-safe first (`jsonable`): such values become strings, the rest stay as they were.
     """
     def encode(a: Alert, output: bool, tags: bool) -> str:
+        if (text := escape_text(a.output)) is not a.output:  # the same text as the text line
+            a = dataclasses.replace(a, output=text)
         if fmt.falco031:
             return to_json_falco031(a, output, tags)
         return to_json(a, output, tags, fmt.include_message, fmt.include_output_fields)

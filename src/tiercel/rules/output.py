@@ -7,6 +7,9 @@ missing values render as `<NA>`. A field name is `ident(.ident)+`, so `(user=%us
 `%fd.name.` end the name where a sentence would.
 
 `%container.info` is the old shorthand for the container's id and name; it is expanded here.
+
+Event data in the message is escaped (`escape_value`), so that the line says only what the template
+says: no forged line, no hidden or reordered text.
 """
 
 from __future__ import annotations
@@ -24,6 +27,15 @@ NA = "<NA>"
 CONTAINER_INFO_EXPANSION = "container_id=%container.id container_name=%container.name"
 
 _TOKEN = re.compile(r"(\d*)([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)*)(?:\[([^\]\[]*)\])?")
+# Escaped in message text: C0 and C1 controls and DEL (`\xNN`); the line and paragraph separators,
+# zero-width and invisible characters, direction marks, bidirectional embeddings, overrides and
+# isolates, and the byte-order mark (`\uNNNN`): each splits a line, or hides or reorders text in a
+# viewer; lone surrogates (`\xNN` for a byte that was not UTF-8, else `\udNNN`). In event data a
+# backslash is also doubled, so that a single backslash in a rendered value always starts one of
+# these escapes: a name holding the four characters `\x0a` renders as `\\x0a`, a newline as `\x0a`.
+_HIDDEN = "\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff"
+_UNSAFE_VALUE = re.compile(f"[\\\\{_HIDDEN}]")
+_UNSAFE_TEXT = re.compile(f"[{_HIDDEN}]")
 # Falco renders these absolute times as text in the message but as nanoseconds in output_fields.
 _TIME_FIELDS = ("evt.time", "evt.time.s", "evt.time.iso8601", "evt.datetime", "evt.datetime.s")
 
@@ -119,7 +131,7 @@ class OutputFormat:
             if isinstance(p, str):
                 out.append(p)
             else:
-                s = render_value(p.extract(event), p.name)
+                s = escape_value(render_value(p.extract(event), p.name))
                 out.append(s.ljust(p.width) if p.width else s)
         return "".join(out)
 
@@ -164,6 +176,27 @@ def render_value(value: Any, name: str = "") -> str:
     if isinstance(value, list | tuple | set | frozenset):
         return "(" + ",".join(render_value(v) for v in value) + ")"
     return str(value)
+
+
+def escape_value(text: str) -> str:
+    """Event data for message text: backslashes doubled, hidden and control characters escaped."""
+    return _UNSAFE_VALUE.sub(_escape, text) if _UNSAFE_VALUE.search(text) else text
+
+
+def escape_text(text: str) -> str:
+    """A whole message (template text and values already escaped): hidden and control characters
+    escaped, backslashes left as they are."""
+    return _UNSAFE_TEXT.sub(_escape, text) if _UNSAFE_TEXT.search(text) else text
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group()
+    if c == "\\":
+        return "\\\\"
+    code = ord(c)
+    if 0xDC80 <= code <= 0xDCFF:        # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def json_value(value: Any, name: str = "") -> Any:
