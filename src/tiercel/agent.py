@@ -6,7 +6,8 @@ syscalls to attach. Then the steps (tiercel.app), in order: signals, the source 
 the control thread (SIGHUP/watched-file reload, SIGUSR1 reopens outputs, SIGUSR2 stats, kernel-drop
 checks), the web server; loop. Teardown always runs, each stop on its own: the web server, the
 control thread, the source, then every output queue is flushed within
-`outputs_queue.flush_timeout` and the summary printed.
+`outputs_queue.flush_timeout` (`stop_flush_timeout` from a SIGINT or SIGTERM on) and the summary
+printed.
 """
 
 from __future__ import annotations
@@ -263,8 +264,11 @@ class Agent:
         if self.source is not None:
             self.source.interrupt()
         self.stop_requests += 1
-        if self.stop_requests > 1:   # asked again (a second ^C or SIGTERM): no more waiting on outputs
-            self.dispatcher.abort_flush()
+        # The outputs get a short while to take what is queued (counted dropped after that); asked
+        # again (a second ^C or SIGTERM), no more waiting at all.
+        wait = self.cfg.outputs_queue.stop_flush_timeout if self.stop_requests == 1 else 0.0
+        for d in [*self.retired, self.dispatcher]:
+            d.hurry(wait)
 
     def reload(self) -> bool:
         """Config and rules again; on any error the running ones stay and the errors are logged."""
@@ -292,8 +296,10 @@ class Agent:
                 self.matcher.hold.wait_s = cfg.container_engines.metadata_wait
             self.cfg = cfg
             if old is not None:
-                old.close(cfg.outputs_queue.flush_timeout)
-                self.retired.append(old)
+                self.retired.append(old)   # first: a stop signal meanwhile hurries its flush too
+                if self.stop_requests:     # one came while the outputs were swapped
+                    old.hurry(cfg.outputs_queue.stop_flush_timeout)
+                old.close(cfg.outputs_queue.flush_timeout, "at reload")
             self.log(f"tiercel: reloaded: running {len(ruleset.enabled_rules())} rules")
             return True
 
@@ -325,9 +331,7 @@ class Agent:
         for d in [*self.retired, self.dispatcher]:
             produced, throttled = produced + d.produced, throttled + d.throttled
             for name, s in d.stats().items():
-                total = merged.setdefault(name, OutputStats())
-                for k in ("offered", "delivered", "retried", "dropped_full", "dropped_failed", "queued"):
-                    setattr(total, k, getattr(total, k) + getattr(s, k))
+                merged.setdefault(name, OutputStats()).add(s)
         return AgentStats(records=counts.records, events=counts.events, lost=counts.lost,
                           decode_errors=counts.decode_errors, event_errors=counts.event_errors,
                           rule_errors=self.matcher.rule_errors, produced=produced,

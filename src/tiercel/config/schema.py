@@ -72,6 +72,9 @@ class OutputsQueue:
     # 0: tiercel's default bound (DEFAULT_QUEUE_CAPACITY), never unbounded
     # tiercel: seconds to flush all queues at exit or output reload
     flush_timeout: float = setting(10.0, check=at_least(0, "must be 0 seconds or more"))
+    # tiercel: once SIGINT or SIGTERM asks the agent to stop, the outputs have this long (at most
+    # flush_timeout) to take what is queued; the rest is counted dropped and said per output
+    stop_flush_timeout: float = setting(1.0, check=at_least(0, "must be 0 seconds or more"))
 
 
 @dataclass(frozen=True)

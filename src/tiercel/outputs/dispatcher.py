@@ -13,11 +13,16 @@ counted `unwritable` (part of dropped) and said once per output, with its cause.
 
 An output that starts failing (OutputError: disk full, connection refused) is said once, with the
 cause, and once more when it delivers again, with how many alerts were dropped meanwhile.
+
+`close` flushes within a time bound that `hurry` can shorten while it runs (a stop signal): what an
+output has not taken by then is counted `undelivered` (part of dropped) and said once per output.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import math
 import sys
 import threading
 import time
@@ -42,10 +47,16 @@ class OutputStats:
     dropped_failed: int = 0   # retries exhausted, or still undelivered when the flush time ran out
     queued: int = 0
     unwritable: int = 0       # of dropped_failed: alerts the output could not write at all
+    undelivered: int = 0      # of dropped_failed: still queued or in flight when the flush ended
 
     @property
     def dropped(self) -> int:
         return self.dropped_full + self.dropped_failed
+
+    def add(self, other: OutputStats) -> None:
+        """Add `other`'s counts to these (one output across the dispatchers reloads replaced)."""
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 class TokenBucket:
@@ -191,18 +202,21 @@ class Worker:
             self.stats.retried += retried
             self.inflight -= delivered + failed
 
-    def abandon(self) -> None:
-        """The flush time ran out: whatever is still queued or in flight is dropped, and counted."""
+    def abandon(self) -> int:
+        """The flush time ran out: whatever is still queued or in flight is dropped, and counted;
+        returns how many alerts that was."""
         with self.lock:
             self.abandoned = True
-            self.stats.dropped_failed += len(self.queue) + self.inflight
+            left = len(self.queue) + self.inflight
+            self.stats.dropped_failed += left
+            self.stats.undelivered += left
             self.queue.clear()
             self.inflight = 0
+            return left
 
     def snapshot(self) -> OutputStats:
         with self.lock:
-            s = OutputStats(**{k: getattr(self.stats, k) for k in (
-                "offered", "delivered", "retried", "dropped_full", "dropped_failed", "unwritable")})
+            s = dataclasses.replace(self.stats)
             s.queued = len(self.queue) + self.inflight
             return s
 
@@ -222,7 +236,7 @@ class Dispatcher:
         self.produced = 0
         self.throttled = 0        # refused by outputs.rate / max_burst before any queue
         self.log = say
-        self._abort = False       # stop flushing now: set from a signal handler
+        self._until = math.inf    # monotonic time by which a flush must end: set by `hurry`
         self._lock = threading.Lock()
         for w in self.workers:
             w.thread.start()
@@ -242,14 +256,19 @@ class Dispatcher:
             with contextlib.suppress(OSError):  # the next send reports it and is retried
                 w.output.reopen()
 
-    def abort_flush(self) -> None:
-        """Make a running or later `close` give up on what is still queued at once (counted
-        dropped). Only sets a flag: safe in a signal handler (a second SIGINT or SIGTERM)."""
-        self._abort = True
+    def hurry(self, seconds: float) -> None:
+        """Make a running or later `close` end within `seconds` from now (what is still queued
+        then is counted dropped). Only sets a number: safe in a signal handler (SIGINT, SIGTERM)."""
+        self._until = min(self._until, time.monotonic() + seconds)
 
-    def close(self, timeout: float) -> None:
-        """Flush every queue within `timeout` seconds in all, or until `abort_flush`; count what is
-        left as dropped. A flush still going after a second is said once."""
+    def abort_flush(self) -> None:
+        """Make a running or later `close` give up on what is still queued at once."""
+        self.hurry(0.0)
+
+    def close(self, timeout: float, when: str = "at shutdown") -> None:
+        """Flush every queue within `timeout` seconds in all, or by the time `hurry` set; count
+        what is left as dropped and say it once per output ("N alerts not delivered `when`"). A
+        flush still going after a second is said once."""
         start = time.monotonic()
         deadline = start + timeout
         said = False
@@ -257,14 +276,15 @@ class Dispatcher:
             w.stopping = True
             w.wake.set()
         for w in self.workers:
-            while w.thread.is_alive() and not self._abort and time.monotonic() < deadline:
-                w.thread.join(min(0.05, max(0.0, deadline - time.monotonic())))
+            while w.thread.is_alive() and (now := time.monotonic()) < min(deadline, self._until):
+                w.thread.join(min(0.05, max(0.0, min(deadline, self._until) - now)))
                 if not said and w.thread.is_alive() and time.monotonic() - start >= 1.0:
                     said = True
-                    self.log(f"tiercel: waiting up to {timeout:g} s for output {w.output.name} to "
+                    bound = min(deadline, self._until) - start
+                    self.log(f"tiercel: waiting up to {bound:.3g} s for output {w.output.name} to "
                              "take its queued alerts (stop again to drop them now)")
-            if w.thread.is_alive():
-                w.abandon()
+            if w.thread.is_alive() and (left := w.abandon()):
+                self.log(f"tiercel: output {w.output.name}: {left} alerts not delivered {when}")
         for w in self.workers:
             if not w.thread.is_alive():
                 with contextlib.suppress(OSError):

@@ -1,7 +1,9 @@
 """Accounting: what the agent saw and what became of every alert, as text (--stats, SIGUSR2) and in
 Prometheus' text format (/metrics).
 
-Per output, `offered = delivered + dropped + queued`; `produced = offered + throttled`.
+Per output, `offered = delivered + dropped + queued`; `produced = offered + throttled`. Of the
+dropped, `unwritable` (alerts the output could not write at all) and `undelivered` (still queued when
+a flush ran out of time) are part of `dropped_failed`.
 """
 
 from __future__ import annotations
@@ -50,10 +52,19 @@ def render_text(s: AgentStats) -> str:
              f"tiercel: state: {s.state.processes} processes, {s.state.threads} threads, "
              f"{s.state.fds} fds, {s.state.containers} containers"]
     for name, o in s.outputs.items():
-        lines.append(f"tiercel: output {name}: {o.offered} offered, {o.delivered} delivered, "
-                     f"{o.dropped} dropped ({o.dropped_full} queue full, {o.dropped_failed} failed), "
-                     f"{o.retried} retried, {o.queued} queued")
+        lines.append(f"tiercel: output {name}: {_output_counts(o)}")
+    if len(s.outputs) > 1:
+        total = OutputStats()
+        for o in s.outputs.values():
+            total.add(o)
+        lines.append(f"tiercel: all outputs: {_output_counts(total)}")
     return "\n".join(lines)
+
+
+def _output_counts(o: OutputStats) -> str:
+    return (f"{o.offered} offered, {o.delivered} delivered, {o.dropped} dropped ({o.dropped_full} "
+            f"queue full, {o.dropped_failed} failed: {o.unwritable} unwritable, {o.undelivered} "
+            f"undelivered at stop), {o.retried} retried, {o.queued} queued")
 
 
 def _label(value: str) -> str:
@@ -84,6 +95,12 @@ def render_prometheus(s: AgentStats) -> str:
     metric("output_alerts_total", "counter", "Alerts per output by result.",
            [(f'{{output="{_label(name)}",result="{r}"}}', getattr(o, r))
             for name, o in s.outputs.items() for r in results])
+    metric("output_alerts_unwritable_total", "counter",
+           "Of the failed alerts, those the output could not write at all (one line said per output).",
+           [(f'{{output="{_label(name)}"}}', o.unwritable) for name, o in s.outputs.items()])
+    metric("output_alerts_undelivered_total", "counter",
+           "Of the failed alerts, those still queued when a flush ran out of time (stop, reload).",
+           [(f'{{output="{_label(name)}"}}', o.undelivered) for name, o in s.outputs.items()])
     metric("output_retries_total", "counter", "Delivery attempts repeated after a failure.",
            [(f'{{output="{_label(name)}"}}', o.retried) for name, o in s.outputs.items()])
     metric("output_queued", "gauge", "Alerts waiting in each output's queue.",
