@@ -16,6 +16,7 @@ import typer
 from tiercel.errors import TiercelError
 
 if TYPE_CHECKING:
+    from tiercel.agent import RunOptions
     from tiercel.config import Config
 from tiercel.sources.base import CaptureOptions
 
@@ -345,9 +346,24 @@ def generate(
     target: Annotated[str | None, typer.Option(
         "--target", help="HOST:PORT for outbound actions (default: a test host made for the run)")] = None,
     check: Annotated[bool, typer.Option(
-        "--check", help="read the agent's JSON alerts on stdin; report whether each action alerted")] = False,
+        "--check", help="read the agent's JSON alerts on stdin; report whether each action alerted "
+        "(tiercel run -o json_output=true | tiercel generate --all --check)")] = False,
     maturity: Annotated[str | None, typer.Option(
         "--maturity", help="only actions for stable or incubating rules")] = None,
+    rules: Annotated[list[Path] | None, typer.Option(
+        "-r", "--rules", help="with --check: the agent's rule file or directory, as for run")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "-c", "--config", help="with --check: the agent's configuration file, as for run")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "-o", "--option", help="with --check: the agent's config overrides, as for run")] = None,
+    disable: Annotated[list[str] | None, typer.Option("-D", help="with --check: as for run")] = None,
+    disable_tag: Annotated[list[str] | None, typer.Option("-T", help="with --check: as for run")] = None,
+    only_tag: Annotated[list[str] | None, typer.Option("-t", help="with --check: as for run")] = None,
+    priority: Annotated[str | None, typer.Option("--priority", help="with --check: as for run")] = None,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="with --check: seconds to wait for each action's alert")] = 10.0,
+    ready_timeout: Annotated[float, typer.Option(
+        "--ready-timeout", help="with --check: seconds to wait for the agent's first alert")] = 60.0,
 ) -> None:
     """Perform suspicious actions that the default rules detect (safely; everything is undone)."""
     from tiercel.generator.runner import GeneratorError, listing, run_actions, select
@@ -364,10 +380,38 @@ def generate(
         if target:
             host, _, port = target.rpartition(":")
             host_port = (host, int(port))
-        raise typer.Exit(run_actions(chosen, sleep=sleep, target=host_port, check=check))
+        if not check:
+            raise typer.Exit(run_actions(chosen, sleep=sleep, target=host_port))
+        from tiercel.agent import RunOptions
+        from tiercel.generator.check import check_stdin
+
+        loaded = _agent_rules(RunOptions(
+            rules=list(rules or ()), disable=list(disable or ()), disable_tags=list(disable_tag or ()),
+            only_tags=list(only_tag or ()), priority=priority, config=config,
+            overrides=list(option or ())))
+        raise typer.Exit(check_stdin(chosen, loaded, timeout=timeout, ready_timeout=ready_timeout,
+                                     sleep=sleep, target=host_port))
     except (GeneratorError, ValueError) as e:
         print(f"tiercel generate: {e}", file=sys.stderr)
         raise typer.Exit(2) from None
+
+
+def _agent_rules(opts: RunOptions) -> set[str]:
+    """The names of the rules `tiercel run` runs with these options: its own resolution (config,
+    -r, `rules:` selection, -D/-T/-t, priority). Rule file errors are printed; warnings are the
+    agent's to say."""
+    import io
+
+    from tiercel.agent import effective_config, load
+
+    err = io.StringIO()
+    try:
+        ruleset = load(effective_config(opts), opts, err)
+    except TiercelError as e:
+        sys.stderr.write(err.getvalue())
+        print(f"tiercel generate: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    return {r.name for r in ruleset.enabled_rules()}
 
 
 def main() -> None:

@@ -1,15 +1,11 @@
 """Run actions: pick them, set up what they need (test host, container), report, clean up.
 
-`--check` reads a running agent's JSON alerts (one per line) from stdin, e.g.
-`tiercel run | tiercel generate --all --check`, and reports per action whether its rule fired.
+`--check` (whether a running agent alerted for each action) is tiercel.generator.check.
 """
 
 from __future__ import annotations
 
-import json
-import queue
 import sys
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -59,7 +55,6 @@ class Outcome:
     expected: dict[str, Any] | None = None
     skipped: str | None = None
     error: str | None = None
-    alert: dict[str, Any] | None = None
 
 
 def perform(action: Action, ctx: Context) -> Outcome:
@@ -72,35 +67,8 @@ def perform(action: Action, ctx: Context) -> Outcome:
         return Outcome(action, error=f"{type(e).__name__}: {e}")
 
 
-class AlertFeed:
-    """Alerts read from a stream by a thread; `wait_rule` takes the first new alert of a rule."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.q: queue.Queue[dict[str, Any]] = queue.Queue()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            try:
-                self.q.put(json.loads(line))
-            except ValueError:
-                continue
-
-    def wait_rule(self, rule: str, timeout: float) -> dict[str, Any] | None:
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                alert = self.q.get(timeout=left)
-            except queue.Empty:
-                return None
-            if alert.get("rule") == rule:
-                return alert
-        return None
-
-
 def run_actions(actions: list[Action], sleep: float = 0.0, target: tuple[str, int] | None = None,
-                check: bool = False, timeout: float = 5.0, out: IO[str] = sys.stdout) -> int:
-    feed = AlertFeed(sys.stdin) if check else None
+                out: IO[str] = sys.stdout) -> int:
     failed = 0
     with context(actions, target) as ctx:
         for i, a in enumerate(actions):
@@ -108,10 +76,7 @@ def run_actions(actions: list[Action], sleep: float = 0.0, target: tuple[str, in
                 time.sleep(sleep)
             o = perform(a, ctx)
             status = "skipped" if o.skipped else "error" if o.error else "done"
-            if feed is not None and o.expected is not None:
-                o.alert = feed.wait_rule(a.rule, timeout)
-                status = "alerted" if o.alert else "NO ALERT"
-            failed += status in ("error", "NO ALERT")
+            failed += status == "error"
             print(f"{a.name:40} {status:9} {a.rule}"
                   + (f"  ({o.skipped or o.error})" if o.skipped or o.error else ""), file=out, flush=True)
     return 1 if failed else 0
