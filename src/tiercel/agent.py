@@ -40,6 +40,7 @@ from tiercel.outputs.append import Extras
 from tiercel.outputs.build import build_dispatcher
 from tiercel.outputs.dispatcher import Dispatcher, OutputStats
 from tiercel.outputs.hold import MetadataWait, snapshot, waiting_for
+from tiercel.outputs.reader_gone import ReaderWatch
 from tiercel.priority import NAMES, SHORT
 from tiercel.rules import Ruleset, load_rules
 from tiercel.rules.matching.ruleset import CompiledRule
@@ -236,6 +237,7 @@ class Agent:
         self.stop_requests = 0
         self.lock = threading.Lock()
         self.held: MetadataWait | None = None   # the metadata wait, once stopped (its counts)
+        self.stdout_watch: ReaderWatch | None = None
 
     def log(self, message: str, level: int = logging.INFO) -> None:
         self.logger.log(level, message)
@@ -359,6 +361,7 @@ class Agent:
             Step("signals", control.install),
             Step("source", self._start_source, source.stop),
             Step("control thread", control.start, control.stop),
+            Step("stdout reader", self._watch_stdout, self._unwatch_stdout),
             Step("webserver", self._start_webserver, self._stop_webserver),
             Step("announce", lambda: self.log(
                 f"tiercel: running {len(self.matcher.ruleset.enabled_rules())} rules "
@@ -372,6 +375,28 @@ class Agent:
         self.source.start()
         self.started = True
         self._load_filter(self.matcher.ruleset, self.cfg)
+
+    def _watch_stdout(self) -> None:
+        """Alerts to a pipe on stdout (`tiercel run | reader`): once the reader has gone, stop as
+        SIGTERM would, exit code 0."""
+        so = self.cfg.stdout_output
+        if self.out is not None or not so.enabled or so.stream != "stdout":
+            return
+        try:
+            fd = sys.stdout.fileno()
+        except (AttributeError, OSError, ValueError):
+            return
+        self.stdout_watch = ReaderWatch.for_pipe(fd, self._reader_gone)
+        if self.stdout_watch is not None:
+            self.stdout_watch.start()
+
+    def _reader_gone(self) -> None:
+        self.log("tiercel: stdout's reader has gone: stopping")
+        self.request_stop(0)
+
+    def _unwatch_stdout(self) -> None:
+        if self.stdout_watch is not None:
+            self.stdout_watch.stop()
 
     def _start_hold(self) -> None:
         """Alerts of a container whose metadata is being fetched wait for it (live, with a runtime)."""
