@@ -356,10 +356,14 @@ def generate(
         "-c", "--config", help="with --check: the agent's configuration file, as for run")] = None,
     option: Annotated[list[str] | None, typer.Option(
         "-o", "--option", help="with --check: the agent's config overrides, as for run")] = None,
-    disable: Annotated[list[str] | None, typer.Option("-D", help="with --check: as for run")] = None,
-    disable_tag: Annotated[list[str] | None, typer.Option("-T", help="with --check: as for run")] = None,
-    only_tag: Annotated[list[str] | None, typer.Option("-t", help="with --check: as for run")] = None,
-    priority: Annotated[str | None, typer.Option("--priority", help="with --check: as for run")] = None,
+    disable: Annotated[list[str] | None, typer.Option(
+        "-D", help="with --check: the agent's -D (rules disabled by name)")] = None,
+    disable_tag: Annotated[list[str] | None, typer.Option(
+        "-T", help="with --check: the agent's -T (rules disabled by tag)")] = None,
+    only_tag: Annotated[list[str] | None, typer.Option(
+        "-t", help="with --check: the agent's -t (only rules with a tag)")] = None,
+    priority: Annotated[str | None, typer.Option(
+        "--priority", help="with --check: the agent's --priority")] = None,
     timeout: Annotated[float, typer.Option(
         "--timeout", help="with --check: seconds to wait for each action's alert")] = 10.0,
     ready_timeout: Annotated[float, typer.Option(
