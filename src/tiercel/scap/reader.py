@@ -90,15 +90,20 @@ class CaptureReader:
         except (OSError, ValueError):
             return 0
 
-    def dropped_summary(self) -> str | None:
-        """One line on what the bounds left out (entries beyond the Header's LIMITS, oversized
-        events), or None when nothing was."""
+    def not_kept(self) -> dict[str, int]:
+        """What the bounds left out so far, by what it was (entries beyond the Header's LIMITS by
+        kind, the list bytes read through after them, oversized events); empty when nothing was."""
         h = self.header
-        parts = [f"{n} {kind}" for kind, n in sorted(h.dropped.items())]
+        out = dict(sorted(h.dropped.items()))
         if h.skipped_bytes:
-            parts.append(f"{h.skipped_bytes} bytes of list entries after them")
+            out["bytes of list entries after them"] = h.skipped_bytes
         if self.oversized_events:
-            parts.append(f"{self.oversized_events} events larger than {MAX_EVENT_BLOCK} bytes")
+            out[f"events larger than {MAX_EVENT_BLOCK} bytes"] = self.oversized_events
+        return out
+
+    def dropped_summary(self) -> str | None:
+        """One line on what the bounds left out, or None when nothing was."""
+        parts = [f"{n} {what}" for what, n in self.not_kept().items()]
         return f"{self.path}: not kept (over the reader's limits): {', '.join(parts)}" if parts else None
 
     @property

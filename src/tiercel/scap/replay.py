@@ -50,7 +50,11 @@ class ReplaySource:
 
     @property
     def counters(self) -> Counters:
-        return dataclasses.replace(self._counters)
+        """The counts, with what the capture held beyond the reader's bounds (said at the end)."""
+        counts = dataclasses.replace(self._counters, not_kept=dict(self._counters.not_kept))
+        if self.reader is not None:
+            counts.not_kept = self.reader.not_kept()
+        return counts
 
     @property
     def mode(self) -> str:
@@ -125,5 +129,6 @@ class ReplaySource:
 
     def stop(self) -> None:
         if self.reader is not None:
+            self._counters.not_kept = self.reader.not_kept()
             self.reader.close()
             self.reader = None

@@ -44,14 +44,18 @@ class Counters:
     coalesced: int = 0        # records the kernel counted into an identical one before them
     repeats_unmatched: int = 0  # coalesced repeats whose first record was lost
     lost_by_kind: dict[str, int] = field(default_factory=dict)  # rule, state, clone, exit, reserved
+    # a capture file's entries and events over the reader's bounds, by what they were (replay)
+    not_kept: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
         """The counts as the one line `run` and `capture` end with."""
         kinds = ", ".join(f"{k} {n}" for k, n in self.lost_by_kind.items() if n)
+        not_kept = ", ".join(f"{n} {what}" for what, n in self.not_kept.items())
         return (f"tiercel: {self.records} records, {self.events} events, {self.lost} lost in the kernel"
                 f"{f' ({kinds})' if kinds else ''}, {self.filtered} kept in the kernel by the filter, "
                 f"{self.coalesced} coalesced, "
-                f"{self.decode_errors} undecodable, {self.event_errors} failed")
+                f"{self.decode_errors} undecodable, {self.event_errors} failed"
+                f"{f'; not kept from the capture (over the reader limits): {not_kept}' if not_kept else ''}")
 
 
 class AttachError(TiercelError):
