@@ -3,22 +3,37 @@
 `value_matcher` gives a test on one extracted value; `event_check` wraps it with the field's getter
 into the check's predicate, with the common shapes (`x = c`, `x in (...)`) specialised so that they
 cost one call and one dict lookup. A missing value (None) makes every operator false but `exists`.
+
+The work one check does on one event is bounded: every operator is linear in the value (`regex`
+and `glob` run on RE2, `pmatch` looks at no more of a path than its longest prefix), and a string
+or bytes value longer than MAX_VALUE is matched on its first MAX_VALUE characters (or bytes), as
+if the kernel had cut it there (`=` and `in` against constants, one hash lookup, see it whole). A
+capture holds at most that much in one parameter (its lengths are 16-bit); only values put together
+from several (a command line, a path made absolute, a `concat`) or a crafted capture's large
+events come longer.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import re2
 
 from tiercel.rules.language import literals
+from tiercel.rules.language.globs import glob_pattern
 
 Getter = Callable[[Any], Any]
 Matcher = Callable[[Any], bool]
 Predicate = Callable[[Any], bool]
+
+MAX_VALUE = 65535
+
+
+def clip(v: Any) -> Any:
+    """`v`, cut to MAX_VALUE when it is a longer string or bytes (anything else as it is)."""
+    t = type(v)
+    return v[:MAX_VALUE] if (t is str or t is bytes) and len(v) > MAX_VALUE else v
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "<": lambda v, c: v < c, "<=": lambda v, c: v <= c, ">": lambda v, c: v > c, ">=": lambda v, c: v >= c}
@@ -55,18 +70,18 @@ def value_matcher(op: str, const: Any, fam: str) -> Matcher:
     if op == "endswith":
         return lambda v: v.endswith(const)
     if op in ("glob", "iglob"):
-        rx = re.compile(fnmatch.translate(const), re.IGNORECASE if op == "iglob" else 0)
-        return lambda v: rx.match(v) is not None
+        return regex_matcher(glob_pattern(const, ignore_case=op == "iglob"), shown=const)
     if op == "regex":
         return regex_matcher(const)
     raise ValueError(f"operator '{op}' is not supported here")
 
 
-def regex_matcher(pattern: str) -> Matcher:
+def regex_matcher(pattern: str, shown: str | None = None) -> Matcher:
     """`regex`: RE2, as Falco, so matching time is linear in the value whatever the pattern (a
     backtracking engine takes seconds on `/tmp/([a-z0-9_]+[.]?)+` and a name the process chose).
     The whole value must match. A pattern RE2 refuses (backreferences, lookaround) raises
-    ValueError. Values holding undecodable bytes (surrogate escapes) are matched as bytes."""
+    ValueError (naming `shown`, the rule's text, when the pattern was made from it). Values
+    holding undecodable bytes (surrogate escapes) are matched as bytes."""
     options = re2.Options()
     options.log_errors = False      # the error is ours to report, with its position
     try:
@@ -74,7 +89,8 @@ def regex_matcher(pattern: str) -> Matcher:
         raw = re2.compile(pattern.encode("utf-8", "surrogateescape"), options=options)
     except re2.error as e:
         why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else e
-        raise ValueError(f"invalid regular expression '{pattern}': {why}") from None
+        raise ValueError(f"invalid regular expression '{pattern if shown is None else shown}': "
+                         f"{why}") from None
 
     def match(v: Any) -> bool:
         try:
@@ -132,35 +148,38 @@ def set_matcher(consts: list[Any], fam: str) -> Matcher:
 
 
 def pmatch_matcher(prefixes: list[str]) -> Matcher:
-    """Path-prefix match on whole components; prefixes may hold glob characters (`/opt/*/bin`)."""
+    """Path-prefix match on whole components; prefixes may hold glob characters (`/opt/*/bin`).
+    Only the path's leading components that a prefix could cover are looked at."""
     literal: set[str] = set()
-    globbed: list[list[re.Pattern[str]]] = []
+    globbed: list[list[Matcher]] = []
     for p in prefixes:
         p = p.rstrip("/") or "/"
         if any(ch in p for ch in "*?["):
-            globbed.append([re.compile(fnmatch.translate(part)) for part in p.split("/")])
+            globbed.append([regex_matcher(glob_pattern(part), shown=p) for part in p.split("/")])
         else:
             literal.add(p)
     root = "/" in literal
+    longest = max(map(len, literal), default=0)
+    depth = max(map(len, globbed), default=0)
 
     def match(path: str) -> bool:
         if root and path.startswith("/"):
             return True
         if path in literal:
             return True
-        i = path.find("/", 1)
+        i = path.find("/", 1, longest + 1)
         while i != -1:
             if path[:i] in literal:
                 return True
-            i = path.find("/", i + 1)
-        return bool(globbed) and _glob_prefix(path, globbed)
+            i = path.find("/", i + 1, longest + 1)
+        return bool(globbed) and _glob_prefix(path, globbed, depth)
     return match
 
 
-def _glob_prefix(path: str, globbed: list[list[re.Pattern[str]]]) -> bool:
-    parts = path.split("/")
+def _glob_prefix(path: str, globbed: list[list[Matcher]], depth: int) -> bool:
+    parts = path.split("/", depth)[:depth]
     for pats in globbed:
-        if len(pats) <= len(parts) and all(rx.match(part) for rx, part in zip(pats, parts, strict=False)):
+        if len(pats) <= len(parts) and all(m(part) for m, part in zip(pats, parts, strict=False)):
             return True
     return False
 
@@ -183,13 +202,15 @@ def event_check(get: Getter, match: Matcher, op: str, many: bool, members: froze
     """
     if many:
         return _many_check(get, match, op)
-    if members is not None:
+    if members is not None:    # one hash lookup, linear in the value at most once: left whole
         return lambda e: get(e) in members
 
     def check(e: Any) -> bool:
         v = get(e)
         if v is None:
             return False
+        if ((t := type(v)) is str or t is bytes) and len(v) > MAX_VALUE:
+            v = v[:MAX_VALUE]
         try:
             return match(v)
         except (TypeError, AttributeError, ValueError):  # a value of an unexpected type: no match
@@ -217,14 +238,14 @@ def exists_check(get: Getter, many: bool) -> Predicate:
 
 def _all_match(vs: Any, match: Matcher) -> bool:
     try:
-        return bool(vs) and all(v is not None and match(v) for v in vs)
+        return bool(vs) and all(v is not None and match(clip(v)) for v in vs)
     except (TypeError, AttributeError, ValueError):
         return False
 
 
 def _any_match(vs: Any, match: Matcher) -> bool:
     try:
-        return any(v is not None and match(v) for v in vs)
+        return any(v is not None and match(clip(v)) for v in vs)
     except (TypeError, AttributeError, ValueError):
         return False
 
@@ -242,4 +263,5 @@ def field_matcher(op: str) -> Callable[[Any, Any], bool]:
     }
     if op not in table:
         raise ValueError(f"filter error: operator '{op}' cannot compare with another field")
-    return table[op]
+    test = table[op]
+    return lambda v, w: test(clip(v), clip(w))

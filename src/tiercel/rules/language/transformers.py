@@ -2,6 +2,8 @@
 
 Each compiles, once, into an Operand: a getter on the event plus the type it yields. Single-input
 transformers apply element-wise to list fields. A missing input (None) gives a missing output.
+Their inputs are cut to the operators' MAX_VALUE first, as the operators' own are (so `toupper` or
+`b64` of a huge value costs no more than a check of it); `len` counts the value as it is.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tiercel.rules.language import literals, syntax
+from tiercel.rules.language.operators import clip
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +94,21 @@ def _single(node: syntax.Transformer, compile_arg: CompileArg) -> Operand:
         raise TransformerError(f"filter error: transformer '{node.name}' does not support field type "
                                f"{inner.type} ('{inner.name}')", node.pos)
     name = f"{node.name}({inner.name})"
+    cut: Callable[[Any], Any] = _same if node.name == "len" else clip
     if inner.is_list:
         def each(e: Any) -> Any:
             v = get(e)
-            return None if v is None else [fn(x) for x in v if x is not None]
+            return None if v is None else [fn(cut(x)) for x in v if x is not None]
         return Operand(each, out_type or inner.type, True, name)
 
     def one(e: Any) -> Any:
         v = get(e)
-        return None if v is None else fn(v)
+        return None if v is None else fn(cut(v))
     return Operand(one, out_type or inner.type, False, name)
+
+
+def _same(v: Any) -> Any:
+    return v
 
 
 def _len_or_none(v: Any) -> int | None:
