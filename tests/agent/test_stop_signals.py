@@ -101,7 +101,7 @@ def test_a_receiver_that_never_answers_holds_no_stop(oracles: Path) -> None:
                 conns.append(server.accept()[0])
     threading.Thread(target=accept, daemon=True).start()
     try:
-        proc = _replay(oracles, "-o", "http_output.enabled=true", "-o", "http_output.timeout=300",
+        proc = _replay(oracles, "--stats", "-o", "http_output.enabled=true", "-o", "http_output.timeout=300",
                        "-o", f"http_output.url=http://127.0.0.1:{server.getsockname()[1]}/")
         _wait_for_flush(proc, "http")
         proc.send_signal(signal.SIGTERM)
@@ -109,6 +109,8 @@ def test_a_receiver_that_never_answers_holds_no_stop(oracles: Path) -> None:
         assert proc.stderr is not None
         rest = proc.stderr.read()
         assert proc.returncode == 0 and "tiercel: output http: 8 alerts not delivered at shutdown" in rest
+        assert ("tiercel: output http: 8 offered, 0 delivered, 8 dropped (0 queue full, 8 failed: "
+                "0 unwritable, 8 undelivered at stop), 0 retried, 0 queued") in rest   # --stats
     finally:
         server.close()
         for c in conns:
