@@ -84,6 +84,7 @@ BPF_ARRAY(ring_acct, __u64, 2);
 #define KF_PATH_MAX 240         /* kfilter/tables.py PATH_MAX_K */
 #define KF_KEY_DATA 244         /* 2 bytes of syscall number, the path, its NUL, padding */
 #define KF_SLOTS 64
+#define KF_NEEDLES 4            /* kfilter/tables.py MAX_NEEDLES; each two bytes */
 #define KF_O_DIRECTORY 0200000
 #define KF_O_PATH 010000000
 
@@ -104,8 +105,12 @@ struct kf_class {
     __u64 comm_any;
     __u64 path_any;
     __u64 flags_any;
+    __u64 needle_any;   /* slots with no needle test */
+    __u64 needle[KF_NEEDLES];       /* the needle's two bytes, first byte lowest */
+    __u64 needle_slots[KF_NEEDLES]; /* slots whose test holds when the path contains it */
     __u32 bits_any[KF_SLOTS];
     __u8 acc_ok[KF_SLOTS];
+    __u8 needle_len[KF_NEEDLES];
 };
 
 struct kf_path_key {
@@ -128,6 +133,10 @@ struct kf_scratch {
     struct kf_path_key fwd;
     struct kf_path_key rev;
     struct kf_comm_key comm;
+    __u64 args[6];      /* a decision left to kf_needle_exit: the record's arguments, */
+    __u64 cand;         /* the slots still holding, each waiting on its needle test, */
+    __u32 words;        /* the path's words in tmp (0: the path was not judged), */
+    __u32 nr;           /* and its syscall */
     __u8 spare[256];    /* masked offsets into fwd/rev stay inside the value */
 };
 
@@ -138,6 +147,8 @@ BPF_HASH(kf_comms, struct kf_comm_key, __u64, 16384);
 /* tgid -> the comm it had right after its last exec, or its parent's (tiercel's proc.name) */
 BPF_TABLE("lru_hash", __u32, struct kf_comm, exec_comm, 65536);
 BPF_PERCPU_ARRAY(kf_scratch_map, struct kf_scratch, 1);
+/* [0] kf_needle_exit, [1] kf_emit_exit, set by the loader */
+BPF_PROG_ARRAY(kf_tail, 2);
 /* {tgid, fd} of fds user space holds in its fd table (set when such a record passes, and by user
  * space for the fds it read from /proc): a filtered open that reuses one of these numbers must still
  * reach user space, or its table would keep the old entry. Entries are never removed (a superset). */
@@ -177,6 +188,16 @@ static __always_inline __u64 kf_arg(__u64 *args, __u8 i)
 }
 
 #define KF_ONES 0x0101010101010101ULL
+/* All ones if d (a difference of small numbers) is negative, else 0, without a branch: the barrier
+ * keeps clang from turning it into a select, which BPF can only do with a jump (and the verifier
+ * would then follow both ways at every word of the needle search). */
+static __always_inline __u64 KF_NEG(__u64 d)
+{
+    asm volatile("" : "+r"(d));
+    __u64 sign = d >> 63;
+    asm volatile("" : "+r"(sign));
+    return 0ULL - sign;
+}
 #define KF_LOW7 0x7f7f7f7f7f7f7f7fULL
 
 /* 0x80 in each byte of w that equals b, 0 elsewhere (exact, no carries between bytes). */
@@ -187,12 +208,45 @@ static __always_inline __u64 kf_bytes_eq(__u64 w, __u8 b)
     return ~(t | x | KF_LOW7);
 }
 
+/* The slots whose needle test holds (or that have none): which needles (two bytes each) the path
+ * (its `words` words in s->tmp, zero after its end) contains. One pass over the words, each tried
+ * against every needle without branches: bytes equal to the first byte, followed by one equal to the
+ * second (in this word or, for the last byte, the next). Only kf_needle_exit runs this: verified on
+ * each of sys_exit's many paths, the loop would take sys_exit past the verifier's limit. */
+static __always_inline __u64 kf_needles(struct kf_class *cls, struct kf_scratch *s, __u32 words)
+{
+    __u64 found[KF_NEEDLES] = {}, used[KF_NEEDLES];
+#pragma unroll
+    for (int i = 0; i < KF_NEEDLES; i++)
+        used[i] = KF_NEG(0 - (__u64)cls->needle_len[i]);
+    for (__u32 k = 0; k < KF_PATH_MAX / 8; k++) {
+        if (k >= words)
+            break;
+        __u64 w = s->tmp[BOUNDED(k, 31)];
+        __u64 nx = s->tmp[BOUNDED(k + 1, 31)] & KF_NEG((__u64)k + 1 - words);
+#pragma unroll
+        for (int i = 0; i < KF_NEEDLES; i++) {
+            __u64 needle = cls->needle[i];
+            __u8 b0 = needle, b1 = needle >> 8;
+            __u64 second = (kf_bytes_eq(w, b1) >> 8) | (kf_bytes_eq(nx, b1) << 56);
+            found[i] |= kf_bytes_eq(w, b0) & second & used[i];
+        }
+    }
+    __u64 mask = cls->needle_any;
+#pragma unroll
+    for (int i = 0; i < KF_NEEDLES; i++)
+        if (found[i])
+            mask |= cls->needle_slots[i];
+    return mask;
+}
+
 /* The mask of slots whose path test holds. The path is handled 8 bytes at a time, without a
  * branch per byte (the verifier cannot follow a byte loop of this length): `//` and `/.` are found
  * with word arithmetic, and the reversed path (for suffixes) is made by byte-swapping words. */
 static __always_inline __u64 kf_path_mask(struct kf_class *cls, struct kf_scratch *s, __u32 nr, __u64 ptr)
 {
     long n = bpf_probe_read_user_str(s->tmp, KF_PATH_MAX, (void *)ptr);
+    s->words = 0;
     if (n <= 1 || n >= KF_PATH_MAX || (s->tmp[0] & 0xff) != '/')
         return ~0ULL;               /* unreadable, empty, too long or relative: not judged */
     __u32 len = n - 1, words = (len + 7) / 8;
@@ -201,8 +255,10 @@ static __always_inline __u64 kf_path_mask(struct kf_class *cls, struct kf_scratc
         if (k >= words)
             break;
         __u64 w = s->tmp[BOUNDED(k, 31)];
-        if (k == words - 1 && (len & 7))
+        if (k == words - 1 && (len & 7)) {
             w &= (1ULL << ((len & 7) * 8)) - 1;    /* the NUL and what follows it */
+            s->tmp[BOUNDED(k, 31)] = w;             /* for the needle search */
+        }
         __u64 slash = kf_bytes_eq(w, '/');
         __u64 next = slash | kf_bytes_eq(w, '.');
         bad |= (slash & (next >> 8)) | (carry & (next << 56));
@@ -226,10 +282,14 @@ static __always_inline __u64 kf_path_mask(struct kf_class *cls, struct kf_scratc
     m = kf_suffixes.lookup(&s->rev);
     if (m)
         mask |= *m;
+    s->words = words;
     return mask;
 }
 
-/* 1 when some loaded rule could match this record, or the state needs it. */
+#define KF_NEEDLES_PENDING 2
+
+/* 1 when some loaded rule could match this record, or the state needs it; 0 when none can;
+ * KF_NEEDLES_PENDING when only slots with a needle test still hold (kf_scratch says which). */
 static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid)
 {
     struct kf_class *cls = kf_classes.lookup(&nr);
@@ -270,6 +330,7 @@ static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid
                 return 0;
         }
     }
+    s->words = 0;
     if (cls->path_slot == 0) {
         struct shape *sh = shapes.lookup(&nr);
         if (sh && sh->str0 < 6) {
@@ -288,7 +349,13 @@ static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid
                 cand &= ~(1ULL << i);
         }
     }
-    return cand != 0;
+    if (!cand)
+        return 0;
+    if (!s->words || (cand & cls->needle_any))
+        return 1;                   /* no needle test to make, or a slot without one holds */
+    s->cand = cand;                 /* the needle tests decide: kf_needle_exit */
+    s->nr = nr;
+    return KF_NEEDLES_PENDING;
 }
 
 
@@ -642,41 +709,11 @@ static __always_inline int coalesced(struct rec_syscall *rec, __u32 tid)
     return 0;
 }
 
-int sys_exit(struct tp_sys_exit *ctx)
+/* A syscall record that passed the filter: counted, its fd tracked, coalesced or sent. */
+static __always_inline int exit_emit(struct tp_sys_exit *ctx, __u64 id, __u32 nr, struct shape *sh,
+                                     __u64 *args)
 {
-    __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
-    if ((id >> 32) == AGENT_TGID)
-        return 0;
-    __u32 nr = ctx->nr;
-    struct shape *sh = shapes.lookup(&nr);
-    if (!sh)
-        return 0;
-    if (sh->kind == SHAPE_EXEC)
-        return exit_exec(ctx, id);
-
-    __u64 args[6];
-#ifdef EXIT_ONLY
-    if (sh->kind == SHAPE_CLONE && ctx->ret >= 0)
-        return 0;   /* reported by sched_process_fork */
-    regs_args(args);
-#else
-    struct inflight *f = inflight.lookup(&tid);
-    if (!f)
-        return 0; /* e.g. a new child returning from clone: it never entered */
-    if (f->nr != nr || (sh->kind == SHAPE_CLONE && ctx->ret >= 0)) {
-        inflight.delete(&tid);
-        return 0;
-    }
-#pragma unroll
-    for (int i = 0; i < 6; i++)
-        args[i] = f->args[i];
-    inflight.delete(&tid);
-#endif
-    if (!kf_decide(nr, ctx->ret, args, id >> 32)) {
-        kf_count(0);
-        return 0;
-    }
     kf_count(1);
     struct kf_class *cls = kf_classes.lookup(&nr);
     int state = cls ? cls->state : 0;
@@ -743,6 +780,87 @@ int sys_exit(struct tp_sys_exit *ctx)
             *n += rec->repeats;
     }
     return 0;
+}
+
+int sys_exit(struct tp_sys_exit *ctx)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id;
+    if ((id >> 32) == AGENT_TGID)
+        return 0;
+    __u32 nr = ctx->nr;
+    struct shape *sh = shapes.lookup(&nr);
+    if (!sh)
+        return 0;
+    if (sh->kind == SHAPE_EXEC)
+        return exit_exec(ctx, id);
+
+    __u64 args[6];
+#ifdef EXIT_ONLY
+    if (sh->kind == SHAPE_CLONE && ctx->ret >= 0)
+        return 0;   /* reported by sched_process_fork */
+    regs_args(args);
+#else
+    struct inflight *f = inflight.lookup(&tid);
+    if (!f)
+        return 0; /* e.g. a new child returning from clone: it never entered */
+    if (f->nr != nr || (sh->kind == SHAPE_CLONE && ctx->ret >= 0)) {
+        inflight.delete(&tid);
+        return 0;
+    }
+#pragma unroll
+    for (int i = 0; i < 6; i++)
+        args[i] = f->args[i];
+    inflight.delete(&tid);
+#endif
+    int pass = kf_decide(nr, ctx->ret, args, id >> 32);
+    if (pass == KF_NEEDLES_PENDING) {
+        __u32 zero = 0;
+        struct kf_scratch *s = kf_scratch_map.lookup(&zero);
+        if (s) {
+#pragma unroll
+            for (int i = 0; i < 6; i++)
+                s->args[i] = args[i];
+            kf_tail.call(ctx, 0);
+        }
+        /* no needle program (not loaded yet): the record passes */
+    } else if (!pass) {
+        kf_count(0);
+        return 0;
+    }
+    return exit_emit(ctx, id, nr, sh, args);
+}
+
+/* The needle tests of a record sys_exit left undecided (tail-called: its own program, so its loops
+ * are verified once), then the record as sys_exit would have sent it. */
+int kf_needle_exit(struct tp_sys_exit *ctx)
+{
+    __u32 nr = ctx->nr, zero = 0;
+    struct kf_scratch *s = kf_scratch_map.lookup(&zero);
+    struct shape *sh = shapes.lookup(&nr);
+    struct kf_class *cls = kf_classes.lookup(&nr);
+    if (!s || !sh || !cls || s->nr != nr)
+        return 0;
+    if (cls->mode && !(s->cand & kf_needles(cls, s, s->words))) {
+        kf_count(0);
+        return 0;
+    }
+    kf_tail.call(ctx, 1);
+    count_lost(LOST_RULE);          /* kf_emit_exit missing: cannot happen once loaded; counted */
+    return 0;
+}
+
+/* A record kf_needle_exit let through, sent as sys_exit would have sent it (a program of its own:
+ * verified after the needle loop's every exit, exit_emit would take it past the limit). */
+int kf_emit_exit(struct tp_sys_exit *ctx)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 nr = ctx->nr, zero = 0;
+    struct kf_scratch *s = kf_scratch_map.lookup(&zero);
+    struct shape *sh = shapes.lookup(&nr);
+    if (!s || !sh || s->nr != nr)
+        return 0;
+    return exit_emit(ctx, id, nr, sh, s->args);
 }
 
 TRACEPOINT_PROBE(sched, sched_process_fork)

@@ -98,3 +98,38 @@ def test_a_relevant_flood_is_coalesced_and_every_open_counted(tmp_path: Path) ->
     assert counters.coalesced >= 2 * N - 100
     assert all(m.rule.name == "Read sensitive file untrusted" for e in shadow for m in rs.match(e))
     assert counters.lost == 0
+
+
+NEEDLE_RULE = """
+- rule: traversal
+  desc: d
+  condition: evt.type = openat and fd.nameraw contains '../' and fd.nameraw glob '*../*../*'
+  output: opened %fd.nameraw
+  priority: WARNING
+"""
+
+
+@pytest.mark.parametrize("path, arrives", [
+    ("/etc/hostname", False),                 # no `..`: kept in the kernel
+    ("{tmp}/a../b../c", True),                # a normal path with the pair, in and across words
+    ("{tmp}/abcdef./.x", True),               # `/.`: not judged, passes
+    ("{tmp}/abcdefg.x.y", False),             # dots, never two together
+    ("{tmp}/ab..y", True),                    # the pair across a word boundary (bytes 7 and 8)
+])
+def test_needles_are_judged_by_the_probe(tmp_path: Path, path: str, arrives: bool) -> None:
+    storm = build_c(Path(__file__).parent / "openstorm.c", tmp_path / "openstorm")
+    rs, result = load_rules_text([("needle.yaml", NEEDLE_RULE)])
+    assert not result.errors
+    tables = _tables(rs)
+    assert [s.needles for s in tables.syscalls["openat"].slots] == [frozenset({b".."})]
+    name = path.format(tmp="/tmp")
+    assert "/tmp/ab..y".index("..") == 7
+    with LiveCapture(syscalls=set(STATE_SYSCALLS | {"openat"})) as cap:
+        cap.source.set_filter(tables)
+        proc = cap.run([storm, name, "/etc/hostname", "3"])
+        assert proc.returncode == 0
+        counters = cap.source.counters
+    seen = [e for e in cap.events if e.type == "openat" and e.args.get("name") == name]
+    assert bool(seen) is arrives, (name, seen)
+    assert counters.filtered >= 1                 # the /etc/hostname open in the middle, at least
+    assert counters.lost == 0

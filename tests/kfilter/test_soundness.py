@@ -77,8 +77,11 @@ def _constants(rs: Any) -> tuple[list[str], list[str]]:
                 t = n.text
                 if t.startswith("/"):
                     paths.add(t)
-                elif 0 < len(t) <= 20 and "/" not in t and " " not in t:
-                    names.add(t)
+                elif 0 < len(t) <= 20 and " " not in t:
+                    if "/" not in t:
+                        names.add(t)
+                    # a fragment (`contains`, glob runs): inside paths, once and twice, and in /etc
+                    paths.update({f"/tmp/a{t}b", f"/x{t}y{t}z", f"/etc/a{t}b{t}c", f"/root/.ssh/{t}"})
     return sorted(paths), sorted(names)
 
 
@@ -120,8 +123,10 @@ def _stream(rs: Any, tables: FilterTables, seed: int, count: int, enricher: Enri
         table.add(p, [pid])
         procs.append(p)
     filtered = [n for n, f in tables.syscalls.items() if n not in STATE_SYSCALLS]
+    opens = [n for n in filtered if n in ("open", "openat", "openat2", "creat")]
     for num in range(1, count + 1):
-        name = rng.choice(filtered)
+        # the open family carries most path tests (prefixes, suffixes, needles): weighted up
+        name = rng.choice(opens if opens and rng.random() < 0.4 else filtered)
         sc = TABLE.by_name[name]
         p = rng.choice(procs)
         args: dict[str, Any] = {}

@@ -31,7 +31,9 @@ from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
 from tiercel.kfilter.tables import (
     ACC_ALL,
     COMM_LEN,
+    MAX_NEEDLES,
     MAX_SLOTS,
+    NEEDLE_LEN,
     PATH_MAX_K,
     FilterTables,
     PathSet,
@@ -57,7 +59,8 @@ SOCKET_READERS = frozenset({"connect", "bind", "listen", "accept", "accept4"})
 # Returns that are not "fd, 0 or -errno": no return-value test for them.
 NO_RET_TEST = frozenset({"ptrace"})
 
-PATH_FIELDS = frozenset({"fd.name", "fd.directory"})
+# fd.nameraw is the argument as passed, which is fd.name for every path the probe judges.
+PATH_FIELDS = frozenset({"fd.name", "fd.directory", "fd.nameraw"})
 COMM_FIELDS = frozenset({"proc.name"})
 RET_FIELDS = frozenset({"evt.res", "evt.rawres", "evt.failed"})
 OPEN_RET_FIELDS = frozenset({"fd.num"})   # an open's fd.num is its return value
@@ -129,7 +132,7 @@ def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[
     flags_src = params.get("flags", "-")
     flags_arg = int(flags_src[1]) if name in OPEN_FAMILY and flags_src.startswith("a") else None
     dims = _dimensions(name, path_slot is not None, flags_arg is not None)
-    slots: dict[tuple[object, ...], Slot] = {}
+    found: list[Slot] = []
     for rule in rules:
         if rule.node is None:
             return SyscallFilter(name, nr, True, f"rule '{rule.name}'")
@@ -138,10 +141,13 @@ def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[
             continue                      # cannot match this event type at all
         if slot.key == Slot().key:
             return SyscallFilter(name, nr, True, f"rule '{rule.name}'")
+        found.append(_replace(slot, rules=(rule.name,)))
+    slots: dict[tuple[object, ...], Slot] = {}
+    for slot in _fit_needles(found):
+        if slot.key == Slot().key:
+            return SyscallFilter(name, nr, True, f"rule '{slot.rules[0]}'")
         have = slots.get(slot.key)
-        rules_of = (have.rules if have else ()) + (rule.name,)
-        slots[slot.key] = Slot(slot.ret_ok, slot.ret_fail, slot.comms, slot.paths, slot.acc_ok,
-                               slot.bits_any, rules_of)
+        slots[slot.key] = _replace(slot, rules=(have.rules if have else ()) + slot.rules)
     if len(slots) > MAX_SLOTS:
         return SyscallFilter(name, nr, True, f"more than {MAX_SLOTS} distinct rule conditions")
     return SyscallFilter(name, nr, False, "", tuple(slots.values()), path_slot, flags_arg,
@@ -187,18 +193,36 @@ def _rule_slot(node: ast.Node, evttype: str, dims: dict[str, str], compile_: Com
         if len(kinds) != 1:
             continue
         kind = kinds.pop()
-        if kind == "path" and any(k[0] != "fd.name" for k, _ in atoms):
+        if kind == "path" and any(k[0] == "fd.directory" for k, _ in atoms):
             # fd.name starts with fd.directory, so a prefix of the directory is one of the name
-            atoms = [(k, n if k[0] == "fd.name" else _directory_prefix(n)) for k, n in atoms]
+            atoms = [(k, n if k[0] != "fd.directory" else _directory_prefix(n)) for k, n in atoms]
         slot = _narrow(slot, kind, [n for _, n in atoms], evttype, compile_)
     return slot
 
 
 def _directory_prefix(node: ast.Node) -> ast.Node:
-    """An fd.directory atom as the fd.name check it implies, where one is plain: `startswith D`."""
-    if isinstance(node, ast.Compare) and node.op == "startswith":
-        return ast.Compare(ast.FieldRef("fd.name"), "startswith", node.right)
+    """An fd.directory atom as the fd.name check it implies, where one is plain: `startswith D` or
+    `contains C` (the directory is the start of the name)."""
+    if isinstance(node, ast.Compare) and node.op in ("startswith", "contains"):
+        return ast.Compare(ast.FieldRef("fd.name"), node.op, node.right)
     return ast.Identifier("unjudged")      # converts to "no path test"
+
+
+def _fit_needles(slots: list[Slot]) -> list[Slot]:
+    """The probe searches a path for at most MAX_NEEDLES strings per syscall: slots asking for more
+    lose their needle test, those with the most needles first (fewer tests only let more through)."""
+    order = sorted(range(len(slots)), key=lambda i: len(slots[i].needles or ()))
+    kept: set[bytes] = set()
+    out = list(slots)
+    for i in order:
+        want = out[i].needles
+        if want is None:
+            continue
+        if len(kept | want) <= MAX_NEEDLES:
+            kept |= want
+        else:
+            out[i] = _replace(out[i], needles=None)
+    return out
 
 
 def _narrow(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, compile_: Compile) -> Slot:
@@ -210,8 +234,13 @@ def _narrow(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, compile_
             return _replace(s, comms=comms if s.comms is None else s.comms & comms)
     elif kind == "path":
         paths = _union_paths([_path_set(a) for a in atoms])
-        if paths is not None and (s.paths is None or _size(paths) < _size(s.paths)):
-            return _replace(s, paths=paths)
+        if paths is not None:
+            if s.paths is None or _size(paths) < _size(s.paths):
+                return _replace(s, paths=paths)
+            return s
+        needles = _union([_needles(a) for a in atoms])
+        if needles is not None and (s.needles is None or len(needles) < len(s.needles)):
+            return _replace(s, needles=needles)
     elif kind == "ret":
         ok, fail = False, False
         for a in atoms:
@@ -320,6 +349,69 @@ def _path_set(node: ast.Node) -> PathSet | None:
                 break
         return PathSet(prefix=frozenset({head[:PATH_MAX_K]})) if head.startswith(b"/") else None
     return None
+
+
+def _needles(node: ast.Node) -> frozenset[bytes] | None:
+    """Pairs of bytes (needles), one of which a path the probe judges must contain for this fd.name
+    atom to hold; None if the atom says none. A string with `//` or `/.` is in no judged path (they
+    are normal), so it adds nothing: an empty set means no judged path holds."""
+    if isinstance(node, ast.Or):
+        return _union([_needles(c) for c in node.children])
+    if isinstance(node, ast.And):
+        found = [s for s in (_needles(c) for c in node.children) if s is not None]
+        return min(found, key=len) if found else None
+    if not isinstance(node, ast.Compare):
+        return None
+    vals = _values(node.right)
+    if vals is None:
+        return None
+    if node.op in ("=", "==", "in", "startswith", "endswith", "contains", "pmatch"):
+        runs = [[v.encode()] for v in vals]
+    elif node.op == "glob" and len(vals) == 1:
+        literal = _glob_runs(vals[0].encode())
+        if literal is None:
+            return None
+        runs = [literal]
+    else:
+        return None
+    out: set[bytes] = set()
+    for parts in runs:                      # each value: all its parts are in the path
+        if any(b"//" in p or b"/." in p for p in parts):
+            continue                        # never in a judged path
+        pairs = [p[i:i + NEEDLE_LEN] for p in parts for i in range(len(p) - NEEDLE_LEN + 1)]
+        if not pairs:
+            return None                     # too short to say: the atom holds for too much
+        out.add(max(pairs, key=_rarity))
+    return frozenset(out)
+
+
+def _rarity(pair: bytes) -> int:
+    """Pairs of bytes rarer in paths make better needles: `/` is in every path, lower-case letters in
+    most names; dots, digits, `_`, `-` and capitals less often. The first of the rarest is taken."""
+    return sum(0 if b == 0x2F else 1 if 0x61 <= b <= 0x7A else 2 for b in pair)
+
+
+def _glob_runs(pattern: bytes) -> list[bytes] | None:
+    """The literal runs of a glob pattern (each is in every name it matches), None if it escapes."""
+    runs, cur, i = [], b"", 0
+    while i < len(pattern):
+        ch = pattern[i:i + 1]
+        if ch == b"\\":
+            return None
+        if ch in (b"*", b"?", b"["):
+            runs.append(cur)
+            cur = b""
+            if ch == b"[":              # a class: `[!]x]` is one character, not `x]`
+                j = i + 1 + (pattern[i + 1:i + 2] in (b"!", b"^"))
+                end = pattern.find(b"]", j + 1)
+                if end < 0:
+                    return None
+                i = end
+        else:
+            cur += ch
+        i += 1
+    runs.append(cur)
+    return [r for r in runs if r]
 
 
 def _check(compile_: Compile, node: ast.Node) -> Predicate:

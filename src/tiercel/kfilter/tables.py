@@ -9,6 +9,8 @@ probe can decide on what it reads anyway:
     comm     the comm the process had when it last exec'd (tiercel's proc.name), exact, 15 bytes
     path     the path argument, when it is absolute and already normal (fd.name equals it):
              exact names, prefixes, suffixes
+    needles  ... and it contains one of these pairs of bytes (an empty set: no such path can
+             match, only the paths the probe does not judge pass)
     flags    open flags: the access mode is one of `acc_ok`, or one of `bits_any` is set
 
 A record leaves the kernel when some slot holds. A test the probe cannot decide for a record (no exec
@@ -24,6 +26,8 @@ from dataclasses import dataclass, field
 PATH_MAX_K = 240            # the probe judges paths shorter than this (bytes, without the NUL)
 COMM_LEN = 15               # bytes of a task's comm
 MAX_SLOTS = 64              # one bit each in the probe's masks
+NEEDLE_LEN = 2              # bytes of a needle: the probe looks for pairs, cheaply, a word at a time
+MAX_NEEDLES = 4             # distinct needles per syscall (the probe searches for each)
 ACC_ALL = 0b1111            # access modes 0 (O_RDONLY), 1 (O_WRONLY), 2 (O_RDWR), 3 (invalid)
 O_DIRECTORY, O_PATH = 0o200000, 0o10000000
 STATE_OPEN_FLAGS = O_DIRECTORY | O_PATH   # such opens make dirfds the state resolves paths against
@@ -54,10 +58,12 @@ class Slot:
     acc_ok: int = ACC_ALL
     bits_any: int = 0
     rules: tuple[str, ...] = field(default=(), compare=False)
+    needles: frozenset[bytes] | None = None
 
     @property
     def key(self) -> tuple[object, ...]:
-        return (self.ret_ok, self.ret_fail, self.comms, self.paths, self.acc_ok, self.bits_any)
+        return (self.ret_ok, self.ret_fail, self.comms, self.paths, self.acc_ok, self.bits_any,
+                self.needles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +134,9 @@ def passes(tables: FilterTables, view: KernelView) -> bool:
         if s.comms is not None and view.exec_comm is not None and view.exec_comm[:COMM_LEN] not in s.comms:
             continue
         if s.paths is not None and path_ok and view.path is not None and not s.paths.matches(view.path):
+            continue
+        if s.needles is not None and path_ok and view.path is not None and not any(
+                n in view.path for n in s.needles):
             continue
         if f.flags_arg is not None and s.acc_ok != ACC_ALL and not (
                 s.acc_ok >> acc & 1 or view.flags & s.bits_any):

@@ -72,6 +72,10 @@ def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
     leaf.path_slot = 0 if f.path_slot == 0 else NONE
     leaf.flags_arg = f.flags_arg if f.flags_arg is not None else NONE
     leaf.has_comm = int(any(s.comms is not None for s in f.slots))
+    needles = sorted({n for s in f.slots if s.needles for n in s.needles})
+    for j, n in enumerate(needles):
+        leaf.needle[j] = int.from_bytes(n, "little")
+        leaf.needle_len[j] = len(n)
     for i, s in enumerate(f.slots):
         bit = 1 << i
         leaf.all |= bit
@@ -85,6 +89,10 @@ def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
             leaf.path_any |= bit
         if s.acc_ok == ACC_ALL:
             leaf.flags_any |= bit
+        if s.needles is None:
+            leaf.needle_any |= bit
+        for n in s.needles or ():
+            leaf.needle_slots[needles.index(n)] |= bit
         leaf.acc_ok[i] = s.acc_ok
         leaf.bits_any[i] = s.bits_any
     return leaf

@@ -203,6 +203,7 @@ def attach(probe: Probe, table: SyscallTable, names: Iterable[str]) -> Probe:
     bpf = probe.bpf
     shapes = bpf[b"shapes"]
     tracefs = find_tracefs()
+    _load_needle_program(bpf)
     for name in sorted(set(names)):
         sc = table.by_name[name]
         if not (tracefs / "events" / "syscalls" / f"sys_enter_{sc.tp}").is_dir():
@@ -218,6 +219,24 @@ def attach(probe: Probe, table: SyscallTable, names: Iterable[str]) -> Probe:
             raise EnvironmentProblem(_explain_bcc_failure(str(e), Path("."))) from e
         probe.attached.append(name)
     return probe
+
+
+def _load_needle_program(bpf: Any) -> None:
+    """sys_exit tail-calls kf_needle_exit for the records only its needle tests can decide, which
+    tail-calls kf_emit_exit for those that pass (programs of their own, each within the verifier's
+    limit); until they are in place such records pass."""
+    tail = bpf[b"kf_tail"]
+    if tail.get(ctypes.c_int(0)) is not None:
+        return
+    try:         # the second first: kf_needle_exit's records go on to kf_emit_exit
+        fns = [bpf.load_func(name, BPF_PROG_TYPE_TRACEPOINT) for name in (b"kf_emit_exit", b"kf_needle_exit")]
+    except Exception as e:
+        raise EnvironmentProblem(_explain_bcc_failure(str(e), Path("."))) from e
+    tail[ctypes.c_int(1)] = ctypes.c_int(fns[0].fd)
+    tail[ctypes.c_int(0)] = ctypes.c_int(fns[1].fd)
+
+
+BPF_PROG_TYPE_TRACEPOINT = 5
 
 
 MADV_PAGEOUT = 21           # Linux >= 5.4: reclaim these pages now (file pages fault back if used)
