@@ -151,7 +151,9 @@ BPF_PERCPU_ARRAY(kf_scratch_map, struct kf_scratch, 1);
 BPF_PROG_ARRAY(kf_tail, 2);
 /* {tgid, fd} of fds user space holds in its fd table (set when such a record passes, and by user
  * space for the fds it read from /proc): a filtered open that reuses one of these numbers must still
- * reach user space, or its table would keep the old entry. Entries are never removed (a superset). */
+ * reach user space, or its table would keep the old entry. A close that reaches user space removes
+ * its entry, as user space does for the fds of a process that exits: without that the LRU would
+ * evict entries still needed on a busy host (an entry kept too long only lets more through). */
 BPF_TABLE("lru_hash", __u64, __u8, known_fds, 262144);
 /* [0] records the filter kept in the kernel, [1] records it let through, [2] records coalesced
  * into a previous identical one (reported with the thread's next record or its exit) */
@@ -778,6 +780,9 @@ static __always_inline int exit_emit(struct tp_sys_exit *ctx, __u64 id, __u32 nr
         __u64 *n = lost.lookup(&kind);
         if (n)
             *n += rec->repeats;
+    } else if (cls && cls->fd_close && ctx->ret == 0) {
+        __u64 key = ((id >> 32) << 32) | (__u32)args[0];
+        known_fds.delete(&key);
     }
     return 0;
 }

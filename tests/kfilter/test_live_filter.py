@@ -3,11 +3,15 @@ can match arrives, and new tables replace the old ones without a recompile."""
 
 from __future__ import annotations
 
+import ctypes
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.livecapture import LiveCapture, build_c
+from tests.livecapture import LiveCapture, build_c, read_line
 from tiercel.events.model import Event
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
 from tiercel.kfilter.derive import derive
@@ -133,3 +137,39 @@ def test_needles_are_judged_by_the_probe(tmp_path: Path, path: str, arrives: boo
     assert bool(seen) is arrives, (name, seen)
     assert counters.filtered >= 1                 # the /etc/hostname open in the middle, at least
     assert counters.lost == 0
+
+
+SOCKETS = """
+import os, socket, sys
+a, b = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
+fa, fb = a.fileno(), b.fileno()
+a.close()
+print(os.getpid(), fa, fb, flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_known_fds_leave_at_close_and_at_exit() -> None:
+    """The probe's known_fds (fds whose reuse must reach user space) lose an fd when its close
+    reaches user space, and a process's fds when it exits: the LRU keeps room for live ones."""
+    rs, _ = load_rules([CHECKOUT / "rules"])
+    tables = _tables(rs)
+    assert tables.fd_kinds == "socket"
+    with LiveCapture() as cap:
+        cap.source.set_filter(tables)
+        probe = cap.source.probe
+        assert probe is not None
+        known = probe.bpf[b"known_fds"]
+
+        def has(pid: int, fd: int) -> bool:
+            return known.get(ctypes.c_uint64((pid << 32) | fd)) is not None
+
+        child = subprocess.Popen([sys.executable, "-c", SOCKETS], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE)
+        pid, closed, kept = (int(x) for x in read_line(child.stdout, time.monotonic() + 60).split())
+        cap.poll_until(lambda: has(pid, kept))
+        assert not has(pid, closed)
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=60)
+        cap.poll_until(lambda: cap.exited(pid) and not has(pid, kept))

@@ -7,6 +7,7 @@ the classes switched back to filtering.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 from collections.abc import Iterable
 from typing import Any
@@ -136,6 +137,15 @@ def seed_known_fds(bpf: Any, fds: Iterable[tuple[int, int]]) -> None:
     for pid, fd in fds:
         if fd >= 0:
             table[ctypes.c_uint64((pid << 32) | fd)] = one
+
+
+def forget_known_fds(bpf: Any, pid: int, fds: Iterable[int]) -> None:
+    """A process has exited: its (pid, fd) pairs leave known_fds (an LRU: what stays takes the place
+    of entries still needed)."""
+    table = bpf[b"known_fds"]
+    for fd in fds:
+        with contextlib.suppress(KeyError):     # the kernel removed it at a close, or never had it
+            del table[ctypes.c_uint64((pid << 32) | fd)]
 
 
 def _put(obj: Any, name: str, raw: bytes) -> None:

@@ -44,6 +44,7 @@ class LiveSource:
         self._injected: deque[Event] = deque()  # events made outside the kernel (container starts)
         self._filter_seeded = False
         self._coalescing: frozenset[str] = frozenset()   # event types the kernel may coalesce
+        self._fd_kinds = ""                              # fds the probe tracks (FilterTables)
         self._last: dict[int, Event] = {}               # tid -> its last such event
         self._filter_on = False
 
@@ -112,6 +113,7 @@ class LiveSource:
                                                   if tables.fd_kinds == "any" or fd.typechar in SOCKET_CHARS))
             self._filter_seeded = True
         filtermaps.load_tables(probe.bpf, tables, enabled)
+        self._fd_kinds = tables.fd_kinds if enabled else ""
         self._coalescing = frozenset(n for n, f in tables.syscalls.items() if enabled and not f.state)
         self._filter_on = enabled
 
@@ -123,9 +125,12 @@ class LiveSource:
         if ev.repeats_before:
             self._repeat_last(ev)
         try:
+            gone = self.enricher.table.procs.get(ev.pid) if ev.type == "procexit" else None
             self.enricher.apply(ev)
             if ev.type == "procexit":
                 self._last.pop(ev.tid, None)
+                if gone is not None and ev.pid not in self.enricher.table.procs:
+                    self._forget_fds(gone)
             elif ev.type in self._coalescing:
                 if len(self._last) >= LAST_LIMIT:
                     self._last.clear()
@@ -136,6 +141,17 @@ class LiveSource:
             self.sink(ev)
         except Exception:  # one bad event is counted, never fatal (STYLE 9)
             self._counters.event_errors += 1
+
+    def _forget_fds(self, proc: Process) -> None:
+        """The probe's known_fds entries of a process that exited (see probe: known_fds). Not when
+        its pid is in use again (or it is not reaped yet): the entries may be the new process's,
+        and an entry kept too long only lets more records through."""
+        probe = self.probe
+        if probe is None or not self._fd_kinds:
+            return
+        tracked = [n for n, fd in proc.fds.items() if self._fd_kinds == "any" or fd.typechar in SOCKET_CHARS]
+        if tracked and not (self.opts.host_proc / str(proc.pid)).exists():
+            filtermaps.forget_known_fds(probe.bpf, proc.pid, tracked)
 
     def _repeat_last(self, ev: Event) -> None:
         """The kernel coalesced repeats of this thread's previous record: hand that event on again,
