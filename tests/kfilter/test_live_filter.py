@@ -173,3 +173,25 @@ def test_known_fds_leave_at_close_and_at_exit() -> None:
         child.stdin.close()
         child.wait(timeout=60)
         cap.poll_until(lambda: cap.exited(pid) and not has(pid, kept))
+
+
+def test_string_arguments_are_judged_by_the_probe(tmp_path: Path) -> None:
+    """A rule on a call's path argument as passed (evt.arg.name of unlinkat) keeps the other
+    removals in the kernel."""
+    text = ("- rule: history removed\n  desc: d\n  condition: evt.type = unlinkat and "
+            "evt.arg.name endswith _history\n  output: removed %evt.arg.name\n  priority: WARNING\n")
+    rs, result = load_rules_text([("history.yaml", text)])
+    assert not result.errors
+    tables = _tables(rs)
+    assert not tables.syscalls["unlinkat"].open
+    names = [tmp_path / f"f{i}" for i in range(50)] + [tmp_path / ".bash_history"]
+    for p in names:
+        p.write_text("x")
+    with LiveCapture(syscalls=set(STATE_SYSCALLS | {"unlinkat"})) as cap:
+        cap.source.set_filter(tables)
+        proc = cap.run(["rm", *map(str, names)])
+        assert proc.returncode == 0
+        counters = cap.source.counters
+    removed = [e.args.get("name") for e in cap.events if e.type == "unlinkat"]
+    assert removed == [str(tmp_path / ".bash_history")]
+    assert counters.filtered >= 50

@@ -81,7 +81,8 @@ def _constants(rs: Any) -> tuple[list[str], list[str]]:
                     if "/" not in t:
                         names.add(t)
                     # a fragment (`contains`, glob runs): inside paths, once and twice, and in /etc
-                    paths.update({f"/tmp/a{t}b", f"/x{t}y{t}z", f"/etc/a{t}b{t}c", f"/root/.ssh/{t}"})
+                    paths.update({f"/tmp/a{t}b", f"/x{t}y{t}z", f"/etc/a{t}b{t}c", f"/root/.ssh/{t}",
+                                  f"/home/u/x{t}"})
     return sorted(paths), sorted(names)
 
 

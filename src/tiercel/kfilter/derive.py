@@ -128,15 +128,16 @@ def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Ite
 
 def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[Any],
                     compile_: Compile, fd_result: bool, fd_close: bool, fd_track: bool) -> SyscallFilter:
-    path_slot = 0 if name in OPEN_FAMILY and params.get("name") == "s0" else None
+    first = next((p for p, src in params.items() if src == "s0"), None)   # the probe's path string
+    path_slot = 0 if first is not None else None
     flags_src = params.get("flags", "-")
     flags_arg = int(flags_src[1]) if name in OPEN_FAMILY and flags_src.startswith("a") else None
-    dims = _dimensions(name, path_slot is not None, flags_arg is not None)
+    dims = _dimensions(name, first, flags_arg is not None)
     found: list[Slot] = []
     for rule in rules:
         if rule.node is None:
             return SyscallFilter(name, nr, True, f"rule '{rule.name}'")
-        slot = _rule_slot(rule.node, name, dims, compile_)
+        slot = _rule_slot(rule.node, name, frozenset(params), dims, compile_)
         if slot is None:
             continue                      # cannot match this event type at all
         if slot.key == Slot().key:
@@ -154,14 +155,19 @@ def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[
                          fd_result=fd_result, fd_close=fd_close, fd_track=fd_track)
 
 
-def _dimensions(name: str, has_path: bool, has_flags: bool) -> dict[str, str]:
+def _dimensions(name: str, path_arg: str | None, has_flags: bool) -> dict[str, str]:
+    """Which fields of this event type each kind of test judges. The path test reads the first
+    string argument: for an open, fd.name is made from it; for every call, evt.arg.<its name> is it
+    as passed, equal to what the probe reads whenever the probe judges it (absolute and normal)."""
     dims = {f: "comm" for f in COMM_FIELDS}
     if name not in NO_RET_TEST:
         dims.update({f: "ret" for f in RET_FIELDS})
     if name in OPEN_FAMILY:
         dims.update({f: "ret" for f in OPEN_RET_FIELDS})
-    if has_path:
-        dims.update({f: "path" for f in PATH_FIELDS})
+    if path_arg is not None:
+        dims[f"evt.arg.{path_arg}"] = "path"
+        if name in OPEN_FAMILY:
+            dims.update({f: "path" for f in PATH_FIELDS})
     if has_flags:
         dims.update({f: "flags" for f in FLAG_FIELDS})
     return dims
@@ -176,8 +182,9 @@ def _field_name(key: FieldKey) -> str:
     return f"{name}[{arg}]"
 
 
-def _rule_slot(node: ast.Node, evttype: str, dims: dict[str, str], compile_: Compile) -> Slot | None:
-    spec = specialise(node, evttype)
+def _rule_slot(node: ast.Node, evttype: str, params: frozenset[str], dims: dict[str, str],
+               compile_: Compile) -> Slot | None:
+    spec = specialise(node, evttype, params)
     if spec is False:
         return None
     slot = Slot()

@@ -8,22 +8,25 @@ Same alerts with and without the filter is what "sound" means.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from tiercel.events.model import DIR_ENTER, Event, Process
+from tiercel.events.syscalls import SyscallTable
 from tiercel.kfilter.tables import FilterTables, KernelView, passes
 
 Alert = tuple[int, str, str]            # evt.num, rule name, rendered output
 
 
 SOCKET_CHARS = frozenset("46un")
+_TABLE = SyscallTable()
 
 
 def view_of(ev: Event, proc: Process | None, fd_kinds: str = "any") -> KernelView:
     """`fd_kinds`: which of the state's fd entries the probe tracks (kfilter.tables.FilterTables)."""
-    raw = ev.args.get("name")
+    raw = ev.args.get(_first_string(ev.type))
     path = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else None
     flags = ev.args.get("flags")
     comm = proc.comm.encode("utf-8", "surrogateescape") if proc is not None else None
@@ -35,6 +38,13 @@ def view_of(ev: Event, proc: Process | None, fd_kinds: str = "any") -> KernelVie
     arg_fd = fds.get(arg) if isinstance(arg, int) else None
     arg_known = arg_fd is not None and (fd_kinds == "any" or arg_fd.typechar in SOCKET_CHARS)
     return KernelView(ev.type, res, comm, path, flags if isinstance(flags, int) else 0, known, arg_known)
+
+
+@functools.cache
+def _first_string(evttype: str) -> str:
+    """The argument the probe reads its path from: the event type's first string (slot s0)."""
+    sc = _TABLE.by_name.get(evttype)
+    return next((p for p, src in sc.params if src == "s0"), "") if sc is not None else ""
 
 
 def kept(ev: Event, proc: Process | None, tables: FilterTables | None) -> bool:

@@ -11,7 +11,7 @@ match wins" keeps Falco's meaning.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tiercel.events.model import Event
@@ -26,18 +26,23 @@ Compile = Callable[[syntax.Node], Compiled]
 Plan = Callable[[Event, list[Any]], None]     # appends matching rules to the list
 
 
-def specialise(node: syntax.Node, evttype: str) -> syntax.Node | bool:
-    """The condition as it reads for events of type `evttype`; True/False when it is decided."""
+def specialise(node: syntax.Node, evttype: str,
+               params: Collection[str] | None = None) -> syntax.Node | bool:
+    """The condition as it reads for events of type `evttype`; True/False when it is decided.
+    Given the type's parameter names, a comparison of an argument it does not have is False (the
+    field has no value, and no operator holds on a missing value)."""
     if isinstance(node, syntax.Compare):
+        if params is not None and _missing_arg(node, params):
+            return False
         return _evttype_check(node, evttype)
     if isinstance(node, syntax.Not):
-        child = specialise(node.child, evttype)
+        child = specialise(node.child, evttype, params)
         return (not child) if isinstance(child, bool) else syntax.Not(child, pos=node.pos)
     if isinstance(node, syntax.And | syntax.Or):
         stop = isinstance(node, syntax.Or)         # the value that decides the whole node
         kept: list[syntax.Node] = []
         for c in node.children:
-            v = specialise(c, evttype)
+            v = specialise(c, evttype, params)
             if v is stop:
                 return stop
             if isinstance(v, syntax.Node):
@@ -47,6 +52,17 @@ def specialise(node: syntax.Node, evttype: str) -> syntax.Node | bool:
             return not stop
         return kept[0] if len(kept) == 1 else type(node)(tuple(kept), pos=node.pos)
     return node
+
+
+def _missing_arg(node: syntax.Compare, params: Collection[str]) -> bool:
+    left = node.left
+    if not isinstance(left, syntax.FieldRef):
+        return False
+    if left.name.startswith("evt.arg.") and left.arg is None:
+        return left.name[len("evt.arg."):] not in params
+    if left.name == "evt.arg" and left.arg is not None and not left.arg.isdigit():
+        return left.arg not in params
+    return False
 
 
 def _evttype_check(node: syntax.Compare, evttype: str) -> syntax.Node | bool:
