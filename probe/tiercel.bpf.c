@@ -16,7 +16,7 @@
  * exit from the task's saved user registers, so only execve/execveat attach their enter tracepoint;
  * otherwise every syscall attaches the enter/exit pair and arguments travel through `inflight`.
  *
- * Compile-time constants (-D): AGENT_TGID, NR_EXIT, NR_EXIT_GROUP, NR_CLONE, NR_CLONE3,
+ * Compile-time constants (-D): AGENT_TGID, NR_EXIT, NR_EXIT_GROUP, NR_CLONE, NR_CLONE3, NR_OPENAT2,
  * NR_FORK, NR_VFORK, RINGBUF_PAGES, RESERVE_BYTES, EXIT_ONLY; and, when the running kernel's BTF gives them,
  * OFF_TASK_MM, OFF_MM_ARG_START, OFF_MM_ARG_END, and the cgroup ones OFF_TASK_CGROUPS ...
  * CGROUP_V1_SUBSYS, and the pid-namespace ones OFF_TASK_THREAD_PID ... UPID_SIZE
@@ -711,6 +711,18 @@ static __always_inline int coalesced(struct rec_syscall *rec, __u32 tid)
     return 0;
 }
 
+/* openat2 passes its flags, mode and resolve flags in a struct (open_how, argument 2): they take
+ * the places of the pointer and the struct's size (arguments 2-4), so the filter and user space
+ * read them as they read openat's. Unreadable: zero, and the struct's size stays unknown. */
+static __always_inline void read_open_how(__u64 *args)
+{
+    __u64 how[3] = {};
+    bpf_probe_read_user(how, sizeof(how), (void *)args[2]);
+    args[2] = how[0];
+    args[3] = how[1];
+    args[4] = how[2];
+}
+
 /* A syscall record that passed the filter: counted, its fd tracked, coalesced or sent. */
 static __always_inline int exit_emit(struct tp_sys_exit *ctx, __u64 id, __u32 nr, struct shape *sh,
                                      __u64 *args)
@@ -818,6 +830,8 @@ int sys_exit(struct tp_sys_exit *ctx)
         args[i] = f->args[i];
     inflight.delete(&tid);
 #endif
+    if (nr == NR_OPENAT2)
+        read_open_how(args);
     int pass = kf_decide(nr, ctx->ret, args, id >> 32);
     if (pass == KF_NEEDLES_PENDING) {
         __u32 zero = 0;

@@ -273,7 +273,7 @@ BEHAVIOURS: list[Behaviour] = [
     Behaviour(PR, "T1098", "write below /etc", "sh builtin (echo >)", (WBE,), sh("echo x > /etc/@TAG; rm -f /etc/@TAG")),
     Behaviour(PR, "T1098", "write below /etc", "perl -e", (WBE,), ("perl", "-e", "open(F, '>', '/etc/@TAG') or die; print F 'x'; close F; unlink '/etc/@TAG'")),
     Behaviour(PR, "T1098", "write below /etc", "relative path after chdir", (WBE,), _relative("/etc", "sh", "-c", "touch ./@TAG; rm -f @TAG")),
-    Behaviour(PR, "T1098", "write below /etc", "openat2", (WBE,), sh("@HELPER openat2 /etc/@TAG w; rm -f /etc/@TAG"), miss={WBE: "the probe does not read openat2's struct open_how, so its flags (read or write) are unknown; only the exact sensitive files are judged without them"}),
+    Behaviour(PR, "T1098", "write below /etc", "openat2", (WBE,), sh("@HELPER openat2 /etc/@TAG w; rm -f /etc/@TAG")),
     Behaviour(PR, "T1098", "write below /etc", "through a symlink in /tmp", (WBE,), _symlink_then("/etc/@TAG", "@S/etc-link", "sh", "-c", "echo x > @S/etc-link; rm -f /etc/@TAG"), miss={WBE: "the write names the link in /tmp (fd.name is the path as opened, as in Falco; no symlink resolution in the probe)"}),
     Behaviour(PR, "T1098", "write below /etc", "thread", (WBE,), py(THREAD.format("exec(" + repr(WRITE_ETC) + ")"))),
     Behaviour(PR, "T1053.003", "cron job", "file in /etc/cron.d", (WBE,), sh("echo '* * * * * root true' > /etc/cron.d/@TAG; rm -f /etc/cron.d/@TAG")),

@@ -53,7 +53,8 @@ _PATH1 = {"str0": 1}
 SYSCALLS_X86_64: tuple[Syscall, ...] = (
     _sc("open", 2, "fd=res name=s0 flags=a1 mode=a2", **_PATH0),
     _sc("openat", 257, "fd=res dirfd=a0 name=s0 flags=a2 mode=a3", **_PATH1),
-    _sc("openat2", 437, "fd=res dirfd=a0 name=s0 flags=- mode=- resolve=-", **_PATH1),
+    # the probe puts open_how's flags, mode and resolve in arguments 2-4 (probe: read_open_how)
+    _sc("openat2", 437, "fd=res dirfd=a0 name=s0 flags=a2 mode=a3 resolve=a4", **_PATH1),
     _sc("creat", 85, "fd=res name=s0 mode=a1", **_PATH0),
     _sc("close", 3, "res=res fd=a0"),
     _sc("dup", 32, "res=res oldfd=a0"),

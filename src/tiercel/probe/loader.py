@@ -161,7 +161,7 @@ def compile_probe(table: SyscallTable, headers: str | None = None, ringbuf_pages
     consts = {
         "AGENT_TGID": os.getpid(),
         "NR_EXIT": table.nr("exit"), "NR_EXIT_GROUP": table.nr("exit_group"),
-        "NR_CLONE": table.nr("clone"), "NR_CLONE3": table.nr("clone3"),
+        "NR_CLONE": table.nr("clone"), "NR_CLONE3": table.nr("clone3"), "NR_OPENAT2": table.nr("openat2"),
         "NR_FORK": table.nr("fork"), "NR_VFORK": table.nr("vfork"),
         "RINGBUF_PAGES": ringbuf_pages,
         "RESERVE_BYTES": int(ringbuf_pages * 4096 * RESERVE_SHARE),
