@@ -1,0 +1,87 @@
+"""`tiercel run -o json_output=true | tiercel generate --all --check`, for real, with the default rules.
+
+The pipeline must end by itself: generate closes its stdin when done, and `tiercel run` notices
+that its stdout's reader has gone although it is writing nothing, and stops with exit code 0.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tiercel.generator.base import REGISTRY
+from tiercel.generator.check import ALERTED, NOT_LOADED
+
+pytestmark = pytest.mark.live
+TIERCEL = [sys.executable, "-m", "tiercel.cli"]
+REPORT = re.compile(r"^(\S+)\s+(alerted|NO ALERT|rule not loaded|cannot run here)\s")
+GONE = "stdout's reader has gone: stopping"
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_pipeline_checks_every_action_and_ends_by_itself(tmp_path: Path) -> None:
+    agent_err = (tmp_path / "agent.err").open("w+")
+    agent = subprocess.Popen([*TIERCEL, "run", "-o", "json_output=true"], stdout=subprocess.PIPE,
+                             stderr=agent_err, text=True)
+    assert agent.stdout is not None
+    gen = subprocess.Popen([*TIERCEL, "generate", "--all", "--check"], stdin=agent.stdout,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    agent.stdout.close()   # generate is the only reader: when it goes, the agent must see it
+    try:
+        out, err = gen.communicate(timeout=300)
+        agent.wait(timeout=60)
+    finally:
+        _kill(gen)
+        _kill(agent)
+    agent_err.seek(0)
+    agent_log = agent_err.read()
+    assert gen.returncode == 0, out + err
+    assert agent.returncode == 0, agent_log
+    assert GONE in agent_log
+    status = {m[1]: m[2] for m in map(REPORT.match, out.splitlines()) if m}
+    assert set(status) == set(REGISTRY), out
+    assert "NO ALERT" not in status.values(), out
+    for a in REGISTRY.values():
+        if a.maturity == "incubating":
+            assert status[a.name] == NOT_LOADED, a.name
+        elif a.available() is None:
+            assert status[a.name] == ALERTED, (a.name, out)
+    assert out.splitlines()[-1].startswith("summary: ")
+
+
+def test_run_stops_with_0_when_its_stdout_reader_goes_while_it_writes_nothing() -> None:
+    r, w = os.pipe()
+    agent = subprocess.Popen([*TIERCEL, "run", "-o", "json_output=true"], stdout=w,
+                             stderr=subprocess.PIPE, text=True)
+    os.close(w)
+    lines: list[str] = []
+    running = threading.Event()
+
+    def read_stderr() -> None:
+        assert agent.stderr is not None
+        for line in agent.stderr:
+            lines.append(line)
+            if "tiercel: running" in line:
+                running.set()
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    try:
+        assert running.wait(120), "".join(lines)
+        os.close(r)
+        agent.wait(timeout=60)
+    finally:
+        _kill(agent)
+    reader.join(10)
+    assert agent.returncode == 0, "".join(lines)
+    assert any(GONE in x for x in lines), "".join(lines)
