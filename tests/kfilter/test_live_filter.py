@@ -195,3 +195,25 @@ def test_string_arguments_are_judged_by_the_probe(tmp_path: Path) -> None:
     removed = [e.args.get("name") for e in cap.events if e.type == "unlinkat"]
     assert removed == [str(tmp_path / ".bash_history")]
     assert counters.filtered >= 50
+
+
+def test_bits_arguments_are_judged_by_the_probe(tmp_path: Path) -> None:
+    """`evt.arg.mode contains S_ISUID` (chmod's mode bits) is tested in the kernel: plain chmods
+    stay there, a setuid one arrives."""
+    text = ("- rule: setuid bit\n  desc: d\n  condition: evt.type in (chmod, fchmodat) and "
+            "(evt.arg.mode contains S_ISUID or evt.arg.mode contains S_ISGID)\n"
+            "  output: mode %evt.arg.mode\n  priority: WARNING\n")
+    rs, result = load_rules_text([("setuid.yaml", text)])
+    assert not result.errors
+    tables = _tables(rs)
+    assert [s.bits_any for s in tables.syscalls["fchmodat"].slots] == [0o6000]
+    target = tmp_path / "f"
+    target.write_text("x")
+    with LiveCapture(syscalls=set(STATE_SYSCALLS | {"chmod", "fchmodat"})) as cap:
+        cap.source.set_filter(tables)
+        for mode in ("644", "755", "4755", "600"):
+            assert cap.run(["chmod", mode, str(target)]).returncode == 0
+        counters = cap.source.counters
+    modes = [e.args.get("mode") for e in cap.events if e.type in ("chmod", "fchmodat")]
+    assert modes == [0o4755]
+    assert counters.filtered >= 3

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import random
 from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
 from typing import Any, Protocol
 
+from tiercel.events.flags import FLAGS, MODE, PARAM_TABLES
 from tiercel.events.model import Event, Fd
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
 from tiercel.kfilter.tables import (
@@ -73,6 +75,7 @@ SOCKET_TYPES = frozenset({"ipv4", "ipv6", "unix", "4", "6", "u", "netlink", "n"}
 # Open flag bits (x86_64) whose presence changes what flag fields read (events/flags.py).
 OPEN_BITS = (0o100, 0o200, 0o1000, 0o2000, 0o4000, 0o10000, 0o40000, 0o100000, 0o200000, 0o2000000,
              0o4000000, 0o20000000)
+BITS_WIDTH = 32             # the probe's bits test holds 32 bits (kf_class.bits_any)
 # What fds a rule may consult when its event type reads the table: fd fields, rendered fd arguments.
 FD_FIELD_PREFIXES = ("fd.", "fs.path")
 FD_FIELD_NAMES = frozenset({"evt.arg.fd", "evt.args", "evt.info", "evt.arg"})
@@ -130,9 +133,9 @@ def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[
                     compile_: Compile, fd_result: bool, fd_close: bool, fd_track: bool) -> SyscallFilter:
     first = next((p for p, src in params.items() if src == "s0"), None)   # the probe's path string
     path_slot = 0 if first is not None else None
-    flags_src = params.get("flags", "-")
-    flags_arg = int(flags_src[1]) if name in OPEN_FAMILY and flags_src.startswith("a") else None
-    dims = _dimensions(name, first, flags_arg is not None)
+    flag_param = flags_param(name, params)
+    flags_arg = int(params[flag_param][1]) if flag_param is not None else None
+    dims = _dimensions(name, first, flag_param)
     found: list[Slot] = []
     for rule in rules:
         if rule.node is None:
@@ -155,7 +158,16 @@ def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[
                          fd_result=fd_result, fd_close=fd_close, fd_track=fd_track)
 
 
-def _dimensions(name: str, path_arg: str | None, has_flags: bool) -> dict[str, str]:
+def flags_param(name: str, params: dict[str, str]) -> str | None:
+    """The argument the probe's flags test reads: an open's flags; for other calls, the first
+    argument that holds bits (a flags or mode table renders it), e.g. chmod's mode, unshare's flags."""
+    if name in OPEN_FAMILY:
+        return "flags" if params.get("flags", "-").startswith("a") else None
+    return next((p for p, src in params.items() if src.startswith("a") and src[1:].isdigit()
+                 and PARAM_TABLES.get((name, p), (None, ""))[1] in (FLAGS, MODE)), None)
+
+
+def _dimensions(name: str, path_arg: str | None, flag_param: str | None) -> dict[str, str]:
     """Which fields of this event type each kind of test judges. The path test reads the first
     string argument: for an open, fd.name is made from it; for every call, evt.arg.<its name> is it
     as passed, equal to what the probe reads whenever the probe judges it (absolute and normal)."""
@@ -168,8 +180,10 @@ def _dimensions(name: str, path_arg: str | None, has_flags: bool) -> dict[str, s
         dims[f"evt.arg.{path_arg}"] = "path"
         if name in OPEN_FAMILY:
             dims.update({f: "path" for f in PATH_FIELDS})
-    if has_flags:
+    if flag_param is not None and name in OPEN_FAMILY:
         dims.update({f: "flags" for f in FLAG_FIELDS})
+    elif flag_param is not None:
+        dims[f"evt.arg.{flag_param}"] = f"bits:{flag_param}"
     return dims
 
 
@@ -200,6 +214,9 @@ def _rule_slot(node: ast.Node, evttype: str, params: frozenset[str], dims: dict[
         if len(kinds) != 1:
             continue
         kind = kinds.pop()
+        if kind.startswith("bits:"):
+            slot = _narrow_bits(slot, kind[5:], [n for _, n in atoms], evttype, compile_)
+            continue
         if kind == "path" and any(k[0] == "fd.directory" for k, _ in atoms):
             # fd.name starts with fd.directory, so a prefix of the directory is one of the name
             atoms = [(k, n if k[0] != "fd.directory" else _directory_prefix(n)) for k, n in atoms]
@@ -260,6 +277,40 @@ def _narrow(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, compile_
         if s.acc_ok == ACC_ALL:
             return _replace(s, acc_ok=acc_ok, bits_any=bits_any)
     return s
+
+
+def _narrow_bits(slot: Slot, param: str, atoms: list[ast.Node], evttype: str, compile_: Compile) -> Slot:
+    """`slot` further restricted by the `or` of these atoms on a bits argument: when they hold
+    exactly for the values with one of some bits set, the probe tests those bits."""
+    leaves = [leaf for a in atoms for leaf in _or_leaves(a)]
+    if slot.acc_ok != ACC_ALL or not all(isinstance(a, ast.Compare) and a.op == "contains" for a in leaves):
+        return slot                 # `contains NAME` holds for the values with NAME's bit: others may not
+    bits = _memo(("bits", tuple(atoms), evttype, param), lambda: _bits_test(
+        _or_predicate([_check(compile_, a) for a in atoms]), evttype, param))
+    return slot if bits is None else _replace(slot, acc_ok=0, bits_any=bits)
+
+
+def _or_leaves(node: ast.Node) -> list[ast.Node]:
+    if isinstance(node, ast.Or):
+        return [leaf for c in node.children for leaf in _or_leaves(c)]
+    return [node]
+
+
+def _bits_test(pred: Predicate, evttype: str, param: str) -> int | None:
+    """The bits B such that the predicate (`contains NAME` atoms: each holds when NAME's bit is set)
+    holds for a value exactly when it has one of B, checked on zero, every bit, every pair of bits and
+    a fixed spread of other values; None if there are no such bits."""
+    def holds(v: int) -> bool:
+        return _safe(pred, _probe_event(evttype, args={param: v}))
+    if holds(0):
+        return None
+    singles = [1 << b for b in range(BITS_WIDTH)]
+    bits = sum(b for b in singles if holds(b))
+    rng = random.Random(20261201)
+    tries = [a | b for a, b in combinations(singles, 2)] + [rng.getrandbits(BITS_WIDTH) for _ in range(512)]
+    if not bits or any(holds(v) != bool(v & bits) for v in tries):
+        return None
+    return bits
 
 
 _MEMO: dict[tuple[Any, ...], Any] = {}
@@ -432,9 +483,9 @@ def _or_predicate(preds: list[Predicate]) -> Predicate:
     return lambda ev: any(p(ev) for p in preds)
 
 
-def _probe_event(evttype: str, res: int = 0, flags: int = 0) -> Event:
+def _probe_event(evttype: str, res: int = 0, flags: int = 0, args: dict[str, int] | None = None) -> Event:
     return Event(num=1, ts=0, type=evttype, dir="<", tid=1, pid=1, res=res,
-                 args={"fd": res, "res": res, "flags": flags, "mode": 0},
+                 args={"fd": res, "res": res, "flags": flags, "mode": 0, **(args or {})},
                  fd=Fd(num=res, typechar="f", openflags=flags))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from tiercel.events.model import DIR_ENTER, Event, Process
 from tiercel.events.syscalls import SyscallTable
+from tiercel.kfilter.derive import flags_param
 from tiercel.kfilter.tables import FilterTables, KernelView, passes
 
 Alert = tuple[int, str, str]            # evt.num, rule name, rendered output
@@ -28,7 +29,7 @@ def view_of(ev: Event, proc: Process | None, fd_kinds: str = "any") -> KernelVie
     """`fd_kinds`: which of the state's fd entries the probe tracks (kfilter.tables.FilterTables)."""
     raw = ev.args.get(_first_string(ev.type))
     path = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else None
-    flags = ev.args.get("flags")
+    flags = ev.args.get(_flags_param(ev.type))
     comm = proc.comm.encode("utf-8", "surrogateescape") if proc is not None else None
     res = ev.res if ev.res is not None else 0
     fds = proc.fds if proc is not None else {}
@@ -45,6 +46,13 @@ def _first_string(evttype: str) -> str:
     """The argument the probe reads its path from: the event type's first string (slot s0)."""
     sc = _TABLE.by_name.get(evttype)
     return next((p for p, src in sc.params if src == "s0"), "") if sc is not None else ""
+
+
+@functools.cache
+def _flags_param(evttype: str) -> str:
+    """The argument the probe's flags test reads (kfilter.derive.flags_param)."""
+    sc = _TABLE.by_name.get(evttype)
+    return (flags_param(evttype, dict(sc.params)) or "") if sc is not None else ""
 
 
 def kept(ev: Event, proc: Process | None, tables: FilterTables | None) -> bool:
