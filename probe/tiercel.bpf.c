@@ -98,7 +98,8 @@ struct kf_class {
     __u8 fd_close;      /* close: closing a known fd passes */
     __u8 fd_track;      /* a passing record's new fd becomes known */
     __u8 coalesce;      /* identical records of a thread within COALESCE_NS become one, counted */
-    __u8 pad[7];
+    __u8 enum_arg;      /* argument index of a value tested against sets (kf_enums); 0xff: none */
+    __u8 pad[6];
     __u64 all;          /* bits of the slots in use */
     __u64 ret_ok;
     __u64 ret_fail;
@@ -106,6 +107,7 @@ struct kf_class {
     __u64 path_any;
     __u64 flags_any;
     __u64 needle_any;   /* slots with no needle test */
+    __u64 enum_any;     /* slots with no value-set test */
     __u64 needle[KF_NEEDLES];       /* the needle's two bytes, first byte lowest */
     __u64 needle_slots[KF_NEEDLES]; /* slots whose test holds when the path contains it */
     __u32 bits_any[KF_SLOTS];
@@ -123,6 +125,12 @@ struct kf_comm_key {
     char comm[16];
 };
 
+struct kf_enum_key {
+    __u32 nr;
+    __u32 pad;
+    __u64 value;
+};
+
 struct kf_comm {
     char comm[16];
 };
@@ -133,7 +141,7 @@ struct kf_scratch {
     struct kf_path_key fwd;
     struct kf_path_key rev;
     struct kf_comm_key comm;
-    __u64 args[6];      /* a decision left to kf_needle_exit: the record's arguments, */
+    __u64 args[8];      /* a decision left to kf_path_exit: the record's arguments (6, and 2 zero), */
     __u64 cand;         /* the slots still holding, each waiting on its needle test, */
     __u32 words;        /* the path's words in tmp (0: the path was not judged), */
     __u32 nr;           /* and its syscall */
@@ -144,10 +152,12 @@ BPF_ARRAY(kf_classes, struct kf_class, 512);
 BPF_F_TABLE("lpm_trie", struct kf_path_key, __u64, kf_paths, 16384, BPF_F_NO_PREALLOC);
 BPF_F_TABLE("lpm_trie", struct kf_path_key, __u64, kf_suffixes, 16384, BPF_F_NO_PREALLOC);
 BPF_HASH(kf_comms, struct kf_comm_key, __u64, 16384);
+/* {syscall, argument value} -> the slots whose value set holds it (e.g. ptrace's request) */
+BPF_HASH(kf_enums, struct kf_enum_key, __u64, 4096);
 /* tgid -> the comm it had right after its last exec, or its parent's (tiercel's proc.name) */
 BPF_TABLE("lru_hash", __u32, struct kf_comm, exec_comm, 65536);
 BPF_PERCPU_ARRAY(kf_scratch_map, struct kf_scratch, 1);
-/* [0] kf_needle_exit, [1] kf_emit_exit, set by the loader */
+/* [0] kf_path_exit, [1] kf_emit_exit, set by the loader */
 BPF_PROG_ARRAY(kf_tail, 2);
 /* {tgid, fd} of fds user space holds in its fd table (set when such a record passes, and by user
  * space for the fds it read from /proc): a filtered open that reuses one of these numbers must still
@@ -213,8 +223,7 @@ static __always_inline __u64 kf_bytes_eq(__u64 w, __u8 b)
 /* The slots whose needle test holds (or that have none): which needles (two bytes each) the path
  * (its `words` words in s->tmp, zero after its end) contains. One pass over the words, each tried
  * against every needle without branches: bytes equal to the first byte, followed by one equal to the
- * second (in this word or, for the last byte, the next). Only kf_needle_exit runs this: verified on
- * each of sys_exit's many paths, the loop would take sys_exit past the verifier's limit. */
+ * second (in this word or, for the last byte, the next). Only kf_path_exit runs this. */
 static __always_inline __u64 kf_needles(struct kf_class *cls, struct kf_scratch *s, __u32 words)
 {
     __u64 found[KF_NEEDLES] = {}, used[KF_NEEDLES];
@@ -288,10 +297,12 @@ static __always_inline __u64 kf_path_mask(struct kf_class *cls, struct kf_scratc
     return mask;
 }
 
-#define KF_NEEDLES_PENDING 2
+#define KF_PATH_PENDING 2
 
 /* 1 when some loaded rule could match this record, or the state needs it; 0 when none can;
- * KF_NEEDLES_PENDING when only slots with a needle test still hold (kf_scratch says which). */
+ * KF_PATH_PENDING when only slots with a path test still hold (kf_scratch says which): the path is
+ * read and tested in kf_path_exit, a program of its own, whose loops verified on each of sys_exit's
+ * many paths would take sys_exit past the verifier's limit. */
 static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid)
 {
     struct kf_class *cls = kf_classes.lookup(&nr);
@@ -317,6 +328,15 @@ static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid
     __u64 cand = cls->all & (ret >= 0 ? cls->ret_ok : cls->ret_fail);
     if (!cand)
         return 0;
+    if (cls->enum_arg < 6) {
+        /* args has 8 slots (the last two zero): an index, not kf_arg's switch, whose six ways
+         * take the enter/exit pair build's sys_exit past the verifier's limit */
+        struct kf_enum_key ek = {.nr = nr, .value = args[BOUNDED(cls->enum_arg, 7)]};
+        __u64 *m = kf_enums.lookup(&ek);
+        cand &= (m ? *m : 0) | cls->enum_any;
+        if (!cand)
+            return 0;
+    }
     __u32 zero = 0;
     struct kf_scratch *s = kf_scratch_map.lookup(&zero);
     if (!s)
@@ -328,15 +348,6 @@ static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid
             __builtin_memcpy(s->comm.comm, c->comm, 16);
             __u64 *m = kf_comms.lookup(&s->comm);
             cand &= (m ? *m : 0) | cls->comm_any;
-            if (!cand)
-                return 0;
-        }
-    }
-    s->words = 0;
-    if (cls->path_slot == 0) {
-        struct shape *sh = shapes.lookup(&nr);
-        if (sh && sh->str0 < 6) {
-            cand &= kf_path_mask(cls, s, nr, kf_arg(args, sh->str0));
             if (!cand)
                 return 0;
         }
@@ -353,13 +364,12 @@ static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid
     }
     if (!cand)
         return 0;
-    if (!s->words || (cand & cls->needle_any))
-        return 1;                   /* no needle test to make, or a slot without one holds */
-    s->cand = cand;                 /* the needle tests decide: kf_needle_exit */
+    if (cls->path_slot != 0 || (cand & cls->path_any & cls->needle_any))
+        return 1;                   /* no path test to make, or a slot without one holds */
+    s->cand = cand;                 /* the path decides: kf_path_exit */
     s->nr = nr;
-    return KF_NEEDLES_PENDING;
+    return KF_PATH_PENDING;
 }
-
 
 static __always_inline void fill_hdr(struct rec_hdr *h, __u16 kind, __u64 id)
 {
@@ -812,7 +822,7 @@ int sys_exit(struct tp_sys_exit *ctx)
     if (sh->kind == SHAPE_EXEC)
         return exit_exec(ctx, id);
 
-    __u64 args[6];
+    __u64 args[8] = {};      /* 6 arguments; 8 for kf_decide's masked index */
 #ifdef EXIT_ONLY
     if (sh->kind == SHAPE_CLONE && ctx->ret >= 0)
         return 0;   /* reported by sched_process_fork */
@@ -833,16 +843,16 @@ int sys_exit(struct tp_sys_exit *ctx)
     if (nr == NR_OPENAT2)
         read_open_how(args);
     int pass = kf_decide(nr, ctx->ret, args, id >> 32);
-    if (pass == KF_NEEDLES_PENDING) {
+    if (pass == KF_PATH_PENDING) {
         __u32 zero = 0;
         struct kf_scratch *s = kf_scratch_map.lookup(&zero);
         if (s) {
 #pragma unroll
-            for (int i = 0; i < 6; i++)
+            for (int i = 0; i < 8; i++)
                 s->args[i] = args[i];
             kf_tail.call(ctx, 0);
         }
-        /* no needle program (not loaded yet): the record passes */
+        /* no path program (not loaded yet): the record passes */
     } else if (!pass) {
         kf_count(0);
         return 0;
@@ -850,9 +860,9 @@ int sys_exit(struct tp_sys_exit *ctx)
     return exit_emit(ctx, id, nr, sh, args);
 }
 
-/* The needle tests of a record sys_exit left undecided (tail-called: its own program, so its loops
- * are verified once), then the record as sys_exit would have sent it. */
-int kf_needle_exit(struct tp_sys_exit *ctx)
+/* The path tests of a record sys_exit left undecided (a tail call: kf_decide), then, for a record
+ * that passes, kf_emit_exit. */
+int kf_path_exit(struct tp_sys_exit *ctx)
 {
     __u32 nr = ctx->nr, zero = 0;
     struct kf_scratch *s = kf_scratch_map.lookup(&zero);
@@ -860,17 +870,23 @@ int kf_needle_exit(struct tp_sys_exit *ctx)
     struct kf_class *cls = kf_classes.lookup(&nr);
     if (!s || !sh || !cls || s->nr != nr)
         return 0;
-    if (cls->mode && !(s->cand & kf_needles(cls, s, s->words))) {
-        kf_count(0);
-        return 0;
+    __u64 cand = s->cand;
+    if (cls->mode && sh->str0 < 6) {
+        cand &= kf_path_mask(cls, s, nr, s->args[BOUNDED(sh->str0, 7)]);
+        if (cand && s->words && !(cand & cls->needle_any))
+            cand &= kf_needles(cls, s, s->words);
+        if (!cand) {
+            kf_count(0);
+            return 0;
+        }
     }
     kf_tail.call(ctx, 1);
     count_lost(LOST_RULE);          /* kf_emit_exit missing: cannot happen once loaded; counted */
     return 0;
 }
 
-/* A record kf_needle_exit let through, sent as sys_exit would have sent it (a program of its own:
- * verified after the needle loop's every exit, exit_emit would take it past the limit). */
+/* A record kf_path_exit let through, sent as sys_exit would have sent it (a program of its own:
+ * verified after the path loops' every exit, exit_emit would take it past the limit). */
 int kf_emit_exit(struct tp_sys_exit *ctx)
 {
     __u64 id = bpf_get_current_pid_tgid();

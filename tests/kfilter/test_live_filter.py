@@ -217,3 +217,34 @@ def test_bits_arguments_are_judged_by_the_probe(tmp_path: Path) -> None:
     modes = [e.args.get("mode") for e in cap.events if e.type in ("chmod", "fchmodat")]
     assert modes == [0o4755]
     assert counters.filtered >= 3
+
+
+def test_value_sets_are_judged_by_the_probe(tmp_path: Path) -> None:
+    """ptrace's request against the values a rule names: a debugger's reads stay in the kernel,
+    its write into the process arrives."""
+    loop = build_c(Path(__file__).parent / "ptraceloop.c", tmp_path / "ptraceloop")
+    text = ("- rule: ptrace write\n  desc: d\n  condition: evt.type = ptrace and evt.arg.request in "
+            "(PTRACE_POKEUSR, PTRACE_POKETEXT, PTRACE_ATTACH)\n  output: ptrace %evt.arg.request\n"
+            "  priority: WARNING\n")
+    rs, result = load_rules_text([("ptrace.yaml", text)])
+    assert not result.errors
+    tables = _tables(rs)
+    assert [s.values for s in tables.syscalls["ptrace"].slots] == [frozenset({4, 6, 16})]
+    with LiveCapture(syscalls=set(STATE_SYSCALLS | {"ptrace"})) as cap:
+        cap.source.set_filter(tables)
+        assert cap.run([loop, "500"]).returncode == 0
+        counters = cap.source.counters
+    requests = [e.args.get("request") for e in cap.events if e.type == "ptrace"]
+    assert requests == [6]                       # PTRACE_POKEUSER; TRACEME, PEEKUSER, CONT kept out
+    assert counters.filtered >= 500
+
+
+def test_the_enter_exit_pair_build_filters_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kernels without bpf_task_pt_regs get the enter/exit pair build (TIERCEL_PROBE_MODE=pair
+    forces it here): it must load (the verifier judges it on its own) and decide as the other."""
+    monkeypatch.setenv("TIERCEL_PROBE_MODE", "pair")
+    test_needles_are_judged_by_the_probe(tmp_path, "{tmp}/ab..y", True)
+    test_value_sets_are_judged_by_the_probe(tmp_path)
+    test_bits_arguments_are_judged_by_the_probe(tmp_path)
+    with LiveCapture(syscalls={"openat"}) as cap:
+        assert cap.source.mode.startswith("enter/exit tracepoint pairs")

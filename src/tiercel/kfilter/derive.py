@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
 from typing import Any, Protocol
 
-from tiercel.events.flags import FLAGS, MODE, PARAM_TABLES
+from tiercel.events.flags import ENUM, FLAGS, MODE, PARAM_TABLES
 from tiercel.events.model import Event, Fd
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
 from tiercel.kfilter.tables import (
@@ -133,9 +133,10 @@ def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[
                     compile_: Compile, fd_result: bool, fd_close: bool, fd_track: bool) -> SyscallFilter:
     first = next((p for p, src in params.items() if src == "s0"), None)   # the probe's path string
     path_slot = 0 if first is not None else None
-    flag_param = flags_param(name, params)
+    flag_param, value_param = flags_param(name, params), enum_param(name, params)
     flags_arg = int(params[flag_param][1]) if flag_param is not None else None
-    dims = _dimensions(name, first, flag_param)
+    enum_arg = int(params[value_param][1]) if value_param is not None else None
+    dims = _dimensions(name, first, flag_param, value_param)
     found: list[Slot] = []
     for rule in rules:
         if rule.node is None:
@@ -154,7 +155,7 @@ def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[
         slots[slot.key] = _replace(slot, rules=(have.rules if have else ()) + slot.rules)
     if len(slots) > MAX_SLOTS:
         return SyscallFilter(name, nr, True, f"more than {MAX_SLOTS} distinct rule conditions")
-    return SyscallFilter(name, nr, False, "", tuple(slots.values()), path_slot, flags_arg,
+    return SyscallFilter(name, nr, False, "", tuple(slots.values()), path_slot, flags_arg, enum_arg,
                          fd_result=fd_result, fd_close=fd_close, fd_track=fd_track)
 
 
@@ -167,7 +168,15 @@ def flags_param(name: str, params: dict[str, str]) -> str | None:
                  and PARAM_TABLES.get((name, p), (None, ""))[1] in (FLAGS, MODE)), None)
 
 
-def _dimensions(name: str, path_arg: str | None, flag_param: str | None) -> dict[str, str]:
+def enum_param(name: str, params: dict[str, str]) -> str | None:
+    """The argument the probe's value-set test reads: the first one an enumeration renders (ptrace's
+    request, socket's domain, ...)."""
+    return next((p for p, src in params.items() if src.startswith("a") and src[1:].isdigit()
+                 and PARAM_TABLES.get((name, p), (None, ""))[1] == ENUM), None)
+
+
+def _dimensions(name: str, path_arg: str | None, flag_param: str | None,
+                value_param: str | None = None) -> dict[str, str]:
     """Which fields of this event type each kind of test judges. The path test reads the first
     string argument: for an open, fd.name is made from it; for every call, evt.arg.<its name> is it
     as passed, equal to what the probe reads whenever the probe judges it (absolute and normal)."""
@@ -184,6 +193,8 @@ def _dimensions(name: str, path_arg: str | None, flag_param: str | None) -> dict
         dims.update({f: "flags" for f in FLAG_FIELDS})
     elif flag_param is not None:
         dims[f"evt.arg.{flag_param}"] = f"bits:{flag_param}"
+    if value_param is not None:
+        dims[f"evt.arg.{value_param}"] = f"values:{value_param}"
     return dims
 
 
@@ -216,6 +227,9 @@ def _rule_slot(node: ast.Node, evttype: str, params: frozenset[str], dims: dict[
         kind = kinds.pop()
         if kind.startswith("bits:"):
             slot = _narrow_bits(slot, kind[5:], [n for _, n in atoms], evttype, compile_)
+            continue
+        if kind.startswith("values:"):
+            slot = _narrow_values(slot, kind[7:], [n for _, n in atoms], evttype, compile_)
             continue
         if kind == "path" and any(k[0] == "fd.directory" for k, _ in atoms):
             # fd.name starts with fd.directory, so a prefix of the directory is one of the name
@@ -288,6 +302,32 @@ def _narrow_bits(slot: Slot, param: str, atoms: list[ast.Node], evttype: str, co
     bits = _memo(("bits", tuple(atoms), evttype, param), lambda: _bits_test(
         _or_predicate([_check(compile_, a) for a in atoms]), evttype, param))
     return slot if bits is None else _replace(slot, acc_ok=0, bits_any=bits)
+
+
+def _narrow_values(slot: Slot, param: str, atoms: list[ast.Node], evttype: str, compile_: Compile) -> Slot:
+    """`slot` further restricted by the `or` of these atoms on an enumerated argument: the values
+    they hold for, when no value outside the enumeration can make them hold."""
+    values = _memo(("values", tuple(atoms), evttype, param), lambda: _value_set(
+        _or_predicate([_check(compile_, a) for a in atoms]), evttype, param))
+    if values is None or (slot.values is not None and len(slot.values) <= len(values)):
+        return slot
+    return _replace(slot, values=values)
+
+
+# Every value an enumerated argument is rendered by name for is below 256 or a ptrace request
+# (0x42xx); what lies outside renders as a number, as the sentinels do.
+ENUM_DOMAIN = (*range(256), *range(0x4200, 0x4300))
+ENUM_SENTINELS = (1 << 16, 0x7FFFFFFF, 0xFFFFFFFF, (1 << 63) - 1)
+MAX_VALUES = 16             # values per slot (entries of the probe's kf_enums)
+
+
+def _value_set(pred: Predicate, evttype: str, param: str) -> frozenset[int] | None:
+    def holds(v: int) -> bool:
+        return _safe(pred, _probe_event(evttype, args={param: v}))
+    if any(holds(v) for v in ENUM_SENTINELS):
+        return None
+    values = frozenset(v for v in ENUM_DOMAIN if holds(v))
+    return values if len(values) <= MAX_VALUES else None
 
 
 def _or_leaves(node: ast.Node) -> list[ast.Node]:

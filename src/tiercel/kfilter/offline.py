@@ -15,7 +15,7 @@ from typing import Any
 
 from tiercel.events.model import DIR_ENTER, Event, Process
 from tiercel.events.syscalls import SyscallTable
-from tiercel.kfilter.derive import flags_param
+from tiercel.kfilter.derive import enum_param, flags_param
 from tiercel.kfilter.tables import FilterTables, KernelView, passes
 
 Alert = tuple[int, str, str]            # evt.num, rule name, rendered output
@@ -38,7 +38,9 @@ def view_of(ev: Event, proc: Process | None, fd_kinds: str = "any") -> KernelVie
     arg = ev.args.get("fd")
     arg_fd = fds.get(arg) if isinstance(arg, int) else None
     arg_known = arg_fd is not None and (fd_kinds == "any" or arg_fd.typechar in SOCKET_CHARS)
-    return KernelView(ev.type, res, comm, path, flags if isinstance(flags, int) else 0, known, arg_known)
+    value = ev.args.get(_enum_param(ev.type))
+    return KernelView(ev.type, res, comm, path, flags if isinstance(flags, int) else 0, known, arg_known,
+                      value & (1 << 64) - 1 if isinstance(value, int) else None)
 
 
 @functools.cache
@@ -53,6 +55,13 @@ def _flags_param(evttype: str) -> str:
     """The argument the probe's flags test reads (kfilter.derive.flags_param)."""
     sc = _TABLE.by_name.get(evttype)
     return (flags_param(evttype, dict(sc.params)) or "") if sc is not None else ""
+
+
+@functools.cache
+def _enum_param(evttype: str) -> str:
+    """The argument the probe's value-set test reads (kfilter.derive.enum_param)."""
+    sc = _TABLE.by_name.get(evttype)
+    return (enum_param(evttype, dict(sc.params)) or "") if sc is not None else ""
 
 
 def kept(ev: Event, proc: Process | None, tables: FilterTables | None) -> bool:

@@ -11,7 +11,9 @@ probe can decide on what it reads anyway:
              exact names, prefixes, suffixes
     needles  ... and it contains one of these pairs of bytes (an empty set: no such path can
              match, only the paths the probe does not judge pass)
-    flags    open flags: the access mode is one of `acc_ok`, or one of `bits_any` is set
+    flags    open flags: the access mode is one of `acc_ok`, or one of `bits_any` is set (for other
+             calls, a bits argument such as chmod's mode: one of `bits_any` is set)
+    values   an enumerated argument (ptrace's request, ...) is one of these values
 
 A record leaves the kernel when some slot holds. A test the probe cannot decide for a record (no exec
 comm known, a relative or non-normal path, a path longer than PATH_MAX_K) holds. `passes()` below is the
@@ -59,11 +61,12 @@ class Slot:
     bits_any: int = 0
     rules: tuple[str, ...] = field(default=(), compare=False)
     needles: frozenset[bytes] | None = None
+    values: frozenset[int] | None = None
 
     @property
     def key(self) -> tuple[object, ...]:
         return (self.ret_ok, self.ret_fail, self.comms, self.paths, self.acc_ok, self.bits_any,
-                self.needles)
+                self.needles, self.values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,8 @@ class SyscallFilter:
     reason: str = ""                # why it is open (a rule name, "state", ...)
     slots: tuple[Slot, ...] = ()
     path_slot: int | None = None    # which string slot holds fd.name's path (open family: 0)
-    flags_arg: int | None = None    # which argument holds the open flags
+    flags_arg: int | None = None    # which argument holds the open flags (or another call's bits)
+    enum_arg: int | None = None     # which argument the value sets test
     state: bool = False             # the state needs these records (ring space is kept for them)
     fd_result: bool = False         # the return value is a new fd the state keeps, and some rule
     #                                 reads the fd table: a record reusing a known fd number passes
@@ -104,6 +108,7 @@ class KernelView:
     flags: int = 0
     fd_known: bool = False          # the state holds an entry for the fd number returned
     arg_fd_known: bool = False      # ... for the fd argument (close)
+    value: int | None = None        # the enumerated argument, where the call has one
 
 
 def judgeable(path: bytes | None) -> bool:
@@ -137,6 +142,8 @@ def passes(tables: FilterTables, view: KernelView) -> bool:
             continue
         if s.needles is not None and path_ok and view.path is not None and not any(
                 n in view.path for n in s.needles):
+            continue
+        if s.values is not None and f.enum_arg is not None and view.value not in s.values:
             continue
         if f.flags_arg is not None and s.acc_ok != ACC_ALL and not (
                 s.acc_ok >> acc & 1 or view.flags & s.bits_any):

@@ -27,7 +27,7 @@ def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> None:
         leaf.fd_close = int(f.fd_close)
         leaf.fd_track = int(f.fd_track)
         classes[ctypes.c_uint32(f.nr)] = leaf
-    for name in (b"kf_paths", b"kf_suffixes", b"kf_comms"):
+    for name in (b"kf_paths", b"kf_suffixes", b"kf_comms", b"kf_enums"):
         bpf[name].clear()
     if not enabled:
         return
@@ -58,6 +58,7 @@ def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> None:
             key.nr = f.nr
             _put(key, "comm", comm)
             comms[key] = ctypes.c_uint64(mask)
+        _fill_values(bpf[b"kf_enums"], f)
     for f in tables.syscalls.values():       # last: filter
         if not f.open:
             classes[ctypes.c_uint32(f.nr)] = _class_leaf(classes.Leaf(), f)
@@ -72,6 +73,7 @@ def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
     leaf.coalesce = int(not f.state)
     leaf.path_slot = 0 if f.path_slot == 0 else NONE
     leaf.flags_arg = f.flags_arg if f.flags_arg is not None else NONE
+    leaf.enum_arg = f.enum_arg if f.enum_arg is not None else NONE
     leaf.has_comm = int(any(s.comms is not None for s in f.slots))
     needles = sorted({n for s in f.slots if s.needles for n in s.needles})
     for j, n in enumerate(needles):
@@ -92,11 +94,25 @@ def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
             leaf.flags_any |= bit
         if s.needles is None:
             leaf.needle_any |= bit
+        if s.values is None:
+            leaf.enum_any |= bit
         for n in s.needles or ():
             leaf.needle_slots[needles.index(n)] |= bit
         leaf.acc_ok[i] = s.acc_ok
         leaf.bits_any[i] = s.bits_any
     return leaf
+
+
+def _fill_values(enums: Any, f: SyscallFilter) -> None:
+    masks: dict[int, int] = {}
+    for i, slot in enumerate(f.slots):
+        for v in slot.values or ():
+            masks[v] = masks.get(v, 0) | 1 << i
+    for value, mask in masks.items():
+        key = enums.Key()
+        key.nr = f.nr
+        key.value = value
+        enums[key] = ctypes.c_uint64(mask)
 
 
 def _fill_trie(trie: Any, entries: dict[bytes, int]) -> None:

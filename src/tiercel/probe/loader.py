@@ -222,14 +222,14 @@ def attach(probe: Probe, table: SyscallTable, names: Iterable[str]) -> Probe:
 
 
 def _load_needle_program(bpf: Any) -> None:
-    """sys_exit tail-calls kf_needle_exit for the records only its needle tests can decide, which
+    """sys_exit tail-calls kf_path_exit for the records only their path can decide, which
     tail-calls kf_emit_exit for those that pass (programs of their own, each within the verifier's
     limit); until they are in place such records pass."""
     tail = bpf[b"kf_tail"]
     if tail.get(ctypes.c_int(0)) is not None:
         return
-    try:         # the second first: kf_needle_exit's records go on to kf_emit_exit
-        fns = [bpf.load_func(name, BPF_PROG_TYPE_TRACEPOINT) for name in (b"kf_emit_exit", b"kf_needle_exit")]
+    try:         # the second first: kf_path_exit's records go on to kf_emit_exit
+        fns = [bpf.load_func(name, BPF_PROG_TYPE_TRACEPOINT) for name in (b"kf_emit_exit", b"kf_path_exit")]
     except Exception as e:
         raise EnvironmentProblem(_explain_bcc_failure(str(e), Path("."))) from e
     tail[ctypes.c_int(1)] = ctypes.c_int(fns[0].fd)
