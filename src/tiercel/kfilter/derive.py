@@ -25,7 +25,7 @@ import functools
 import random
 from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from tiercel.events.flags import ENUM, FLAGS, MODE, PARAM_TABLES
 from tiercel.events.model import Event, Fd
@@ -47,6 +47,7 @@ from tiercel.rules.matching.implied_checks import FieldKey, necessary
 from tiercel.rules.matching.plan import conjuncts, specialise
 
 Predicate = Callable[[Event], bool]
+T = TypeVar("T")
 Compile = Callable[[ast.Node], Any]     # condition -> its compiled record (.check)
 
 OPEN_FAMILY = frozenset({"open", "openat", "openat2", "creat"})
@@ -402,14 +403,25 @@ def _values(right: ast.Node | None) -> list[str] | None:
     return None
 
 
+def _over_atoms(node: ast.Node, leaf: Callable[[ast.Compare], T | None],
+                union: Callable[[list[T | None]], T | None], size: Callable[[T], int]) -> T | None:
+    """What an atom allows (the values, paths, ... it can hold for), read from its comparisons: an
+    `or` allows what any of its parts does, an `and` what its narrowest part does; None: anything."""
+    if isinstance(node, ast.Or):
+        return union([_over_atoms(c, leaf, union, size) for c in node.children])
+    if isinstance(node, ast.And):
+        found = [s for s in (_over_atoms(c, leaf, union, size) for c in node.children) if s is not None]
+        return min(found, key=size) if found else None
+    return leaf(node) if isinstance(node, ast.Compare) else None
+
+
 def _comm_set(node: ast.Node) -> frozenset[bytes] | None:
     """The comms (15 bytes) for which a proc.name atom can hold, if it names them all."""
-    if isinstance(node, ast.Or):
-        return _union([_comm_set(c) for c in node.children])
-    if isinstance(node, ast.And):
-        found = [s for s in (_comm_set(c) for c in node.children) if s is not None]
-        return min(found, key=len) if found else None
-    if isinstance(node, ast.Compare) and node.op in ("=", "==", "in"):
+    return _over_atoms(node, _comm_leaf, _union, len)
+
+
+def _comm_leaf(node: ast.Compare) -> frozenset[bytes] | None:
+    if node.op in ("=", "==", "in"):
         vals = _values(node.right)
         if vals is None or any("\\" in v for v in vals):
             return None
@@ -419,13 +431,10 @@ def _comm_set(node: ast.Node) -> frozenset[bytes] | None:
 
 def _path_set(node: ast.Node) -> PathSet | None:
     """The exact names, prefixes and suffixes an fd.name atom can hold for, if it says them all."""
-    if isinstance(node, ast.Or):
-        return _union_paths([_path_set(c) for c in node.children])
-    if isinstance(node, ast.And):
-        found = [s for s in (_path_set(c) for c in node.children) if s is not None]
-        return min(found, key=_size) if found else None
-    if not isinstance(node, ast.Compare):
-        return None
+    return _over_atoms(node, _path_leaf, _union_paths, _size)
+
+
+def _path_leaf(node: ast.Compare) -> PathSet | None:
     vals = _values(node.right)
     if vals is None:
         return None
@@ -453,13 +462,10 @@ def _needles(node: ast.Node) -> frozenset[bytes] | None:
     """Pairs of bytes (needles), one of which a path the probe judges must contain for this fd.name
     atom to hold; None if the atom says none. A string with `//` or `/.` is in no judged path (they
     are normal), so it adds nothing: an empty set means no judged path holds."""
-    if isinstance(node, ast.Or):
-        return _union([_needles(c) for c in node.children])
-    if isinstance(node, ast.And):
-        found = [s for s in (_needles(c) for c in node.children) if s is not None]
-        return min(found, key=len) if found else None
-    if not isinstance(node, ast.Compare):
-        return None
+    return _over_atoms(node, _needle_leaf, _union, len)
+
+
+def _needle_leaf(node: ast.Compare) -> frozenset[bytes] | None:
     vals = _values(node.right)
     if vals is None:
         return None
