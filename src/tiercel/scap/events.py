@@ -1,10 +1,10 @@
 """Decode an event's parameters by the event table, into the values `Event.args` holds.
 
 Values follow the live decoder (events/decode.py): integers for numbers and flags, in the kernel's
-encoding (open, clone, setns/unshare flags and ptrace requests are converted from the capture's
-Falco encoding), str for paths and strings, bytes for buffers, `list[str]` for execve/clone argv,
-(family, address, port) / (family, path) tuples for socket addresses and (client ip, client port,
-server ip, server port) for IP socket tuples. An empty parameter decodes to None.
+encoding (open, clone, setns/unshare flags, ptrace requests and fcntl commands are converted from
+the capture's Falco encoding), str for paths and strings, bytes for buffers, `list[str]` for
+execve/clone argv, (family, address, port) / (family, path) tuples for socket addresses and (client
+ip, client port, server ip, server port) for IP socket tuples. An empty parameter decodes to None.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ _TO_LINUX: dict[tuple[str, str], Callable[[int], int]] = {
     **{(e, "flags"): F.clone_flags_to_linux for e in ("clone", "clone3", "fork", "vfork", "unshare")},
     ("setns", "nstype"): F.clone_flags_to_linux,
     ("ptrace", "request"): F.ptrace_request_to_linux,
+    ("fcntl", "cmd"): F.fcntl_cmd_to_linux,
 }
 
 

@@ -97,7 +97,8 @@ def _plain(fn: Callable[[Process, Event], None]) -> Handler:
 HANDLERS: dict[str, Handler] = {
     "open": _open(None), "openat": _open("dirfd"), "openat2": _open("dirfd"), "creat": _open(None),
     "close": _plain(fds.on_close), "dup": _plain(fds.on_dup), "dup2": _plain(fds.on_dup),
-    "dup3": _plain(fds.on_dup), "socket": _plain(fds.on_socket), "connect": _plain(fds.on_connect),
+    "dup3": _plain(fds.on_dup), "fcntl": _plain(fds.on_fcntl), "socket": _plain(fds.on_socket),
+    "connect": _plain(fds.on_connect),
     "bind": _plain(fds.on_bind), "listen": _fd_arg("fd"), "accept": _accept, "accept4": _accept,
     "memfd_create": _plain(fds.on_memfd),
     "execve": _exec, "execveat": _exec,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 
+from tiercel.events.flags import F_DUPFD, F_DUPFD_CLOEXEC
 from tiercel.events.model import Event, Fd, Process
 
 AT_FDCWD = -100
@@ -59,12 +60,25 @@ def on_close(proc: Process, ev: Event) -> None:
 
 
 def on_dup(proc: Process, ev: Event) -> None:
-    old = proc.fds.get(ev.args.get("oldfd", -1))
+    # the copy is close-on-exec only if dup3 asks for it, whatever the original is
+    _copy(proc, ev, ev.args.get("oldfd", -1), (ev.args.get("flags", 0) or 0) & O_CLOEXEC)
+
+
+def on_fcntl(proc: Process, ev: Event) -> None:
+    """fcntl(F_DUPFD / F_DUPFD_CLOEXEC) copies an fd as dup does (a reverse shell may take that way
+    to its dup2); the other commands change nothing the state keeps."""
+    cmd = ev.args.get("cmd")
+    if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
+        _copy(proc, ev, ev.args.get("fd", -1), O_CLOEXEC if cmd == F_DUPFD_CLOEXEC else 0)
+    else:
+        ev.fd = proc.fds.get(ev.args.get("fd", -1))
+
+
+def _copy(proc: Process, ev: Event, num: int, cloexec: int) -> None:
+    old = proc.fds.get(num)
     if old is not None and ev.res is not None and ev.res >= 0:
-        # the copy is close-on-exec only if dup3 asks for it, whatever the original is
-        flags = old.openflags & ~O_CLOEXEC | (ev.args.get("flags", 0) or 0) & O_CLOEXEC
-        new = Fd(ev.res, old.typechar, old.name, flags, old.l4proto, old.cip, old.cport,
-                 old.sip, old.sport, old.is_server)
+        new = Fd(ev.res, old.typechar, old.name, old.openflags & ~O_CLOEXEC | cloexec, old.l4proto,
+                 old.cip, old.cport, old.sip, old.sport, old.is_server)
         proc.fds[ev.res] = new
         ev.fd = new
     else:

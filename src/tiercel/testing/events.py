@@ -230,6 +230,11 @@ def dup(oldfd: int, *, res: int, fd: Fd | None = None, **who: Unpack[Who]) -> Ev
     return ev
 
 
+def fcntl(fd_num: int, cmd: int, *, res: int, arg: int = 0, **who: Unpack[Who]) -> Event:
+    """fcntl(fd, cmd, arg) as the live decoder gives it (cmd in the kernel's numbers)."""
+    return _base("fcntl", {"res": res, "fd": fd_num, "cmd": cmd, "arg": arg}, res, who)
+
+
 def dup2(oldfd: int, newfd: int, *, res: int | None = None, fd: Fd | None = None,
          **who: Unpack[Who]) -> Event:
     res = newfd if res is None else res
