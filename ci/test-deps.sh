@@ -7,13 +7,22 @@ cd "$(dirname "$0")/.."
 say() { echo "tiercel test set-up: $*" >&2; }
 
 need=""
-for pkg in docker.io busybox-static containerd runc; do
+for pkg in docker.io busybox-static containerd runc openssh-server; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then
     say "installing:$need"
     apt-get update -qq
+    # the packages' services are not started: the tests start what they need themselves (an sshd
+    # on a loopback port for the benign corpus's ssh session, dockerd below)
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+        policy=/usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+    [ -z "$policy" ] || rm -f "$policy"
 fi
 
 DOCKER=/usr/bin/docker
