@@ -69,7 +69,9 @@ class ProcessTable:
                 pid=ev.pid, ppid=0, comm=ev.comm, exe=ev.comm, uid=ev.uid, gid=ev.gid)
             self.lazy_reads += 1
             proc.parent = self.procs.get(proc.ppid)
-            self.add(proc, [])
+            # only the task seen: its leader may have exited already (its exit record read before
+            # this late record of another thread), and a leader tid kept here would never leave
+            self.add(proc, [ev.tid])
         proc.threads.add(ev.tid)
         self.threads[ev.tid] = proc
         return proc
