@@ -42,17 +42,16 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
+
+from agentrun import AgentProcess, LineReader, note, rss_mb, stop_process, wait_for, wait_stable
 
 try:
     from orjson import loads
@@ -75,53 +74,6 @@ BPF_PROGRAMS = {
 }
 ALL_MONITORS = ("tiercel", "tiercel-upstream", "bpftrace-count", "bpftrace-print", "auditd")
 FLOOR = "bpftrace-count"
-
-
-def note(msg: str) -> None:
-    print(f"storm_compare: {msg}", file=sys.stderr, flush=True)
-
-
-def wait_for(cond: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-    return True
-
-
-def wait_stable(value: Callable[[], int], quiet: float = 1.0, cap: float = 30.0) -> float:
-    """Wait until value() has not changed for `quiet` seconds (at most `cap`); the time waited."""
-    t0 = last_change = time.monotonic()
-    last = value()
-    while time.monotonic() - last_change < quiet and time.monotonic() - t0 < cap:
-        time.sleep(0.05)
-        if (v := value()) != last:
-            last, last_change = v, time.monotonic()
-    return time.monotonic() - t0
-
-
-def rss_mb(pid: int | None) -> tuple[float | None, float | None]:
-    """(VmHWM, VmRSS) of pid in MB."""
-    if pid is None:
-        return None, None
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None, None
-    kb = {k: int(v.split()[0]) for k, v in re.findall(r"^(VmHWM|VmRSS):\s*(.+)$", text, re.M)}
-    return kb.get("VmHWM", 0) / 1024, kb.get("VmRSS", 0) / 1024
-
-
-def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, timeout: float = 60) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            note(f"pid {proc.pid} did not stop within {timeout:.0f} s: killed")
-            proc.kill()
-            proc.wait()
 
 
 # ---- results -------------------------------------------------------------------------------------------
@@ -233,19 +185,6 @@ class NoMonitor:
     def teardown(self) -> None: pass
 
 
-class LineReader(threading.Thread):
-    """Keeps the last lines of a stream (tiercel's stderr), so the pipe never fills."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        super().__init__(daemon=True)
-        self.stream, self.lines = stream, list[str]()
-        self.start()
-
-    def run(self) -> None:
-        for line in self.stream:
-            self.lines.append(line.decode(errors="replace").rstrip("\n"))
-
-
 class AlertReader(threading.Thread):
     """tiercel's stdout: every alert line counted; those about /etc/shadow kept, as the few fields used."""
 
@@ -274,28 +213,12 @@ class AlertReader(threading.Thread):
                             pid if isinstance(pid, int) else None, repeat))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
-
-
 class Tiercel:
     """`tiercel run` as a black box: JSON alerts on stdout, messages on stderr, /metrics for counts."""
 
     def __init__(self, name: str, rules: list[Path]) -> None:
         self.name, self.rules = name, rules
-        self.exe = CHECKOUT / ".venv" / "bin" / "tiercel"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.agent: AgentProcess | None = None
         self.before: dict[str, float] = {}
 
     def setup(self) -> None:
@@ -304,41 +227,19 @@ class Tiercel:
                 raise RuntimeError(f"rule file not found: {r}")
 
     def start(self) -> float:
-        self.port = free_port()
-        argv = [str(self.exe), "run", "--stats", *(a for r in self.rules for a in ("-r", str(r))),
-                "-o", "webserver.enabled=true", "-o", f"webserver.listen_port={self.port}"]
         t0 = time.monotonic()
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        self.alerts, self.err = AlertReader(self.proc.stdout), LineReader(self.proc.stderr)
-        wait_for(lambda: self._ready() or self.proc is None or self.proc.poll() is not None, 180)
-        if self.proc.poll() is not None or not self._ready():
-            stop_process(self.proc, signal.SIGTERM)
-            self.err.join(5)
-            raise RuntimeError(f"{self.name} did not start: " + " | ".join(self.err.lines[-15:]))
+        self.agent = AgentProcess(self.name, ["--stats", *(a for r in self.rules for a in ("-r", str(r)))])
+        proc = self.agent.launch()
+        assert proc.stdout is not None
+        self.alerts = AlertReader(proc.stdout)
+        self.agent.wait_ready(180)
         return time.monotonic() - t0
 
-    def _ready(self) -> bool:
-        if any(line.startswith("tiercel: running") for line in self.err.lines):
-            return True
-        try:
-            return self._get("/healthz") is not None
-        except OSError:
-            return False
-
-    def _get(self, path: str) -> str | None:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
-            return r.read().decode() if r.status == 200 else None
-
     def metrics(self) -> dict[str, float]:
-        try:
-            return parse_metrics(self._get("/metrics") or "")
-        except OSError as e:
-            note(f"{self.name}: /metrics: {e}")
-            return {}
+        return self.agent.metrics() if self.agent is not None else {}
 
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
+        return self.agent.pid if self.agent is not None else None
 
     def mark(self) -> None:
         self.before = self.metrics()
@@ -369,20 +270,19 @@ class Tiercel:
             cell.storm_alerts, cell.storm_alert_sum = len(mine), sum(mine)
 
     def stop(self, cell: Cell) -> None:
-        if self.proc is None:
+        agent, self.agent = self.agent, None
+        if agent is None:
             return
-        stop_process(self.proc)
+        agent.stop()
         self.alerts.join(10)
-        self.err.join(10)
-        totals = [int(m) for line in self.err.lines for m in re.findall(r"(\d+) lost in the kernel", line)]
+        totals = [int(m) for line in agent.lines for m in re.findall(r"(\d+) lost in the kernel", line)]
         cell.lost_total = max(totals) if totals else None
-        cell.mode = next((line.removeprefix("tiercel: ") for line in self.err.lines
+        cell.mode = next((line.removeprefix("tiercel: ") for line in agent.lines
                           if line.startswith("tiercel: running")), None)
-        self.proc = None
 
     def teardown(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
+        if self.agent is not None:
+            self.agent.stop()
 
 
 def ensure_tool(binary: str, package: str) -> None:
