@@ -868,8 +868,10 @@ int kf_path_exit(struct tp_sys_exit *ctx)
     struct kf_scratch *s = kf_scratch_map.lookup(&zero);
     struct shape *sh = shapes.lookup(&nr);
     struct kf_class *cls = kf_classes.lookup(&nr);
-    if (!s || !sh || !cls || s->nr != nr)
+    if (!s || !sh || !cls || s->nr != nr) {
+        count_lost(LOST_RULE);      /* cannot happen (sys_exit just wrote them); never silent */
         return 0;
+    }
     __u64 cand = s->cand;
     if (cls->mode && sh->str0 < 6) {
         cand &= kf_path_mask(cls, s, nr, s->args[BOUNDED(sh->str0, 7)]);
@@ -893,8 +895,10 @@ int kf_emit_exit(struct tp_sys_exit *ctx)
     __u32 nr = ctx->nr, zero = 0;
     struct kf_scratch *s = kf_scratch_map.lookup(&zero);
     struct shape *sh = shapes.lookup(&nr);
-    if (!s || !sh || s->nr != nr)
+    if (!s || !sh || s->nr != nr) {
+        count_lost(LOST_RULE);
         return 0;
+    }
     return exit_emit(ctx, id, nr, sh, s->args);
 }
 
