@@ -185,6 +185,18 @@ def test_exit_removes_the_process_and_every_thread(st: Enricher, exits: Callable
     assert list(st.table.procs) == [100] and set(st.table.threads) == {100}
 
 
+def test_a_late_record_of_a_thread_after_its_leader_exit_leaves_nothing_behind(st: Enricher) -> None:
+    """The leader's exit read first, then a record of another thread (the soak caught a server
+    thread's accept4 so): the process found again holds that thread only, and goes with it."""
+    st.apply(b.fork(200, pid=100, comm="python3"))
+    st.apply(b.thread(201, pid=200, comm="python3"))
+    st.apply(b.procexit(pid=200, tid=200, comm="python3"))
+    st.apply(b.close(5, pid=200, tid=201, comm="python3"))
+    st.apply(b.procexit(pid=200, tid=201, comm="python3"))
+    assert 200 not in st.table.procs and {200, 201}.isdisjoint(st.table.threads)
+    assert list(st.table.procs) == [100]
+
+
 def test_the_exit_event_still_carries_the_process(st: Enricher) -> None:
     st.apply(b.fork(200, pid=100, comm="bash"))
     st.apply(b.execve("/usr/bin/sleep", ["1"], pid=200))
