@@ -8,20 +8,34 @@ order, so once the barrier's alert is in, every alert of what ran before it is i
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+# Appended to every alert's output_fields when asked (Falco's append_output): who raised it, up the
+# process tree, so that a test can tell its own work's alerts from those of whatever else runs here.
+ANCESTRY = ("proc.pid", *(f"proc.apid[{n}]" for n in range(1, 9)))
+
 
 class Agent:
-    def __init__(self, rules: list[Path]) -> None:
+    def __init__(self, rules: list[Path], extra_fields: tuple[str, ...] = ()) -> None:
         argv = [sys.executable, "-m", "tiercel.cli", "run"]
         for r in rules:
             argv += ["-r", str(r)]
+        self.config: Path | None = None
+        if extra_fields:
+            fd, name = tempfile.mkstemp(suffix=".yaml", prefix="tiercel-test-")
+            self.config = Path(name)
+            os.write(fd, ("append_output:\n  - extra_fields: [" +
+                          ", ".join(f'"{f}"' for f in extra_fields) + "]\n").encode())
+            os.close(fd)
+            argv += ["-c", name]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.alerts: list[dict[str, Any]] = []
         self.cond = threading.Condition()
@@ -89,3 +103,5 @@ class Agent:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.config is not None:
+            self.config.unlink(missing_ok=True)

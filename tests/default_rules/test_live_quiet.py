@@ -8,18 +8,21 @@ which is why the redirect rule ignores server-side sockets).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.default_rules.agentproc import Agent
+from tests.default_rules.agentproc import ANCESTRY, Agent
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
 LOUD = {"Emergency", "Alert", "Critical", "Error", "Warning"}
+WEB = "tiercel-quiet-web"
 
 
 def workload(tmp: Path) -> None:
@@ -35,7 +38,7 @@ def workload(tmp: Path) -> None:
         'CMD ["busybox", "httpd", "-f", "-p", "127.0.0.1:18321", "-h", "/www"]\n')
     subprocess.run(["docker", "build", "-q", "-t", "tiercel-test/quiet-web:1", str(tmp)], check=True,
                    stdout=subprocess.DEVNULL)
-    name = "tiercel-quiet-web"
+    name = WEB
     subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "--network", "host",
                     "tiercel-test/quiet-web:1"], check=True, stdout=subprocess.DEVNULL)
     try:
@@ -51,14 +54,28 @@ def workload(tmp: Path) -> None:
         subprocess.run(["docker", "rm", "-f", name], check=False, stdout=subprocess.DEVNULL)
 
 
+def ours(alert: dict[str, Any]) -> bool:
+    """Raised by this workload: a process of the test's own tree, or of its web container. A shared
+    machine runs other things between the barriers; they are not the work measured here."""
+    fields = alert.get("output_fields", {})
+    if fields.get("container.name") == WEB:
+        return True
+    return any(fields.get(f) == os.getpid() for f in ANCESTRY)
+
+
 def test_normal_work_raises_nothing_loud(tmp_path: Path) -> None:
-    agent = Agent([ROOT / "rules"])
+    agent = Agent([ROOT / "rules"], extra_fields=ANCESTRY)
     try:
         start, _ = agent.barrier()
         workload(tmp_path)
         end, token = agent.barrier()
     finally:
         agent.stop()
-    loud = [a for a in agent.alerts[start:end]
-            if a["priority"] in LOUD and token not in a["output"] and "tiercel-barrier-" not in a["output"]]
-    assert loud == []
+    alerts = agent.alerts[start:end]
+    assert all("proc.apid[1]" in a.get("output_fields", {}) for a in alerts), alerts[:1]
+    loud = [a for a in alerts if a["priority"] in LOUD and token not in a["output"]
+            and "tiercel-barrier-" not in a["output"]]
+    others = [a for a in loud if not ours(a)]
+    if others:      # said, not failed: they are not this workload's
+        print(f"{len(others)} loud alerts of other processes between the barriers:", others, file=sys.stderr)
+    assert [a for a in loud if ours(a)] == []
