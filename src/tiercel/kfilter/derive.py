@@ -143,7 +143,7 @@ def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Ite
 
 def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[Any],
                     compile_: Compile, fd_result: bool, fd_close: bool, fd_track: bool) -> SyscallFilter:
-    first = next((p for p, src in params.items() if src == "s0"), None)   # the probe's path string
+    first = path_param(params)
     path_slot = 0 if first is not None else None
     flag_param, value_param = flags_param(name, params), enum_param(name, params)
     flags_arg = int(params[flag_param][1]) if flag_param is not None else None
@@ -169,6 +169,11 @@ def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[
         return SyscallFilter(name, nr, True, f"more than {MAX_SLOTS} distinct rule conditions")
     return SyscallFilter(name, nr, False, "", tuple(slots.values()), path_slot, flags_arg, enum_arg,
                          fd_result=fd_result, fd_close=fd_close, fd_track=fd_track)
+
+
+def path_param(params: dict[str, str]) -> str | None:
+    """The argument the probe's path test reads: the call's first string (its string slot 0)."""
+    return next((p for p, src in params.items() if src == "s0"), None)
 
 
 def flags_param(name: str, params: dict[str, str]) -> str | None:

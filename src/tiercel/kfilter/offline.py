@@ -15,7 +15,7 @@ from typing import Any
 
 from tiercel.events.model import DIR_ENTER, Event, Process
 from tiercel.events.syscalls import SyscallTable
-from tiercel.kfilter.derive import enum_param, flags_param
+from tiercel.kfilter.derive import enum_param, flags_param, path_param
 from tiercel.kfilter.tables import FilterTables, KernelView, passes
 
 Alert = tuple[int, str, str]            # evt.num, rule name, rendered output
@@ -27,9 +27,10 @@ _TABLE = SyscallTable()
 
 def view_of(ev: Event, proc: Process | None, fd_kinds: str = "any") -> KernelView:
     """`fd_kinds`: which of the state's fd entries the probe tracks (kfilter.tables.FilterTables)."""
-    raw = ev.args.get(_first_string(ev.type))
+    path_arg, flags_arg, value_arg = _probe_params(ev.type)
+    raw = ev.args.get(path_arg)
     path = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else None
-    flags = ev.args.get(_flags_param(ev.type))
+    flags = ev.args.get(flags_arg)
     comm = proc.comm.encode("utf-8", "surrogateescape") if proc is not None else None
     res = ev.res if ev.res is not None else 0
     fds = proc.fds if proc is not None else {}
@@ -38,30 +39,20 @@ def view_of(ev: Event, proc: Process | None, fd_kinds: str = "any") -> KernelVie
     arg = ev.args.get("fd")
     arg_fd = fds.get(arg) if isinstance(arg, int) else None
     arg_known = arg_fd is not None and (fd_kinds == "any" or arg_fd.typechar in SOCKET_CHARS)
-    value = ev.args.get(_enum_param(ev.type))
+    value = ev.args.get(value_arg)
     return KernelView(ev.type, res, comm, path, flags if isinstance(flags, int) else 0, known, arg_known,
                       value & (1 << 64) - 1 if isinstance(value, int) else None)
 
 
 @functools.cache
-def _first_string(evttype: str) -> str:
-    """The argument the probe reads its path from: the event type's first string (slot s0)."""
+def _probe_params(evttype: str) -> tuple[str, str, str]:
+    """The arguments the probe's path, flags and value-set tests read (kfilter.derive); "": none."""
     sc = _TABLE.by_name.get(evttype)
-    return next((p for p, src in sc.params if src == "s0"), "") if sc is not None else ""
-
-
-@functools.cache
-def _flags_param(evttype: str) -> str:
-    """The argument the probe's flags test reads (kfilter.derive.flags_param)."""
-    sc = _TABLE.by_name.get(evttype)
-    return (flags_param(evttype, dict(sc.params)) or "") if sc is not None else ""
-
-
-@functools.cache
-def _enum_param(evttype: str) -> str:
-    """The argument the probe's value-set test reads (kfilter.derive.enum_param)."""
-    sc = _TABLE.by_name.get(evttype)
-    return (enum_param(evttype, dict(sc.params)) or "") if sc is not None else ""
+    if sc is None:
+        return "", "", ""
+    params = dict(sc.params)
+    return (path_param(params) or "", flags_param(evttype, params) or "",
+            enum_param(evttype, params) or "")
 
 
 def kept(ev: Event, proc: Process | None, tables: FilterTables | None) -> bool:
