@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tiercel.events.model import DIR_ENTER, Event, Process
+from tiercel.events.model import DIR_ENTER, Event, Fd, Process
 from tiercel.events.syscalls import SyscallTable
 from tiercel.kfilter.derive import enum_param, flags_param, path_param
 from tiercel.kfilter.tables import FilterTables, KernelView, passes
@@ -23,6 +23,11 @@ Alert = tuple[int, str, str]            # evt.num, rule name, rendered output
 
 SOCKET_CHARS = frozenset("46un")
 _TABLE = SyscallTable()
+
+
+def tracked(fd: Fd, fd_kinds: str) -> bool:
+    """Whether the probe's known_fds holds this kind of fd (FilterTables.fd_kinds)."""
+    return fd_kinds == "any" or fd.typechar in SOCKET_CHARS
 
 
 def view_of(ev: Event, proc: Process | None, fd_kinds: str = "any") -> KernelView:
@@ -35,10 +40,10 @@ def view_of(ev: Event, proc: Process | None, fd_kinds: str = "any") -> KernelVie
     res = ev.res if ev.res is not None else 0
     fds = proc.fds if proc is not None else {}
     fd = fds.get(res) if res >= 0 else None
-    known = fd is not None and (fd_kinds == "any" or fd.typechar in SOCKET_CHARS)
+    known = fd is not None and tracked(fd, fd_kinds)
     arg = ev.args.get("fd")
     arg_fd = fds.get(arg) if isinstance(arg, int) else None
-    arg_known = arg_fd is not None and (fd_kinds == "any" or arg_fd.typechar in SOCKET_CHARS)
+    arg_known = arg_fd is not None and tracked(arg_fd, fd_kinds)
     value = ev.args.get(value_arg)
     return KernelView(ev.type, res, comm, path, flags if isinstance(flags, int) else 0, known, arg_known,
                       value & (1 << 64) - 1 if isinstance(value, int) else None)

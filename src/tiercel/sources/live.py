@@ -18,7 +18,7 @@ from tiercel.errors import TiercelError
 from tiercel.events.decode import Decoder
 from tiercel.events.model import DIR_ENTER, Container, Event, Process
 from tiercel.events.syscalls import SyscallTable
-from tiercel.kfilter.offline import SOCKET_CHARS
+from tiercel.kfilter.offline import tracked
 from tiercel.kfilter.tables import FilterTables
 from tiercel.probe import filtermaps, loader
 from tiercel.probe.reader import RingReader
@@ -110,7 +110,7 @@ class LiveSource:
             procs = list(self.enricher.table.procs.values())
             filtermaps.seed_exec_comms(probe.bpf, ((p.pid, p.comm) for p in procs))
             filtermaps.seed_known_fds(probe.bpf, ((p.pid, n) for p in procs for n, fd in p.fds.items()
-                                                  if tables.fd_kinds == "any" or fd.typechar in SOCKET_CHARS))
+                                                  if tracked(fd, tables.fd_kinds)))
             self._filter_seeded = True
         filtermaps.load_tables(probe.bpf, tables, enabled)
         self._fd_kinds = tables.fd_kinds if enabled else ""
@@ -149,9 +149,9 @@ class LiveSource:
         probe = self.probe
         if probe is None or not self._fd_kinds:
             return
-        tracked = [n for n, fd in proc.fds.items() if self._fd_kinds == "any" or fd.typechar in SOCKET_CHARS]
-        if tracked and not (self.opts.host_proc / str(proc.pid)).exists():
-            filtermaps.forget_known_fds(probe.bpf, proc.pid, tracked)
+        nums = [n for n, fd in proc.fds.items() if tracked(fd, self._fd_kinds)]
+        if nums and not (self.opts.host_proc / str(proc.pid)).exists():
+            filtermaps.forget_known_fds(probe.bpf, proc.pid, nums)
 
     def _repeat_last(self, ev: Event) -> None:
         """The kernel coalesced repeats of this thread's previous record: hand that event on again,
