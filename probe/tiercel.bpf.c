@@ -165,6 +165,8 @@ BPF_PROG_ARRAY(kf_tail, 2);
  * its entry, as user space does for the fds of a process that exits: without that the LRU would
  * evict entries still needed on a busy host (an entry kept too long only lets more through). */
 BPF_TABLE("lru_hash", __u64, __u8, known_fds, 262144);
+/* KF_INHERIT_FDS (set by the loader, filtermaps.INHERIT_FDS): fd numbers below it are copied to a
+ * child at fork in the kernel (sched_process_fork), the others by user space */
 /* [0] records the filter kept in the kernel, [1] records it let through, [2] records coalesced
  * into a previous identical one (reported with the thread's next record or its exit) */
 BPF_PERCPU_ARRAY(kf_counts, __u64, 3);
@@ -944,6 +946,20 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
             struct kf_comm copy = {};
             __builtin_memcpy(copy.comm, pc->comm, 16);
             exec_comm.update(&child, &copy);
+        }
+        /* The child's fd table is a copy of its parent's, so are its known fds: without them a
+         * child's open that reuses an inherited number would be filtered and user space would
+         * keep the inherited entry (a socket then seems dup2'ed onto stdio). The lowest numbers,
+         * which the child's next opens take, are copied here, before the child runs; user space
+         * adds the rest when the clone record arrives. */
+        __u64 pk = (__u64)parent << 32, ck = (__u64)child << 32;
+        __u8 one = 1;
+        for (__u32 fd = 0; fd < KF_INHERIT_FDS; fd++) {
+            __u64 k = pk | fd;
+            if (known_fds.lookup(&k)) {
+                __u64 kc = ck | fd;
+                known_fds.update(&kc, &one);
+            }
         }
     }
     send(&c, sizeof(c), LOST_CLONE, 1);

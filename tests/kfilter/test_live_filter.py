@@ -175,6 +175,63 @@ def test_known_fds_leave_at_close_and_at_exit() -> None:
         cap.poll_until(lambda: cap.exited(pid) and not has(pid, kept))
 
 
+INHERIT = """
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+low, high = s.fileno(), 200
+os.dup2(low, high)
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r)
+    os.read(0, 1)               # the test has looked at the known fds
+    os.close(low)               # the inherited socket's number is free again...
+    fd = os.open("/etc/hostname", os.O_RDONLY)
+    os.chdir("/")               # ...and an open no rule wants takes it; a chdir always arrives
+    os.write(w, b"%d\\n" % fd)
+    os.read(0, 1)
+    os._exit(0)
+print(pid, low, high, flush=True)
+os.close(w)
+print(os.read(r, 64).decode().strip(), flush=True)
+os.waitpid(pid, 0)
+"""
+
+
+def test_a_child_inherits_its_parents_known_fds() -> None:
+    """A forked child's fd table is its parent's copy, and so are its known fds (low numbers copied
+    by the kernel at the fork, high ones by user space): the child's close of an inherited socket
+    and an open that reuses its number reach user space, whose table never keeps the socket."""
+    rs, _ = load_rules([CHECKOUT / "rules"])
+    tables = _tables(rs)
+    with LiveCapture() as cap:
+        cap.source.set_filter(tables)
+        probe = cap.source.probe
+        assert probe is not None
+        known = probe.bpf[b"known_fds"]
+
+        def has(pid: int, fd: int) -> bool:
+            return known.get(ctypes.c_uint64((pid << 32) | fd)) is not None
+
+        parent = subprocess.Popen([sys.executable, "-c", INHERIT], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE)
+        assert parent.stdin is not None
+        deadline = time.monotonic() + 60
+        child, low, high = (int(x) for x in read_line(parent.stdout, deadline).split())
+        cap.poll_until(lambda: has(child, low) and has(child, high))
+        parent.stdin.write(b"x")
+        parent.stdin.flush()
+        assert int(read_line(parent.stdout, deadline)) == low
+
+        cap.poll_until(lambda: any(e.type == "chdir" and e.pid == child for e in cap.events))
+        proc = cap.source.enricher.table.procs[child]
+        fd = proc.fds.get(low)     # the close and the open both arrived, or neither had to
+        assert fd is None or fd.name == "/etc/hostname", fd
+        parent.stdin.write(b"x")
+        parent.stdin.close()
+        assert parent.wait(timeout=60) == 0
+
+
 def test_string_arguments_are_judged_by_the_probe(tmp_path: Path) -> None:
     """A rule on a call's path argument as passed (evt.arg.name of unlinkat) keeps the other
     removals in the kernel."""

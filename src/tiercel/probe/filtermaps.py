@@ -146,6 +146,11 @@ def seed_exec_comms(bpf: Any, procs: Iterable[tuple[int, str]]) -> int:
     return n
 
 
+# A child's known fds below this number are copied from its parent's in the kernel at fork (the
+# probe's KF_INHERIT_FDS: a bounded loop there); user space seeds the higher ones.
+INHERIT_FDS = 64
+
+
 def seed_known_fds(bpf: Any, fds: Iterable[tuple[int, int]]) -> None:
     """The (pid, fd) pairs the state read from /proc at start."""
     table = bpf[b"known_fds"]

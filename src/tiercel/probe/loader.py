@@ -17,7 +17,7 @@ from typing import Any
 
 from tiercel.errors import EnvironmentProblem
 from tiercel.events.syscalls import SHAPE_EXEC, SHAPE_EXIT, SyscallTable
-from tiercel.probe import btf
+from tiercel.probe import btf, filtermaps
 
 TRACEFS_DIRS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 
@@ -163,7 +163,7 @@ def compile_probe(table: SyscallTable, headers: str | None = None, ringbuf_pages
         "NR_EXIT": table.nr("exit"), "NR_EXIT_GROUP": table.nr("exit_group"),
         "NR_CLONE": table.nr("clone"), "NR_CLONE3": table.nr("clone3"), "NR_OPENAT2": table.nr("openat2"),
         "NR_FORK": table.nr("fork"), "NR_VFORK": table.nr("vfork"),
-        "RINGBUF_PAGES": ringbuf_pages,
+        "RINGBUF_PAGES": ringbuf_pages, "KF_INHERIT_FDS": filtermaps.INHERIT_FDS,
         "RESERVE_BYTES": int(ringbuf_pages * 4096 * RESERVE_SHARE),
     }
     exit_only = exit_only_supported()

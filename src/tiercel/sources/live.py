@@ -24,6 +24,7 @@ from tiercel.probe import filtermaps, loader
 from tiercel.probe.reader import RingReader
 from tiercel.sources.base import AttachError, CaptureOptions, Counters, Sink
 from tiercel.state.enrich import Enricher
+from tiercel.state.processes import CLONE_THREAD
 
 POLL_MS = 100
 LAST_LIMIT = 65536          # threads whose last coalescible event is kept
@@ -131,6 +132,8 @@ class LiveSource:
                 self._last.pop(ev.tid, None)
                 if gone is not None and ev.pid not in self.enricher.table.procs:
                     self._forget_fds(gone)
+            elif ev.args.get("child_pid") and self._fd_kinds:
+                self._inherit_fds(ev)
             elif ev.type in self._coalescing:
                 if len(self._last) >= LAST_LIMIT:
                     self._last.clear()
@@ -141,6 +144,17 @@ class LiveSource:
             self.sink(ev)
         except Exception:  # one bad event is counted, never fatal (STYLE 9)
             self._counters.event_errors += 1
+
+    def _inherit_fds(self, clone: Event) -> None:
+        """A new process's known fds at and above filtermaps.INHERIT_FDS (the kernel copied the
+        lower ones at the fork, before the child ran); a thread shares its process's."""
+        probe = self.probe
+        child = self.enricher.table.procs.get(clone.args["child_pid"])
+        if probe is None or child is None or clone.args.get("flags", 0) & CLONE_THREAD:
+            return
+        filtermaps.seed_known_fds(probe.bpf, ((child.pid, n) for n, fd in child.fds.items()
+                                              if n >= filtermaps.INHERIT_FDS
+                                              and tracked(fd, self._fd_kinds)))
 
     def _forget_fds(self, proc: Process) -> None:
         """The probe's known_fds entries of a process that exited (see probe: known_fds). Not when
