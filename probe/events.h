@@ -43,6 +43,9 @@ enum lost_kind {
 
 #define REC_F_ARGV_TRUNCATED 1
 #define REC_F_CGROUP_READ 2     /* exec: the probe read the cgroup name (len2 = 0: the root) */
+#define REC_F_RESOLVED 4        /* open family: the kernel filter found the opened file by its inode
+                                 * at a place a rule names (reached through a link): args[5] is
+                                 * index << 8 | level, slot 1 the names below that place, leaf first */
 
 struct shape {
     __u8 kind;          /* enum shape_kind */

@@ -99,7 +99,9 @@ struct kf_class {
     __u8 fd_track;      /* a passing record's new fd becomes known */
     __u8 coalesce;      /* identical records of a thread within COALESCE_NS become one, counted */
     __u8 enum_arg;      /* argument index of a value tested against sets (kf_enums); 0xff: none */
-    __u8 pad[6];
+    __u8 resolve;       /* open family: a file its path test missed may still be one a slot names,
+                         * reached through a link (kf_inodes) */
+    __u8 pad[5];
     __u64 all;          /* bits of the slots in use */
     __u64 ret_ok;
     __u64 ret_fail;
@@ -167,6 +169,24 @@ BPF_PROG_ARRAY(kf_tail, 2);
 BPF_TABLE("lru_hash", __u64, __u8, known_fds, 262144);
 /* KF_INHERIT_FDS (set by the loader, filtermaps.INHERIT_FDS): fd numbers below it are copied to a
  * child at fork in the kernel (sched_process_fork), the others by user space */
+/* {syscall, device, inode} of the files (and directories) the open family's path tests name, as user
+ * space found them: a file opened under another name (a symlink, a hard link, a bind mount,
+ * /proc/<pid>/root) is still the file a rule names. `index` names the path for user space. */
+struct kf_inode_key {
+    __u32 nr;
+    __u32 dev;          /* the kernel's dev_t of the file's superblock */
+    __u64 ino;
+};
+struct kf_inode_val {
+    __u64 file_slots;   /* slots whose exact name is this file */
+    __u64 dir_slots;    /* slots whose prefix is this directory */
+    __u32 index;
+    __u32 pad;
+};
+BPF_HASH(kf_inodes, struct kf_inode_key, struct kf_inode_val, 8192);
+#define KF_RESOLVE_DEPTH 8      /* the file and its 7 nearest directories */
+#define KF_RESOLVED (1ULL << 63)
+
 /* [0] records the filter kept in the kernel, [1] records it let through, [2] records coalesced
  * into a previous identical one (reported with the thread's next record or its exit) */
 BPF_PERCPU_ARRAY(kf_counts, __u64, 3);
@@ -735,6 +755,79 @@ static __always_inline void read_open_how(__u64 *args)
     args[4] = how[2];
 }
 
+#ifdef OFF_TASK_FILES
+/* The slots of `cand` that file descriptor `fd`, just opened, satisfies by what it is rather than by
+ * the name it was opened under: the file, or one of its nearest directories, is one a path test
+ * names (kf_inodes). On a hit, *found is KF_RESOLVED | index << 8 | level (0: the file itself) and
+ * *leaf the file's dentry. Inodes, not names, so mounts need no walking. */
+static __always_inline __u64 kf_resolve(__u32 nr, long fd, __u64 cand, __u64 *found, __u64 *leaf)
+{
+    __u64 task = bpf_get_current_task(), files = 0, fdt = 0, fda = 0, file = 0, d = 0, inode = 0, sb = 0;
+    __u32 max = 0, dev = 0;
+    bpf_probe_read_kernel(&files, sizeof(files), (void *)(task + OFF_TASK_FILES));
+    if (files)
+        bpf_probe_read_kernel(&fdt, sizeof(fdt), (void *)(files + OFF_FILES_FDT));
+    if (!fdt)
+        return 0;
+    bpf_probe_read_kernel(&max, sizeof(max), (void *)(fdt + OFF_FDT_MAX_FDS));
+    if (fd < 0 || fd >= max)
+        return 0;
+    bpf_probe_read_kernel(&fda, sizeof(fda), (void *)(fdt + OFF_FDT_FD));
+    bpf_probe_read_kernel(&file, sizeof(file), (void *)(fda + fd * 8));
+    if (file)
+        bpf_probe_read_kernel(&d, sizeof(d), (void *)(file + OFF_FILE_PATH + OFF_PATH_DENTRY));
+    if (d)
+        bpf_probe_read_kernel(&inode, sizeof(inode), (void *)(d + OFF_DENTRY_INODE));
+    if (inode)
+        bpf_probe_read_kernel(&sb, sizeof(sb), (void *)(inode + OFF_INODE_SB));
+    if (!sb)
+        return 0;
+    bpf_probe_read_kernel(&dev, sizeof(dev), (void *)(sb + OFF_SB_DEV));
+    struct kf_inode_key k = {.nr = nr, .dev = dev};
+    *leaf = d;
+    for (__u32 level = 0; level < KF_RESOLVE_DEPTH; level++) {
+        if (!inode)
+            break;
+        bpf_probe_read_kernel(&k.ino, sizeof(k.ino), (void *)(inode + OFF_INODE_INO));
+        struct kf_inode_val *v = kf_inodes.lookup(&k);
+        if (v) {
+            __u64 m = (level ? v->dir_slots : v->file_slots) & cand;
+            if (m) {
+                *found = KF_RESOLVED | (__u64)v->index << 8 | level;
+                return m;
+            }
+        }
+        __u64 parent = 0;
+        bpf_probe_read_kernel(&parent, sizeof(parent), (void *)(d + OFF_DENTRY_PARENT));
+        if (!parent || parent == d)
+            break;          /* the root of its filesystem */
+        d = parent;
+        inode = 0;
+        bpf_probe_read_kernel(&inode, sizeof(inode), (void *)(d + OFF_DENTRY_INODE));
+    }
+    return 0;
+}
+
+/* The names of a resolved file and of its directories below the one kf_resolve found, leaf first,
+ * each with its NUL, into slot 1. */
+static __always_inline __u32 kf_names(struct rec_syscall *rec, __u64 d, __u32 levels)
+{
+    __u32 off = 0;
+    for (__u32 i = 0; i < KF_RESOLVE_DEPTH - 1; i++) {
+        if (i >= levels || !d)
+            break;
+        __u64 name = 0;
+        bpf_probe_read_kernel(&name, sizeof(name), (void *)(d + OFF_DENTRY_NAME + OFF_QSTR_NAME));
+        long n = bpf_probe_read_kernel_str(&rec->data[SLOT1_OFF + BOUNDED(off, 2047)], 256, (void *)name);
+        if (n <= 0)
+            break;
+        off += n;
+        bpf_probe_read_kernel(&d, sizeof(d), (void *)(d + OFF_DENTRY_PARENT));
+    }
+    return off;
+}
+#endif
+
 /* A syscall record that passed the filter: counted, its fd tracked, coalesced or sent. */
 static __always_inline int exit_emit(struct tp_sys_exit *ctx, __u64 id, __u32 nr, struct shape *sh,
                                      __u64 *args)
@@ -795,6 +888,14 @@ static __always_inline int exit_emit(struct tp_sys_exit *ctx, __u64 id, __u32 nr
         size += BOUNDED(rec->len0, SLOT0_SIZE * 2 - 1);
     if (size > sizeof(*rec))
         size = sizeof(*rec);
+#ifdef OFF_TASK_FILES
+    if (args[6] & KF_RESOLVED) {        /* kf_path_exit found the file by its inode */
+        rec->h.flags |= REC_F_RESOLVED;
+        rec->args[5] = args[6] & 0xffffffffULL;
+        rec->len1 = kf_names(rec, args[7], args[6] & 0xff);
+        size = offsetof(struct rec_syscall, data) + SLOT1_OFF + BOUNDED(rec->len1, SLOT1_SIZE - 1);
+    }
+#endif
     rec->repeats = 0;
     if (cls && cls->coalesce && coalesced(rec, tid))
         return 0;
@@ -862,6 +963,7 @@ int sys_exit(struct tp_sys_exit *ctx)
     return exit_emit(ctx, id, nr, sh, args);
 }
 
+
 /* The path tests of a record sys_exit left undecided (a tail call: kf_decide), then, for a record
  * that passes, kf_emit_exit. */
 int kf_path_exit(struct tp_sys_exit *ctx)
@@ -879,6 +981,10 @@ int kf_path_exit(struct tp_sys_exit *ctx)
         cand &= kf_path_mask(cls, s, nr, s->args[BOUNDED(sh->str0, 7)]);
         if (cand && s->words && !(cand & cls->needle_any))
             cand &= kf_needles(cls, s, s->words);
+#ifdef OFF_TASK_FILES
+        if (!cand && cls->resolve && ctx->ret >= 0)
+            cand = kf_resolve(nr, ctx->ret, s->cand, &s->args[6], &s->args[7]);
+#endif
         if (!cand) {
             kf_count(0);
             return 0;

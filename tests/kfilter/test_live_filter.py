@@ -4,6 +4,7 @@ can match arrives, and new tables replace the old ones without a recompile."""
 from __future__ import annotations
 
 import ctypes
+import os
 import subprocess
 import sys
 import time
@@ -305,3 +306,36 @@ def test_the_enter_exit_pair_build_filters_the_same(tmp_path: Path, monkeypatch:
     test_bits_arguments_are_judged_by_the_probe(tmp_path)
     with LiveCapture(syscalls={"openat"}) as cap:
         assert cap.source.mode.startswith("enter/exit tracepoint pairs")
+
+
+def test_a_file_opened_through_a_link_is_known_by_the_name_a_rule_gives_it(tmp_path: Path) -> None:
+    """A symlink or a hard link to /etc/shadow, and a symlink to a new file below /etc: the open's
+    path misses every path test, the probe finds the file by its inode (or its directory's) and the
+    event's fd.name is the file's own name, so the rules that name it match."""
+    rs, _ = load_rules([CHECKOUT / "rules"])
+    soft, hard, into = tmp_path / "soft", Path("/var/tmp") / f"tiercel-hard-{os.getpid()}", tmp_path / "into"
+    made = Path("/etc") / f"tiercel-link-test-{os.getpid()}"
+    soft.symlink_to("/etc/shadow")
+    os.link("/etc/shadow", hard)
+    into.symlink_to(made)
+    try:
+        with LiveCapture(syscalls=set(STATE_SYSCALLS | {"open", "openat"})) as cap:
+            cap.source.set_filter(_tables(rs))
+            assert cap.run(["cat", str(soft)], stdout=subprocess.DEVNULL).returncode == 0
+            assert cap.run(["cat", str(hard)], stdout=subprocess.DEVNULL).returncode == 0
+            assert cap.run(["sh", "-c", f"echo x > {into}"]).returncode == 0
+            assert cap.run(["cat", "/etc/hostname"], stdout=subprocess.DEVNULL).returncode == 0
+            counters = cap.source.counters
+    finally:
+        hard.unlink()
+        made.unlink(missing_ok=True)
+    opened = {e.args.get("name"): e for e in cap.events if e.type in ("open", "openat") and e.fd is not None}
+    for link in (soft, hard):
+        ev = opened[str(link)]
+        assert ev.fd is not None and ev.fd.name == "/etc/shadow"
+        assert [m.rule.name for m in rs.match(ev)] == ["Read sensitive file untrusted"]
+    ev = opened[str(into)]
+    assert ev.fd is not None and ev.fd.name == str(made)
+    assert [m.rule.name for m in rs.match(ev)] == ["Write below etc"]
+    assert "/etc/hostname" not in opened     # an open no rule names still stays in the kernel
+    assert counters.filtered > 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tiercel.events import wire
@@ -87,6 +87,9 @@ class Decoder:
         self.errors = 0
         self._plans = {sc.nr: plan(sc.params) for sc in table.entries}
         self._comms: dict[bytes, str] = {}
+        # The places (files, directories) the kernel filter knows by inode, by index (REC_F_RESOLVED):
+        # set by the live source with the filter's tables.
+        self.inode_paths: Sequence[str] = ()
         self._kinds: dict[int, Callable[[bytes], Event | None]] = {
             wire.REC_SYSCALL: self._syscall, wire.REC_CLONE: self._clone, wire.REC_EXIT: self._exit,
         }
@@ -124,6 +127,9 @@ class Decoder:
         ev.repeats_before = f[21]
         base = wire.SYSCALL_DATA_OFF
         args = ev.args
+        if f[1] & wire.REC_F_RESOLVED:
+            at = base + wire.SLOT1_OFF
+            ev.realpath = self._resolved(raw_args[5], data[at:at + lens[1]])
         for name, code, idx in self._plans[nr]:
             if code == _RES:
                 args[name] = ret
@@ -152,6 +158,17 @@ class Decoder:
                 if f[1] & wire.REC_F_ARGV_TRUNCATED:
                     args["args_truncated"] = True
         return ev
+
+    def _resolved(self, where: int, names: bytes) -> str | None:
+        """The opened file's path from the place the probe found it at (an index into inode_paths)
+        and the names below that place, leaf first."""
+        index, level = where >> 8, where & 0xFF
+        if index >= len(self.inode_paths):
+            return None
+        below = [text(n) for n in names.split(b"\0")[:level]]
+        if len(below) != level:
+            return None
+        return "/".join([self.inode_paths[index].rstrip("/") or "", *reversed(below)]) or "/"
 
     def _clone(self, data: bytes) -> Event:
         f = wire.CLONE.unpack_from(data)

@@ -155,6 +155,8 @@ class Event:
     tty: int | None = None        # exec events: the controlling terminal (tty_nr; 0: none)
     abspath: str | None = None    # evt.abspath: the path argument made absolute (dirfd, cwd)
     abspath_dst: str | None = None  # evt.abspath.dst: the second path (rename, link, symlink)
+    realpath: str | None = None   # live, open family: where the probe found the opened file when
+    #                               it was opened under another name (a link): fd.name then
     count: int = 1                # evt.count: how many identical syscalls this event stands for
     repeats_before: int = 0       # live: the thread's previous event repeated this often (coalesced)
 

@@ -131,6 +131,23 @@ def kernel_offsets(path: Path = VMLINUX) -> dict[str, int] | None:
     })
     if tty is not None:
         out.update(tty)
+    files = _find(btf, {
+        "OFF_TASK_FILES": ("task_struct", "files"),
+        "OFF_FILES_FDT": ("files_struct", "fdt"),
+        "OFF_FDT_MAX_FDS": ("fdtable", "max_fds"),
+        "OFF_FDT_FD": ("fdtable", "fd"),
+        "OFF_FILE_PATH": ("file", "f_path"),
+        "OFF_PATH_DENTRY": ("path", "dentry"),
+        "OFF_DENTRY_PARENT": ("dentry", "d_parent"),
+        "OFF_DENTRY_NAME": ("dentry", "d_name"),
+        "OFF_QSTR_NAME": ("qstr", "name"),
+        "OFF_DENTRY_INODE": ("dentry", "d_inode"),
+        "OFF_INODE_INO": ("inode", "i_ino"),
+        "OFF_INODE_SB": ("inode", "i_sb"),
+        "OFF_SB_DEV": ("super_block", "s_dev"),
+    })
+    if files is not None:   # an opened file's inode and its parents' (probe: kf_resolve)
+        out.update(files)
     v1 = next((btf.enum_values[c] for c in V1_CONTROLLERS if c in btf.enum_values), None)
     if cgroups is not None and v1 is not None:
         out.update(cgroups)

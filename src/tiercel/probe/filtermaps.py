@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 from collections.abc import Iterable
 from typing import Any
 
+from tiercel.kfilter.derive import OPEN_FAMILY
 from tiercel.kfilter.tables import ACC_ALL, FilterTables, SyscallFilter
 
 BPF_NOEXIST = 1
 NONE = 0xFF
 
 
-def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> None:
+def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> tuple[str, ...]:
+    """Fill the maps; the places known by inode (kf_inodes), by index, for the decoder."""
     classes = bpf[b"kf_classes"]
     for f in tables.syscalls.values():       # first: let everything through
         leaf = classes.Leaf()
@@ -30,7 +33,8 @@ def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> None:
     for name in (b"kf_paths", b"kf_suffixes", b"kf_comms", b"kf_enums"):
         bpf[name].clear()
     if not enabled:
-        return
+        fill_inodes(bpf, {})
+        return ()
     paths, suffixes, comms = bpf[b"kf_paths"], bpf[b"kf_suffixes"], bpf[b"kf_comms"]
     for f in tables.syscalls.values():
         if f.open:
@@ -59,9 +63,69 @@ def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> None:
             _put(key, "comm", comm)
             comms[key] = ctypes.c_uint64(mask)
         _fill_values(bpf[b"kf_enums"], f)
+    places = inode_places(tables)
+    fill_inodes(bpf, places)
     for f in tables.syscalls.values():       # last: filter
         if not f.open:
-            classes[ctypes.c_uint32(f.nr)] = _class_leaf(classes.Leaf(), f)
+            leaf = _class_leaf(classes.Leaf(), f)
+            leaf.resolve = int(any(nr == f.nr for nr, _ in places))
+            classes[ctypes.c_uint32(f.nr)] = leaf
+    return tuple(sorted({p for _, p in places}))
+
+
+# {(syscall nr, path): (file slots, directory slots)}: what kf_inodes is made from.
+Places = dict[tuple[int, str], tuple[int, int]]
+
+
+def inode_places(tables: FilterTables) -> Places:
+    """The files and directories the open family's path tests name: exact names (a file), prefixes
+    that are directories. The probe finds an opened file among them by inode when the name it was
+    opened under misses, so a link does not hide it. A name that does not exist (yet), or a prefix
+    that is not a directory, is not known by inode: the probe would have to let every open of its
+    parent through."""
+    out: Places = {}
+    for f in tables.syscalls.values():
+        if f.open or f.name not in OPEN_FAMILY:
+            continue
+        for i, slot in enumerate(f.slots):
+            if slot.paths is None:
+                continue
+            for raw in slot.paths.exact:
+                key = (f.nr, os.fsdecode(raw))
+                files, dirs = out.get(key, (0, 0))
+                out[key] = (files | 1 << i, dirs)
+            for raw in slot.paths.prefix:
+                if raw.endswith(b"/") or os.path.isdir(raw):
+                    key = (f.nr, os.fsdecode(raw.rstrip(b"/")) or "/")
+                    files, dirs = out.get(key, (0, 0))
+                    out[key] = (files, dirs | 1 << i)
+    return out
+
+
+def fill_inodes(bpf: Any, places: Places) -> None:
+    """kf_inodes as `places` are now (a file replaced by a rename has a new inode: called again
+    from time to time). Entries are added before stale ones go, so nothing is unknown meanwhile."""
+    table = bpf[b"kf_inodes"]
+    index = {p: i for i, p in enumerate(sorted({p for _, p in places}))}
+    fresh: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+    for (nr, path), (files, dirs) in places.items():
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        dev = os.major(st.st_dev) << 20 | os.minor(st.st_dev)   # the kernel's own dev_t encoding
+        key = (nr, dev, st.st_ino)
+        was = fresh.get(key, (0, 0, index[path]))
+        fresh[key] = (was[0] | files, was[1] | dirs, was[2])
+    for (nr, dev, ino), (files, dirs, i) in fresh.items():
+        k, v = table.Key(), table.Leaf()
+        k.nr, k.dev, k.ino = nr, dev, ino
+        v.file_slots, v.dir_slots, v.index = files, dirs, i
+        table[k] = v
+    for k in list(table.keys()):
+        if (k.nr, k.dev, k.ino) not in fresh:
+            with contextlib.suppress(KeyError):
+                del table[k]
 
 
 def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:

@@ -28,6 +28,7 @@ from tiercel.state.processes import CLONE_THREAD
 
 POLL_MS = 100
 LAST_LIMIT = 65536          # threads whose last coalescible event is kept
+INODES_EVERY_S = 5.0        # the files rules name are looked up again (a rename gives a new inode)
 
 
 class LiveSource:
@@ -48,6 +49,8 @@ class LiveSource:
         self._fd_kinds = ""                              # fds the probe tracks (FilterTables)
         self._last: dict[int, Event] = {}               # tid -> its last such event
         self._filter_on = False
+        self._places: filtermaps.Places = {}              # what the probe knows by inode
+        self._places_at = 0.0
 
     def start(self) -> None:
         names = self.opts.syscalls or {s.name for s in self.table.entries}
@@ -113,7 +116,9 @@ class LiveSource:
             filtermaps.seed_known_fds(probe.bpf, ((p.pid, n) for p in procs for n, fd in p.fds.items()
                                                   if tracked(fd, tables.fd_kinds)))
             self._filter_seeded = True
-        filtermaps.load_tables(probe.bpf, tables, enabled)
+        self.decoder.inode_paths = filtermaps.load_tables(probe.bpf, tables, enabled)
+        self._places = filtermaps.inode_places(tables) if enabled else {}
+        self._places_at = time.monotonic()
         self._fd_kinds = tables.fd_kinds if enabled else ""
         self._coalescing = frozenset(n for n, f in tables.syscalls.items() if enabled and not f.state)
         self._filter_on = enabled
@@ -192,6 +197,9 @@ class LiveSource:
     def poll(self, timeout_ms: int) -> None:
         """Hand every record that arrives within timeout_ms, and every queued event, to the sink."""
         self.reader.poll(timeout_ms)
+        if self._places and time.monotonic() - self._places_at > INODES_EVERY_S and self.probe:
+            filtermaps.fill_inodes(self.probe.bpf, self._places)
+            self._places_at = time.monotonic()
         while self._injected:
             ev = self._injected.popleft()
             self.decoder.num += 1

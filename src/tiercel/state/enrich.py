@@ -27,7 +27,8 @@ def _path(ev: Event, proc: Process, name: str, dirfd_name: str | None = None) ->
 def _open(dirfd: str | None) -> Handler:
     def handle(self: Enricher, proc: Process, ev: Event) -> None:
         ev.abspath = _path(ev, proc, "name", dirfd)
-        fds.on_open(proc, ev, ev.abspath)
+        # opened through a link to a place a rule names: the file is known by that place's name
+        fds.on_open(proc, ev, ev.realpath or ev.abspath)
     return handle
 
 
