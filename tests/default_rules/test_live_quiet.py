@@ -64,12 +64,6 @@ def ours(alert: dict[str, Any]) -> bool:
     return any(fields.get(f) == os.getpid() for f in ANCESTRY)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "intermittent (about one run in two after the other live default_rules tests, never alone): one "
-    "'Standard stream redirected to a network connection' from a host process of the workload; "
-    "suspected cause: the kernel's known_fds are per process and not inherited at fork, so a child's "
-    "open reusing an inherited socket's fd number is filtered and its fd table keeps the socket; "
-    "a dup2 of that number onto stdio then looks like a reverse shell. Open in issue 15/12."))
 def test_normal_work_raises_nothing_loud(tmp_path: Path) -> None:
     agent = Agent([ROOT / "rules"], extra_fields=ANCESTRY)
     try:
