@@ -146,7 +146,9 @@ struct kf_scratch {
     __u64 args[8];      /* a decision left to kf_path_exit: the record's arguments (6, and 2 zero), */
     __u64 cand;         /* the slots still holding, each waiting on its needle test, */
     __u32 words;        /* the path's words in tmp (0: the path was not judged), */
-    __u32 nr;           /* and its syscall */
+    __u32 nr;           /* and its syscall; */
+    __u32 passes;       /* 1: the record passes already (kf_path_exit only resolves its file) */
+    __u32 pad;
     __u8 spare[256];    /* masked offsets into fwd/rev stay inside the value */
 };
 
@@ -946,6 +948,24 @@ int sys_exit(struct tp_sys_exit *ctx)
     if (nr == NR_OPENAT2)
         read_open_how(args);
     int pass = kf_decide(nr, ctx->ret, args, id >> 32);
+    if (pass == 1 && ctx->ret >= 0) {
+        /* an open that passes anyway still has its file looked up: it may be one a rule names under
+         * another name (a link), which the name it was opened under does not satisfy */
+        struct kf_class *cls = kf_classes.lookup(&nr);
+        __u32 zero = 0;
+        struct kf_scratch *s = kf_scratch_map.lookup(&zero);
+        if (cls && cls->resolve && s) {
+            s->cand = cls->all & cls->ret_ok;
+            s->nr = nr;
+            s->passes = 1;
+            pass = KF_PATH_PENDING;
+        }
+    } else if (pass == KF_PATH_PENDING) {
+        __u32 zero = 0;
+        struct kf_scratch *s = kf_scratch_map.lookup(&zero);
+        if (s)
+            s->passes = 0;
+    }
     if (pass == KF_PATH_PENDING) {
         __u32 zero = 0;
         struct kf_scratch *s = kf_scratch_map.lookup(&zero);
@@ -982,10 +1002,13 @@ int kf_path_exit(struct tp_sys_exit *ctx)
         if (cand && s->words && !(cand & cls->needle_any))
             cand &= kf_needles(cls, s, s->words);
 #ifdef OFF_TASK_FILES
-        if (!cand && cls->resolve && ctx->ret >= 0)
-            cand = kf_resolve(nr, ctx->ret, s->cand, &s->args[6], &s->args[7]);
+        /* the slots the name as opened does not satisfy (all, when it was not judged) may hold
+         * for the file itself */
+        __u64 named = s->words ? cand : 0;
+        if (cls->resolve && ctx->ret >= 0 && (s->cand & ~named))
+            cand |= kf_resolve(nr, ctx->ret, s->cand & ~named, &s->args[6], &s->args[7]);
 #endif
-        if (!cand) {
+        if (!cand && !s->passes) {
             kf_count(0);
             return 0;
         }

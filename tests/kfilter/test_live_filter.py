@@ -309,7 +309,7 @@ def test_the_enter_exit_pair_build_filters_the_same(tmp_path: Path, monkeypatch:
 
 
 def test_a_file_opened_through_a_link_is_known_by_the_name_a_rule_gives_it(tmp_path: Path) -> None:
-    """A symlink or a hard link to /etc/shadow, and a symlink to a new file below /etc: the open's
+    """A symlink or a hard link to /etc/shadow, /proc/self/root, and a symlink to a new file below /etc: the open's
     path misses every path test, the probe finds the file by its inode (or its directory's) and the
     event's fd.name is the file's own name, so the rules that name it match."""
     rs, _ = load_rules([CHECKOUT / "rules"])
@@ -323,6 +323,7 @@ def test_a_file_opened_through_a_link_is_known_by_the_name_a_rule_gives_it(tmp_p
             cap.source.set_filter(_tables(rs))
             assert cap.run(["cat", str(soft)], stdout=subprocess.DEVNULL).returncode == 0
             assert cap.run(["cat", str(hard)], stdout=subprocess.DEVNULL).returncode == 0
+            assert cap.run(["cat", "/proc/self/root/etc/shadow"], stdout=subprocess.DEVNULL).returncode == 0
             assert cap.run(["sh", "-c", f"echo x > {into}"]).returncode == 0
             assert cap.run(["cat", "/etc/hostname"], stdout=subprocess.DEVNULL).returncode == 0
             counters = cap.source.counters
@@ -330,7 +331,7 @@ def test_a_file_opened_through_a_link_is_known_by_the_name_a_rule_gives_it(tmp_p
         hard.unlink()
         made.unlink(missing_ok=True)
     opened = {e.args.get("name"): e for e in cap.events if e.type in ("open", "openat") and e.fd is not None}
-    for link in (soft, hard):
+    for link in (soft, hard, "/proc/self/root/etc/shadow"):
         ev = opened[str(link)]
         assert ev.fd is not None and ev.fd.name == "/etc/shadow"
         assert [m.rule.name for m in rs.match(ev)] == ["Read sensitive file untrusted"]
