@@ -166,7 +166,7 @@ class Decoder:
         if index >= len(self.inode_paths):
             return None
         below = [text(n) for n in names.split(b"\0")[:level]]
-        if len(below) != level:
+        if len(below) != level or not all(below):
             return None
         return "/".join([self.inode_paths[index].rstrip("/") or "", *reversed(below)]) or "/"
 
