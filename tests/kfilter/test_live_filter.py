@@ -309,9 +309,9 @@ def test_the_enter_exit_pair_build_filters_the_same(tmp_path: Path, monkeypatch:
 
 
 def test_a_file_opened_through_a_link_is_known_by_the_name_a_rule_gives_it(tmp_path: Path) -> None:
-    """A symlink or a hard link to /etc/shadow, /proc/self/root, and a symlink to a new file below /etc: the open's
-    path misses every path test, the probe finds the file by its inode (or its directory's) and the
-    event's fd.name is the file's own name, so the rules that name it match."""
+    """A symlink or a hard link to /etc/shadow, /proc/self/root, and a symlink to a new file below
+    /etc: the open's path misses every path test, the probe finds the file by its inode (or its
+    directory's) and the event's fd.name is the file's own name, so the rules that name it match."""
     rs, _ = load_rules([CHECKOUT / "rules"])
     soft, hard, into = tmp_path / "soft", Path("/var/tmp") / f"tiercel-hard-{os.getpid()}", tmp_path / "into"
     made = Path("/etc") / f"tiercel-link-test-{os.getpid()}"
@@ -340,3 +340,43 @@ def test_a_file_opened_through_a_link_is_known_by_the_name_a_rule_gives_it(tmp_p
     assert [m.rule.name for m in rs.match(ev)] == ["Write below etc"]
     assert "/etc/hostname" not in opened     # an open no rule names still stays in the kernel
     assert counters.filtered > 0
+
+
+def test_a_link_inside_a_container_is_resolved_to_the_containers_own_file() -> None:
+    """A container's /etc/shadow is another file than the host's: the probe knows it by inode once
+    the container's first exec has arrived, and a read through a symlink inside the container is
+    the container's /etc/shadow."""
+    rs, _ = load_rules([CHECKOUT / "rules"])
+    name = f"tiercel-kf-link-{os.getpid()}"
+    with LiveCapture(syscalls=set(STATE_SYSCALLS | {"open", "openat"})) as cap:
+        cap.source.set_filter(_tables(rs))
+        probe = cap.source.probe
+        assert probe is not None
+        inodes = probe.bpf[b"kf_inodes"]
+        box = subprocess.Popen(["docker", "run", "-i", "--rm", "--name", name, "--network", "none",
+                                "tiercel-test/busybox:1", "sh", "-c",
+                                "ln -s /etc/shadow /tmp/s && echo ready && read go && cat /tmp/s >/dev/null"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            assert read_line(box.stdout, time.monotonic() + 120).strip() == "ready"
+            pid = int(subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", name], check=True,
+                                     capture_output=True, text=True).stdout)
+            st = os.stat(f"/proc/{pid}/root/etc/shadow")
+            assert st.st_ino != os.stat("/etc/shadow").st_ino
+
+            def known() -> bool:
+                return any(k.ino == st.st_ino and k.dev == (os.major(st.st_dev) << 20 | os.minor(st.st_dev))
+                           for k in inodes)
+
+            cap.poll_until(known)
+            assert box.stdin is not None
+            box.stdin.write(b"go\n")
+            box.stdin.close()
+            cap.poll_until(lambda: box.poll() is not None and any(
+                e.type in ("open", "openat") and e.args.get("name") == "/tmp/s" for e in cap.events))
+        finally:
+            subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True)
+    ev = next(e for e in cap.events if e.type in ("open", "openat") and e.args.get("name") == "/tmp/s")
+    assert ev.fd is not None and ev.fd.name == "/etc/shadow"
+    assert ev.proc is not None and ev.proc.container_id
+    assert "Read sensitive file untrusted" in [m.rule.name for m in rs.match(ev)]

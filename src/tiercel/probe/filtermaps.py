@@ -102,21 +102,31 @@ def inode_places(tables: FilterTables) -> Places:
     return out
 
 
-def fill_inodes(bpf: Any, places: Places) -> None:
-    """kf_inodes as `places` are now (a file replaced by a rename has a new inode: called again
-    from time to time). Entries are added before stale ones go, so nothing is unknown meanwhile."""
+INODES_MAX = 8192     # the probe's kf_inodes
+
+
+def fill_inodes(bpf: Any, places: Places, roots: Iterable[str] = ("",)) -> int:
+    """kf_inodes as `places` are now, under each root ("" for the host's, /proc/<pid>/root for a
+    container's: its /etc/shadow is another file). Called again from time to time (a file replaced
+    by a rename has a new inode). Entries are added before stale ones go, so nothing is unknown
+    meanwhile. Returns how many places were left out for want of room (kf_inodes is full)."""
     table = bpf[b"kf_inodes"]
     index = {p: i for i, p in enumerate(sorted({p for _, p in places}))}
     fresh: dict[tuple[int, int, int], tuple[int, int, int]] = {}
-    for (nr, path), (files, dirs) in places.items():
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        dev = os.major(st.st_dev) << 20 | os.minor(st.st_dev)   # the kernel's own dev_t encoding
-        key = (nr, dev, st.st_ino)
-        was = fresh.get(key, (0, 0, index[path]))
-        fresh[key] = (was[0] | files, was[1] | dirs, was[2])
+    left_out = 0
+    for root in roots:
+        for (nr, path), (files, dirs) in places.items():
+            if len(fresh) >= INODES_MAX:
+                left_out += 1
+                continue
+            try:
+                st = os.stat(root + path)
+            except OSError:
+                continue
+            dev = os.major(st.st_dev) << 20 | os.minor(st.st_dev)   # the kernel's dev_t encoding
+            key = (nr, dev, st.st_ino)
+            was = fresh.get(key, (0, 0, index[path]))
+            fresh[key] = (was[0] | files, was[1] | dirs, was[2])
     for (nr, dev, ino), (files, dirs, i) in fresh.items():
         k, v = table.Key(), table.Leaf()
         k.nr, k.dev, k.ino = nr, dev, ino
@@ -126,6 +136,7 @@ def fill_inodes(bpf: Any, places: Places) -> None:
         if (k.nr, k.dev, k.ino) not in fresh:
             with contextlib.suppress(KeyError):
                 del table[k]
+    return left_out
 
 
 def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:

@@ -43,6 +43,7 @@ class Counters:
     filtered: int = 0         # records the kernel filter kept in the kernel (no rule could match)
     coalesced: int = 0        # records the kernel counted into an identical one before them
     repeats_unmatched: int = 0  # coalesced repeats whose first record was lost
+    inodes_left_out: int = 0  # files rules name the probe could not know by inode (kf_inodes full)
     lost_by_kind: dict[str, int] = field(default_factory=dict)  # rule, state, clone, exit, reserved
     # a capture file's entries and events over the reader's bounds, by what they were (replay)
     not_kept: dict[str, int] = field(default_factory=dict)
@@ -51,11 +52,13 @@ class Counters:
         """The counts as the one line `run` and `capture` end with."""
         kinds = ", ".join(f"{k} {n}" for k, n in self.lost_by_kind.items() if n)
         not_kept = ", ".join(f"{n} {what}" for what, n in self.not_kept.items())
+        inodes = f"; {self.inodes_left_out} named files not known by inode" if self.inodes_left_out else ""
         return (f"tiercel: {self.records} records, {self.events} events, {self.lost} lost in the kernel"
                 f"{f' ({kinds})' if kinds else ''}, {self.filtered} kept in the kernel by the filter, "
                 f"{self.coalesced} coalesced, "
                 f"{self.decode_errors} undecodable, {self.event_errors} failed"
-                f"{f'; not kept from the capture (over the reader limits): {not_kept}' if not_kept else ''}")
+                f"{f'; not kept from the capture (over the reader limits): {not_kept}' if not_kept else ''}"
+                f"{inodes}")
 
 
 class AttachError(TiercelError):

@@ -51,6 +51,7 @@ class LiveSource:
         self._filter_on = False
         self._places: filtermaps.Places = {}              # what the probe knows by inode
         self._places_at = 0.0
+        self._roots: frozenset[str] = frozenset()         # containers whose files it knows
 
     def start(self) -> None:
         names = self.opts.syscalls or {s.name for s in self.table.entries}
@@ -118,10 +119,23 @@ class LiveSource:
             self._filter_seeded = True
         self.decoder.inode_paths = filtermaps.load_tables(probe.bpf, tables, enabled)
         self._places = filtermaps.inode_places(tables) if enabled else {}
-        self._places_at = time.monotonic()
+        if self._places:
+            self._fill_inodes(probe)
         self._fd_kinds = tables.fd_kinds if enabled else ""
         self._coalescing = frozenset(n for n, f in tables.syscalls.items() if enabled and not f.state)
         self._filter_on = enabled
+
+    def _fill_inodes(self, probe: loader.Probe) -> None:
+        """The places rules name, by inode, on the host and in each container (one of its processes'
+        /proc/<pid>/root). A new container is looked at as soon as its first exec arrives."""
+        pids: dict[str, int] = {}
+        for p in self.enricher.table.procs.values():
+            if p.container_id and p.container_id not in pids:
+                pids[p.container_id] = p.pid
+        self._roots = frozenset(pids)
+        roots = ["", *(f"{self.opts.host_proc}/{pid}/root" for pid in pids.values())]
+        self._counters.inodes_left_out = filtermaps.fill_inodes(probe.bpf, self._places, roots)
+        self._places_at = time.monotonic()
 
     def _on_record(self, data: bytes) -> None:
         self._counters.records += 1
@@ -143,6 +157,9 @@ class LiveSource:
                 if len(self._last) >= LAST_LIMIT:
                     self._last.clear()
                 self._last[ev.tid] = ev
+            if self._places and ev.proc is not None and ev.proc.container_id \
+                    and ev.proc.container_id not in self._roots:
+                self._places_at = 0.0       # a new container: its files by inode at the next poll
             if self.opts.filter_pids and not in_tree(ev, self.opts.filter_pids):
                 return
             self._counters.events += 1
@@ -198,8 +215,7 @@ class LiveSource:
         """Hand every record that arrives within timeout_ms, and every queued event, to the sink."""
         self.reader.poll(timeout_ms)
         if self._places and time.monotonic() - self._places_at > INODES_EVERY_S and self.probe:
-            filtermaps.fill_inodes(self.probe.bpf, self._places)
-            self._places_at = time.monotonic()
+            self._fill_inodes(self.probe)
         while self._injected:
             ev = self._injected.popleft()
             self.decoder.num += 1
