@@ -114,19 +114,23 @@ def fill_inodes(bpf: Any, places: Places, roots: Iterable[str] = ("",)) -> int:
     index = {p: i for i, p in enumerate(sorted({p for _, p in places}))}
     fresh: dict[tuple[int, int, int], tuple[int, int, int]] = {}
     left_out = 0
+    by_path: dict[str, list[tuple[int, int, int]]] = {}
+    for (nr, path), (files, dirs) in places.items():
+        by_path.setdefault(path, []).append((nr, files, dirs))
     for root in roots:
-        for (nr, path), (files, dirs) in places.items():
-            if len(fresh) >= INODES_MAX:
-                left_out += 1
-                continue
+        for path, uses in by_path.items():
             try:
                 st = os.stat(root + path)
             except OSError:
                 continue
             dev = os.major(st.st_dev) << 20 | os.minor(st.st_dev)   # the kernel's dev_t encoding
-            key = (nr, dev, st.st_ino)
-            was = fresh.get(key, (0, 0, index[path]))
-            fresh[key] = (was[0] | files, was[1] | dirs, was[2])
+            for nr, files, dirs in uses:
+                key = (nr, dev, st.st_ino)
+                if key not in fresh and len(fresh) >= INODES_MAX:
+                    left_out += 1
+                    continue
+                was = fresh.get(key, (0, 0, index[path]))
+                fresh[key] = (was[0] | files, was[1] | dirs, was[2])
     for (nr, dev, ino), (files, dirs, i) in fresh.items():
         k, v = table.Key(), table.Leaf()
         k.nr, k.dev, k.ino = nr, dev, ino
