@@ -2,13 +2,14 @@
 # What the test suite needs beyond the agent's own prerequisites (ci/setup.sh): a running Docker
 # engine and a tiny local image. Installs and starts only what is missing.
 #   Docker runs without a bridge or iptables rules: test containers use --network none or host.
-#   openssh-server and logrotate are for the benign corpus (tests/attacks/benign.py).
+#   openssh-server and logrotate are for the benign corpus (tests/attacks/benign.py), sudo for the
+#   attack corpus's reads of /etc/sudoers.
 set -eu
 cd "$(dirname "$0")/.."
 say() { echo "tiercel test set-up: $*" >&2; }
 
 need=""
-for pkg in docker.io busybox-static containerd runc openssh-server logrotate; do
+for pkg in docker.io busybox-static containerd runc openssh-server logrotate sudo; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then
