@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,14 @@ def test_needles_are_judged_by_the_probe(tmp_path: Path, path: str, arrives: boo
     assert counters.lost == 0
 
 
+def _known_fds(cap: LiveCapture) -> Callable[[int, int], bool]:
+    """Whether the probe's known_fds holds (pid, fd)."""
+    probe = cap.source.probe
+    assert probe is not None
+    known = probe.bpf[b"known_fds"]
+    return lambda pid, fd: known.get(ctypes.c_uint64((pid << 32) | fd)) is not None
+
+
 SOCKETS = """
 import os, socket, sys
 a, b = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
@@ -158,12 +167,7 @@ def test_known_fds_leave_at_close_and_at_exit() -> None:
     assert tables.fd_kinds == "socket"
     with LiveCapture() as cap:
         cap.source.set_filter(tables)
-        probe = cap.source.probe
-        assert probe is not None
-        known = probe.bpf[b"known_fds"]
-
-        def has(pid: int, fd: int) -> bool:
-            return known.get(ctypes.c_uint64((pid << 32) | fd)) is not None
+        has = _known_fds(cap)
 
         child = subprocess.Popen([sys.executable, "-c", SOCKETS], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE)
@@ -207,12 +211,7 @@ def test_a_child_inherits_its_parents_known_fds() -> None:
     tables = _tables(rs)
     with LiveCapture() as cap:
         cap.source.set_filter(tables)
-        probe = cap.source.probe
-        assert probe is not None
-        known = probe.bpf[b"known_fds"]
-
-        def has(pid: int, fd: int) -> bool:
-            return known.get(ctypes.c_uint64((pid << 32) | fd)) is not None
+        has = _known_fds(cap)
 
         parent = subprocess.Popen([sys.executable, "-c", INHERIT], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE)
