@@ -1,0 +1,92 @@
+"""What looking up an opened file by inode costs the open storm (kfilter: kf_resolve).
+
+One live pipeline with the default rules (stable + incubating) and the kernel filter; the storm is
+bench/openloop.c (open+close of /etc/hostname, which no rule names, so every record stays in the
+kernel after the lookup). Rounds alternate: unmonitored, filter with resolution, filter without it
+(the classes' `resolve` flag cleared in place: the same probe and tables otherwise). Prints each
+round's iterations/s and the ratios of the medians. Run as root:
+
+    .venv/bin/python bench/link_resolution_cost.py [--seconds 3] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import statistics
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
+from tiercel.kfilter.derive import OPEN_FAMILY, derive
+from tiercel.rules import load_rules
+from tiercel.sources.base import CaptureOptions
+from tiercel.sources.live import LiveSource
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def storm(binary: Path, seconds: float) -> float:
+    out = subprocess.run([str(binary), str(seconds)], check=True, capture_output=True, text=True)
+    return float(out.stdout)
+
+
+def set_resolve(source: LiveSource, on: bool, nrs: list[int]) -> None:
+    assert source.probe is not None
+    classes = source.probe.bpf[b"kf_classes"]
+    for nr in nrs:
+        leaf = classes[ctypes.c_uint32(nr)]
+        leaf.resolve = int(on)
+        classes[ctypes.c_uint32(nr)] = leaf
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="tiercel-resolve-"))
+    binary = work / "openloop"
+    subprocess.run(["gcc", "-O2", "-o", str(binary), str(ROOT / "bench" / "openloop.c")], check=True)
+    table = SyscallTable()
+    rs, _ = load_rules([ROOT / "rules", ROOT / "rules" / "incubating"])
+    assert rs.compiler is not None
+    source = LiveSource(CaptureOptions(syscalls=set(STATE_SYSCALLS | OPEN_FAMILY)), lambda ev: None)
+    source.start()
+    tables = derive(rs, rs.compiler, table, source.attached)
+    source.set_filter(tables)
+    nrs = [f.nr for n, f in tables.syscalls.items() if not f.open and n in OPEN_FAMILY]
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            source.poll(50)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    figures: dict[str, list[float]] = {"unmonitored": [], "resolve on": [], "resolve off": []}
+    try:
+        for r in range(args.rounds):
+            set_resolve(source, True, nrs)
+            figures["resolve on"].append(storm(binary, args.seconds))
+            set_resolve(source, False, nrs)
+            figures["resolve off"].append(storm(binary, args.seconds))
+            print(f"round {r + 1}: on {figures['resolve on'][-1]:,.0f}/s, "
+                  f"off {figures['resolve off'][-1]:,.0f}/s", flush=True)
+    finally:
+        stop.set()
+        poller.join()
+        source.stop()
+    for _ in range(args.rounds):     # the probe detached: the same loop unmonitored
+        figures["unmonitored"].append(storm(binary, args.seconds))
+    med = {k: statistics.median(v) for k, v in figures.items()}
+    for k, v in med.items():
+        print(f"{k:12} median {v:12,.0f} iterations/s  ({v / med['unmonitored']:.2f}x unmonitored)")
+    print(f"resolution costs the storm {1 - med['resolve on'] / med['resolve off']:.1%} "
+          f"({med['resolve on']:,.0f} vs {med['resolve off']:,.0f} iterations/s)")
+
+
+if __name__ == "__main__":
+    main()
