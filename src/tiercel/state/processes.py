@@ -1,7 +1,10 @@
 """The process table: seeded from /proc, kept current by clone/exec/exit events.
 
 Threads of a process share one Process; the table maps both tids and tgids to it. Entries of
-exited processes are dropped at once, so the table's size follows the host's live processes.
+exited processes are dropped at once, so the table's size follows the host's live processes. Its
+memory follows them too: a dict does not shrink when entries are deleted, so after a burst of tasks
+(COMPACT_FROM or more, three quarters of them gone) both dicts are copied to right-sized ones and the
+heap's free pages are given back (state.memory).
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from pathlib import Path
 from tiercel.container import cgroup
 from tiercel.container.registry import Containers
 from tiercel.events.model import Container, Event, Process
-from tiercel.state import procfs
+from tiercel.state import memory, procfs
 from tiercel.state.fds import O_CLOEXEC
 from tiercel.state.users import UserTable
 
 CLONE_THREAD = 0x00010000
 CLONE_FILES = 0x00000400
+COMPACT_FROM = 4096     # tasks gone since the table's largest before its memory is given back
 
 
 class ProcessTable:
@@ -28,6 +32,8 @@ class ProcessTable:
         self.procs: dict[int, Process] = {}     # tgid -> process
         self.threads: dict[int, Process] = {}   # tid -> its process
         self.lazy_reads = 0                     # processes first seen by an event, read from /proc
+        self.compactions = 0                    # times the dicts were copied after a burst
+        self._high = 0                          # most tasks held since the last compaction
 
     def __len__(self) -> int:
         return len(self.procs)
@@ -144,6 +150,8 @@ class ProcessTable:
     def on_exit(self, ev: Event) -> Process | None:
         """A task ended: forget the thread; forget the process when its last task or its leader
         is gone. Returns the process so the event can still be matched against rules."""
+        if len(self.threads) > self._high:  # only exits make the table smaller: its top is seen here
+            self._high = len(self.threads)
         proc = self.threads.pop(ev.tid, None) or self.procs.get(ev.pid)
         if proc is None:
             return None
@@ -160,4 +168,15 @@ class ProcessTable:
                 proc.parent = None
             if self.procs.get(proc.pid) is proc:
                 del self.procs[proc.pid]
+        left = len(self.threads)
+        if self._high - left >= COMPACT_FROM and left * 4 <= self._high:
+            self.compact()
         return proc
+
+    def compact(self) -> None:
+        """Copy both dicts to ones sized for what they hold now, and give the heap's free pages back."""
+        self.procs = dict(self.procs)
+        self.threads = dict(self.threads)
+        self._high = len(self.threads)
+        self.compactions += 1
+        memory.trim_heap()

@@ -37,7 +37,11 @@ Predicate = Callable[[Event], bool]
 Compile = Callable[[syntax.Node], Compiled]
 Plan = Callable[[Event, list[Any]], None]
 
-MEMO_LIMIT = 16384          # distinct values kept per field before the memo starts over
+# Distinct values kept per field before the memo starts over. File paths are most of them (fd.name,
+# fd.directory, the path of unlinkat, mkdirat, renameat), ~180 B each with their slot: a full memo
+# holds ~0.7 MB. At 16384 the soak's unique paths (containers, generator) took over 10 minutes to
+# fill the memos and the agent's RSS grew ~1 MB a minute meanwhile (issue 16).
+MEMO_LIMIT = 4096
 SELECTIVE = 0.9             # a key costs one dict lookup: worth it unless it nearly always holds
 
 
