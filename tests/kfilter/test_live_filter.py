@@ -156,6 +156,7 @@ fa, fb = a.fileno(), b.fileno()
 a.close()
 print(os.getpid(), fa, fb, flush=True)
 sys.stdin.readline()
+os._exit(0)     # no close at exit: the kept socket's entry must go with the process
 """
 
 

@@ -146,11 +146,12 @@ class LiveSource:
             self._repeat_last(ev)
         try:
             gone = self.enricher.table.procs.get(ev.pid) if ev.type == "procexit" else None
+            held = self._tracked_fds(gone) if gone is not None else []   # the exit empties its table
             self.enricher.apply(ev)
             if ev.type == "procexit":
                 self._last.pop(ev.tid, None)
                 if gone is not None and ev.pid not in self.enricher.table.procs:
-                    self._forget_fds(gone)
+                    self._forget_fds(gone.pid, held)
             elif ev.args.get("child_pid") and self._fd_kinds:
                 self._inherit_fds(ev)
             elif ev.type in self._coalescing:
@@ -178,16 +179,18 @@ class LiveSource:
                                               if n >= filtermaps.INHERIT_FDS
                                               and tracked(fd, self._fd_kinds)))
 
-    def _forget_fds(self, proc: Process) -> None:
+    def _tracked_fds(self, proc: Process) -> list[int]:
+        return [n for n, fd in proc.fds.items() if tracked(fd, self._fd_kinds)] if self._fd_kinds else []
+
+    def _forget_fds(self, pid: int, nums: list[int]) -> None:
         """The probe's known_fds entries of a process that exited (see probe: known_fds). Not when
         its pid is in use again (or it is not reaped yet): the entries may be the new process's,
         and an entry kept too long only lets more records through."""
         probe = self.probe
-        if probe is None or not self._fd_kinds:
+        if probe is None or not nums:
             return
-        nums = [n for n, fd in proc.fds.items() if tracked(fd, self._fd_kinds)]
-        if nums and not (self.opts.host_proc / str(proc.pid)).exists():
-            filtermaps.forget_known_fds(probe.bpf, proc.pid, nums)
+        if not (self.opts.host_proc / str(pid)).exists():
+            filtermaps.forget_known_fds(probe.bpf, pid, nums)
 
     def _repeat_last(self, ev: Event) -> None:
         """The kernel coalesced repeats of this thread's previous record: hand that event on again,
