@@ -187,6 +187,22 @@ struct kf_inode_val {
 };
 BPF_HASH(kf_inodes, struct kf_inode_key, struct kf_inode_val, 8192);
 #define KF_RESOLVE_DEPTH 8      /* the file and its 7 nearest directories */
+/* Per CPU, the last file whose walk found nothing (a storm reopens one file): the same dentry under
+ * the same parent, the same inode and candidates, and kf_inodes unchanged since (kf_gen, which user
+ * space bumps at each refill, every 5 s) find nothing again. A file moved to another directory has
+ * another parent, so it is walked anew; a directory further up moved elsewhere is seen at the next
+ * refill. */
+struct kf_miss {
+    __u64 dentry;
+    __u64 parent;
+    __u64 inode;
+    __u64 cand;
+    __u64 gen;
+    __u32 nr;
+    __u32 pad;
+};
+BPF_PERCPU_ARRAY(kf_miss_map, struct kf_miss, 1);
+BPF_ARRAY(kf_gen, __u64, 1);
 #define KF_RESOLVED (1ULL << 63)
 
 /* [0] records the filter kept in the kernel, [1] records it let through, [2] records coalesced
@@ -778,8 +794,19 @@ static __always_inline __u64 kf_resolve(__u32 nr, long fd, __u64 cand, __u64 *fo
     bpf_probe_read_kernel(&file, sizeof(file), (void *)(fda + fd * 8));
     if (file)
         bpf_probe_read_kernel(&d, sizeof(d), (void *)(file + OFF_FILE_PATH + OFF_PATH_DENTRY));
-    if (d)
+    __u64 parent0 = 0;
+    if (d) {
         bpf_probe_read_kernel(&inode, sizeof(inode), (void *)(d + OFF_DENTRY_INODE));
+        bpf_probe_read_kernel(&parent0, sizeof(parent0), (void *)(d + OFF_DENTRY_PARENT));
+    }
+    __u32 zero = 0;
+    struct kf_miss *miss = kf_miss_map.lookup(&zero);
+    __u64 *genp = kf_gen.lookup(&zero);
+    __u64 gen = genp ? *genp : 0;
+    if (miss && miss->dentry == d && miss->parent == parent0 && miss->inode == inode &&
+        miss->cand == cand && miss->nr == nr && miss->gen == gen)
+        return 0;
+    __u64 leaf0 = d, inode0 = inode;
     if (inode)
         bpf_probe_read_kernel(&sb, sizeof(sb), (void *)(inode + OFF_INODE_SB));
     if (!sb)
@@ -806,6 +833,14 @@ static __always_inline __u64 kf_resolve(__u32 nr, long fd, __u64 cand, __u64 *fo
         d = parent;
         inode = 0;
         bpf_probe_read_kernel(&inode, sizeof(inode), (void *)(d + OFF_DENTRY_INODE));
+    }
+    if (miss) {
+        miss->dentry = leaf0;
+        miss->parent = parent0;
+        miss->inode = inode0;
+        miss->cand = cand;
+        miss->nr = nr;
+        miss->gen = gen;
     }
     return 0;
 }

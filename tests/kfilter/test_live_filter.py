@@ -380,3 +380,32 @@ def test_a_link_inside_a_container_is_resolved_to_the_containers_own_file() -> N
     assert ev.fd is not None and ev.fd.name == "/etc/shadow"
     assert ev.proc is not None and ev.proc.container_id
     assert "Read sensitive file untrusted" in [m.rule.name for m in rs.match(ev)]
+
+
+MOVED = """
+import os, sys
+src, link, dst = sys.argv[1:4]
+for _ in range(50):                     # the probe remembers this file's walk found nothing
+    os.close(os.open(src, os.O_WRONLY))
+os.rename(src, dst)                     # the same file (dentry, inode), below /etc now
+os.symlink(dst, link)
+os.close(os.open(link, os.O_WRONLY))
+"""
+
+
+def test_a_file_moved_below_a_named_directory_is_walked_anew(tmp_path: Path) -> None:
+    """The probe remembers the last file whose walk found nothing; once that file has moved under
+    /etc, a write through a link to it is the file below /etc again."""
+    rs, _ = load_rules([CHECKOUT / "rules"])
+    src, link = tmp_path / "moved", tmp_path / "link"
+    dst = Path("/etc") / f"tiercel-moved-{os.getpid()}"
+    src.write_text("x")
+    try:
+        with LiveCapture(syscalls=set(STATE_SYSCALLS | {"open", "openat"})) as cap:
+            cap.source.set_filter(_tables(rs))
+            assert cap.run([sys.executable, "-c", MOVED, str(src), str(link), str(dst)]).returncode == 0
+    finally:
+        dst.unlink(missing_ok=True)
+    ev = next(e for e in cap.events if e.type in ("open", "openat") and e.args.get("name") == str(link))
+    assert ev.fd is not None and ev.fd.name == str(dst)
+    assert "Write below etc" in [m.rule.name for m in rs.match(ev)]

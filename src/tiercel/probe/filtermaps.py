@@ -140,6 +140,8 @@ def fill_inodes(bpf: Any, places: Places, roots: Iterable[str] = ("",)) -> int:
         if (k.nr, k.dev, k.ino) not in fresh:
             with contextlib.suppress(KeyError):
                 del table[k]
+    gen = bpf[b"kf_gen"]     # the probe's remembered misses were judged against the old table
+    gen[ctypes.c_uint32(0)] = ctypes.c_uint64(gen[ctypes.c_uint32(0)].value + 1)
     return left_out
 
 
