@@ -20,8 +20,10 @@ BPF_NOEXIST = 1
 NONE = 0xFF
 
 
-def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> tuple[str, ...]:
-    """Fill the maps; the places known by inode (kf_inodes), by index, for the decoder."""
+def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True, roots: Iterable[str] = ("",)
+                ) -> tuple[Places, int]:
+    """Fill the maps, the files rules name looked up under each of `roots` (see fill_inodes).
+    Returns those places and how many were left out of a full kf_inodes."""
     classes = bpf[b"kf_classes"]
     for f in tables.syscalls.values():       # first: let everything through
         leaf = classes.Leaf()
@@ -33,8 +35,7 @@ def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> tuple[s
     for name in (b"kf_paths", b"kf_suffixes", b"kf_comms", b"kf_enums"):
         bpf[name].clear()
     if not enabled:
-        fill_inodes(bpf, {})
-        return ()
+        return {}, fill_inodes(bpf, {})
     paths, suffixes, comms = bpf[b"kf_paths"], bpf[b"kf_suffixes"], bpf[b"kf_comms"]
     for f in tables.syscalls.values():
         if f.open:
@@ -64,17 +65,22 @@ def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True) -> tuple[s
             comms[key] = ctypes.c_uint64(mask)
         _fill_values(bpf[b"kf_enums"], f)
     places = inode_places(tables)
-    fill_inodes(bpf, places)
+    left_out = fill_inodes(bpf, places, roots)
     for f in tables.syscalls.values():       # last: filter
         if not f.open:
             leaf = _class_leaf(classes.Leaf(), f)
             leaf.resolve = int(any(nr == f.nr for nr, _ in places))
             classes[ctypes.c_uint32(f.nr)] = leaf
-    return tuple(sorted({p for _, p in places}))
+    return places, left_out
 
 
 # {(syscall nr, path): (file slots, directory slots)}: what kf_inodes is made from.
 Places = dict[tuple[int, str], tuple[int, int]]
+
+
+def place_paths(places: Places) -> tuple[str, ...]:
+    """The places' paths in the order of the probe's kf_inodes index (the decoder's inode_paths)."""
+    return tuple(sorted({p for _, p in places}))
 
 
 def inode_places(tables: FilterTables) -> Places:
@@ -111,7 +117,7 @@ def fill_inodes(bpf: Any, places: Places, roots: Iterable[str] = ("",)) -> int:
     by a rename has a new inode). Entries are added before stale ones go, so nothing is unknown
     meanwhile. Returns how many places were left out for want of room (kf_inodes is full)."""
     table = bpf[b"kf_inodes"]
-    index = {p: i for i, p in enumerate(sorted({p for _, p in places}))}
+    index = {p: i for i, p in enumerate(place_paths(places))}
     fresh: dict[tuple[int, int, int], tuple[int, int, int]] = {}
     left_out = 0
     by_path: dict[str, list[tuple[int, int, int]]] = {}

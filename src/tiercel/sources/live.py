@@ -16,7 +16,7 @@ from collections.abc import Set
 from tiercel.container.registry import Registry, make_registry
 from tiercel.errors import TiercelError
 from tiercel.events.decode import Decoder
-from tiercel.events.model import DIR_ENTER, Container, Event, Process
+from tiercel.events.model import DIR_ENTER, Container, Event, Fd, Process
 from tiercel.events.syscalls import SyscallTable
 from tiercel.kfilter.offline import tracked
 from tiercel.kfilter.tables import FilterTables
@@ -117,24 +117,26 @@ class LiveSource:
             filtermaps.seed_known_fds(probe.bpf, ((p.pid, n) for p in procs for n, fd in p.fds.items()
                                                   if tracked(fd, tables.fd_kinds)))
             self._filter_seeded = True
-        self.decoder.inode_paths = filtermaps.load_tables(probe.bpf, tables, enabled)
-        self._places = filtermaps.inode_places(tables) if enabled else {}
-        if self._places:
-            self._fill_inodes(probe)
+        self._places, self._counters.inodes_left_out = filtermaps.load_tables(
+            probe.bpf, tables, enabled, self._inode_roots())
+        self._places_at = time.monotonic()
+        self.decoder.inode_paths = filtermaps.place_paths(self._places)
         self._fd_kinds = tables.fd_kinds if enabled else ""
         self._coalescing = frozenset(n for n, f in tables.syscalls.items() if enabled and not f.state)
         self._filter_on = enabled
 
-    def _fill_inodes(self, probe: loader.Probe) -> None:
-        """The places rules name, by inode, on the host and in each container (one of its processes'
-        /proc/<pid>/root). A new container is looked at as soon as its first exec arrives."""
+    def _inode_roots(self) -> list[str]:
+        """Where the files rules name are looked up: the host, and each container through one of its
+        processes' /proc/<pid>/root. A new container is looked at as soon as its first exec arrives."""
         pids: dict[str, int] = {}
         for p in self.enricher.table.procs.values():
             if p.container_id and p.container_id not in pids:
                 pids[p.container_id] = p.pid
         self._roots = frozenset(pids)
-        roots = ["", *(f"{self.opts.host_proc}/{pid}/root" for pid in pids.values())]
-        self._counters.inodes_left_out = filtermaps.fill_inodes(probe.bpf, self._places, roots)
+        return ["", *(f"{self.opts.host_proc}/{pid}/root" for pid in pids.values())]
+
+    def _fill_inodes(self, probe: loader.Probe) -> None:
+        self._counters.inodes_left_out = filtermaps.fill_inodes(probe.bpf, self._places, self._inode_roots())
         self._places_at = time.monotonic()
 
     def _on_record(self, data: bytes) -> None:
@@ -146,7 +148,7 @@ class LiveSource:
             self._repeat_last(ev)
         try:
             gone = self.enricher.table.procs.get(ev.pid) if ev.type == "procexit" else None
-            held = self._tracked_fds(gone) if gone is not None else []   # the exit empties its table
+            held = gone.fds if gone is not None else {}   # the exit gives it a new, empty table
             self.enricher.apply(ev)
             if ev.type == "procexit":
                 self._last.pop(ev.tid, None)
@@ -179,14 +181,12 @@ class LiveSource:
                                               if n >= filtermaps.INHERIT_FDS
                                               and tracked(fd, self._fd_kinds)))
 
-    def _tracked_fds(self, proc: Process) -> list[int]:
-        return [n for n, fd in proc.fds.items() if tracked(fd, self._fd_kinds)] if self._fd_kinds else []
-
-    def _forget_fds(self, pid: int, nums: list[int]) -> None:
+    def _forget_fds(self, pid: int, fds: dict[int, Fd]) -> None:
         """The probe's known_fds entries of a process that exited (see probe: known_fds). Not when
         its pid is in use again (or it is not reaped yet): the entries may be the new process's,
         and an entry kept too long only lets more records through."""
         probe = self.probe
+        nums = [n for n, fd in fds.items() if tracked(fd, self._fd_kinds)] if self._fd_kinds else []
         if probe is None or not nums:
             return
         if not (self.opts.host_proc / str(pid)).exists():
