@@ -76,7 +76,8 @@ BPF_ARRAY(ring_acct, __u64, 2);
  *   comm   the comm at the process's last exec (exec_comm)      kf_comms[{nr, comm}] | comm_any
  *   path   the path argument, absolute and normal              kf_paths (exact + prefix, LPM) |
  *                                                               kf_suffixes (reversed, LPM) | path_any
- *   flags  open flags: access mode in acc_ok[slot], or a bit of bits_any[slot]     | flags_any
+ *   flags  open flags: the access mode is one the slot accepts (acc_slots), or a bit it names is
+ *          set (bit_slots)
  * A test that cannot be decided for a record (unknown exec comm, relative or long path) holds.
  * (In this file, not a header: BCC rewrites map calls only in the main source.)
  */
@@ -107,13 +108,13 @@ struct kf_class {
     __u64 ret_fail;
     __u64 comm_any;
     __u64 path_any;
-    __u64 flags_any;
     __u64 needle_any;   /* slots with no needle test */
     __u64 enum_any;     /* slots with no value-set test */
     __u64 needle[KF_NEEDLES];       /* the needle's two bytes, first byte lowest */
     __u64 needle_slots[KF_NEEDLES]; /* slots whose test holds when the path contains it */
-    __u32 bits_any[KF_SLOTS];
-    __u8 acc_ok[KF_SLOTS];
+    __u64 acc_slots[4];     /* by access mode (flags & 3): slots whose flags test it satisfies */
+    __u64 bit_slots[32];    /* by flag bit: slots whose flags test holds when it is set */
+    __u32 bits_used;        /* the bits some slot's test names */
     __u8 needle_len[KF_NEEDLES];
 };
 
@@ -393,14 +394,16 @@ static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid
         }
     }
     if (fa < 6) {
-        __u64 check = cand & ~cls->flags_any;
-        __u32 acc = flags & 3;
-        for (int i = 0; i < KF_SLOTS; i++) {
-            if (!(check >> i & 1))
-                continue;
-            if (!(cls->acc_ok[i] >> acc & 1) && !(flags & cls->bits_any[i]))
-                cand &= ~(1ULL << i);
+        /* per slot: the access mode is one it accepts, or a bit it names is set; tables by mode and
+         * by bit, so no loop over the slots (most opens set none of the bits rules name) */
+        __u64 ok = cls->acc_slots[flags & 3];
+        __u32 set = flags & cls->bits_used;
+        if (set) {
+#pragma unroll
+            for (int b = 0; b < 32; b++)
+                ok |= cls->bit_slots[b] & (0ULL - ((set >> b) & 1));
         }
+        cand &= ok;
     }
     if (!cand)
         return 0;

@@ -78,7 +78,7 @@ SOCKET_TYPES = frozenset({"ipv4", "ipv6", "unix", "4", "6", "u", "netlink", "n"}
 # Open flag bits (x86_64) whose presence changes what flag fields read (events/flags.py).
 OPEN_BITS = (0o100, 0o200, 0o1000, 0o2000, 0o4000, 0o10000, 0o40000, 0o100000, 0o200000, 0o2000000,
              0o4000000, 0o20000000)
-BITS_WIDTH = 32             # the probe's bits test holds 32 bits (kf_class.bits_any)
+BITS_WIDTH = 32             # the probe's bits test holds 32 bits (kf_class.bit_slots)
 # What fds a rule may consult when its event type reads the table: fd fields, rendered fd arguments.
 FD_FIELD_PREFIXES = ("fd.", "fs.path")
 FD_FIELD_NAMES = frozenset({"evt.arg.fd", "evt.args", "evt.info", "evt.arg"})

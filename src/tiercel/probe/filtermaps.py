@@ -13,8 +13,8 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from tiercel.kfilter.derive import OPEN_FAMILY
-from tiercel.kfilter.tables import ACC_ALL, FilterTables, SyscallFilter
+from tiercel.kfilter.derive import BITS_WIDTH, OPEN_FAMILY
+from tiercel.kfilter.tables import FilterTables, SyscallFilter
 
 BPF_NOEXIST = 1
 NONE = 0xFF
@@ -177,16 +177,19 @@ def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
             leaf.comm_any |= bit
         if s.paths is None:
             leaf.path_any |= bit
-        if s.acc_ok == ACC_ALL:
-            leaf.flags_any |= bit
         if s.needles is None:
             leaf.needle_any |= bit
         if s.values is None:
             leaf.enum_any |= bit
         for n in s.needles or ():
             leaf.needle_slots[needles.index(n)] |= bit
-        leaf.acc_ok[i] = s.acc_ok
-        leaf.bits_any[i] = s.bits_any
+        for acc in range(4):
+            if s.acc_ok >> acc & 1:
+                leaf.acc_slots[acc] |= bit
+        for b in range(BITS_WIDTH):
+            if s.bits_any >> b & 1:
+                leaf.bit_slots[b] |= bit
+        leaf.bits_used |= s.bits_any
     return leaf
 
 

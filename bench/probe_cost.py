@@ -1,0 +1,142 @@
+"""Where the probe's time goes in an open storm: nanoseconds per run of each of its programs.
+
+The storm is bench/openloop.c (open+close of a file no rule names: every record stays in the kernel).
+Rounds, one run, same machine state: unmonitored; the floor (a tracepoint program on sys_exit_openat
+that only counts, as `bpftrace -e 'tracepoint:syscalls:sys_exit_openat { @ = count() }'`); the probe
+with the default rules (stable + incubating) and the kernel filter. For the two monitored rounds the
+kernel's BPF run-time statistics (kernel.bpf_stats_enabled, on only for a separate measuring round:
+they cost two clock reads per run) give each program's runs and average nanoseconds, read from the
+programs' /proc/self/fdinfo. Prints iterations/s with ratios, then the per-program table. Run as root:
+
+    .venv/bin/python bench/probe_cost.py [--seconds 3] [--rounds 3] [--path /etc/hostname]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
+from tiercel.kfilter.derive import OPEN_FAMILY, derive
+from tiercel.rules import load_rules
+from tiercel.sources.base import CaptureOptions
+from tiercel.sources.live import LiveSource
+
+ROOT = Path(__file__).resolve().parents[1]
+STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
+FLOOR = b"""
+BPF_PERCPU_ARRAY(n, u64, 1);
+TRACEPOINT_PROBE(syscalls, sys_exit_openat) { int z = 0; u64 *c = n.lookup(&z); if (c) *c += 1; return 0; }
+"""
+PROGRAMS = (b"sys_exit", b"kf_path_exit", b"kf_emit_exit", b"sys_enter")
+
+
+def storm(binary: Path, seconds: float, path: str) -> float:
+    out = subprocess.run([str(binary), str(seconds), path], check=True, capture_output=True, text=True)
+    return float(out.stdout)
+
+
+@contextlib.contextmanager
+def bpf_stats() -> Iterator[None]:
+    old = STATS.read_text().strip()
+    STATS.write_text("1")
+    try:
+        yield
+    finally:
+        STATS.write_text(old)
+
+
+def prog_stats(bpf: Any, names: tuple[bytes, ...]) -> dict[str, tuple[int, int]]:
+    """name -> (run_cnt, run_time_ns) of the loaded programs among `names`."""
+    out = {}
+    for name in names:
+        fn = bpf.funcs.get(name)
+        if fn is None:
+            continue
+        info = dict(line.split(":", 1) for line in
+                    Path(f"/proc/self/fdinfo/{fn.fd}").read_text().splitlines() if ":" in line)
+        out[name.decode()] = (int(info.get("run_cnt", "0")), int(info.get("run_time_ns", "0")))
+    return out
+
+
+def measured(bpf: Any, names: tuple[bytes, ...], run: Callable[[], float]) -> dict[str, tuple[int, float]]:
+    """name -> (runs, ns per run) over one storm with the statistics on."""
+    with bpf_stats():
+        before = prog_stats(bpf, names)
+        run()
+        after = prog_stats(bpf, names)
+    out = {}
+    for name, (cnt, ns) in after.items():
+        c0, n0 = before.get(name, (0, 0))
+        runs = cnt - c0
+        out[name] = (runs, (ns - n0) / runs if runs else 0.0)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--path", default="/etc/hostname", help="the file the storm opens")
+    args = ap.parse_args()
+    import bcc
+
+    work = Path(tempfile.mkdtemp(prefix="tiercel-probecost-"))
+    binary = work / "openloop"
+    subprocess.run(["gcc", "-O2", "-o", str(binary), str(ROOT / "bench" / "openloop.c")], check=True)
+
+    def one() -> float:
+        return storm(binary, args.seconds, args.path)
+
+    rates: dict[str, list[float]] = {"unmonitored": [], "floor": [], "tiercel": []}
+    floor = bcc.BPF(text=FLOOR)
+    for _ in range(args.rounds):
+        rates["floor"].append(one())
+    floor_cost = measured(floor, (b"tracepoint__syscalls__sys_exit_openat",), one)
+    floor.cleanup()
+
+    table = SyscallTable()
+    rs, _ = load_rules([ROOT / "rules", ROOT / "rules" / "incubating"])
+    assert rs.compiler is not None
+    source = LiveSource(CaptureOptions(syscalls=set(STATE_SYSCALLS | OPEN_FAMILY)), lambda ev: None)
+    source.start()
+    source.set_filter(derive(rs, rs.compiler, table, source.attached))
+    assert source.probe is not None
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            source.poll(50)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        for _ in range(args.rounds):
+            rates["tiercel"].append(one())
+        cost = measured(source.probe.bpf, PROGRAMS, one)
+    finally:
+        stop.set()
+        poller.join()
+        source.stop()
+    for _ in range(args.rounds):
+        rates["unmonitored"].append(one())
+
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"storm: open+close of {args.path}, {args.seconds:g} s x {args.rounds} rounds, medians")
+    for k, v in med.items():
+        print(f"  {k:12} {v:12,.0f} iterations/s  {v / med['unmonitored']:.2f}x unmonitored  "
+              f"{v / med['floor']:.2f}x floor")
+    print("per program, statistics on (one more storm each):")
+    for name, (runs, ns) in {"floor": next(iter(floor_cost.values())), **cost}.items():
+        print(f"  {name:14} {runs:12,} runs  {ns:8.0f} ns/run")
+
+
+if __name__ == "__main__":
+    main()
