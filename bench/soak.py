@@ -20,7 +20,7 @@ the load stops; once the process table has been still for --settle s (polled) an
 empty, the tables are read again; the agent is stopped (its outputs flushed) and its final counts
 checked: per output, delivered + dropped = produced (less any throttled by outputs.rate), beside what
 the receivers got. Then the figures as a markdown table. The RSS slope is a least-squares fit over
-the samples from --warmup minutes (5) on, in MB per hour.
+the samples from --warmup minutes (5) on, in MB per hour, and again over the second half alone.
 
 Run as root: `.venv/bin/python bench/soak.py [--minutes 30] [--json FILE]`. Docker (ci/test-deps.sh
 starts it and builds the image) is needed for the container churn, which is skipped, and said, without
@@ -602,6 +602,11 @@ def report(run: Run, args: argparse.Namespace) -> str:
         slope, n = slope_mb_per_hour(run.samples, warm * 60)
         rows.append((f"RSS slope from minute {warm:g}", "—" if slope is None else
                      f"{slope:+.1f} MB/hour (least squares, {n} samples every {args.sample:g} s)"))
+        # the second half alone: whether the growth has stopped, not only how much warm-up there was
+        half, (slope, n) = minutes / 2, slope_mb_per_hour(run.samples, minutes * 30)
+        if half > warm:
+            rows.append((f"RSS slope from minute {half:g}", "—" if slope is None else
+                         f"{slope:+.1f} MB/hour ({n} samples)"))
         total = last.lost + last.records
         rows.append(("records lost in the kernel",
                      f"{last.lost:,} of {total:,} ({last.lost / max(total, 1):.2%})"))
