@@ -777,6 +777,23 @@ static __always_inline void read_open_how(__u64 *args)
 }
 
 #ifdef OFF_TASK_FILES
+/* Two 8-aligned fields of one struct, `a` and `b` bytes into it, with one helper call when they lie
+ * within 64 bytes of each other (the offsets are constants: the other way is compiled out). Helper
+ * calls are most of what the inode walk costs. */
+static __always_inline void read_pair(__u64 base, __u32 a, __u32 b, __u64 *va, __u64 *vb)
+{
+    __u32 lo = a < b ? a : b, hi = a < b ? b : a;
+    if (hi - lo < 64 && !((hi - lo) & 7)) {
+        __u64 buf[8] = {};
+        bpf_probe_read_kernel(buf, hi - lo + 8, (void *)(base + lo));
+        *va = buf[((a - lo) / 8) & 7];
+        *vb = buf[((b - lo) / 8) & 7];
+    } else {
+        bpf_probe_read_kernel(va, 8, (void *)(base + a));
+        bpf_probe_read_kernel(vb, 8, (void *)(base + b));
+    }
+}
+
 /* The slots of `cand` that file descriptor `fd`, just opened, satisfies by what it is rather than by
  * the name it was opened under: the file, or one of its nearest directories, is one a path test
  * names (kf_inodes). On a hit, *found is KF_RESOLVED | index << 8 | level (0: the file itself) and
@@ -784,24 +801,22 @@ static __always_inline void read_open_how(__u64 *args)
 static __always_inline __u64 kf_resolve(__u32 nr, long fd, __u64 cand, __u64 *found, __u64 *leaf)
 {
     __u64 task = bpf_get_current_task(), files = 0, fdt = 0, fda = 0, file = 0, d = 0, inode = 0, sb = 0;
-    __u32 max = 0, dev = 0;
+    __u64 max = 0;
+    __u32 dev = 0;
     bpf_probe_read_kernel(&files, sizeof(files), (void *)(task + OFF_TASK_FILES));
     if (files)
         bpf_probe_read_kernel(&fdt, sizeof(fdt), (void *)(files + OFF_FILES_FDT));
     if (!fdt)
         return 0;
-    bpf_probe_read_kernel(&max, sizeof(max), (void *)(fdt + OFF_FDT_MAX_FDS));
-    if (fd < 0 || fd >= max)
+    read_pair(fdt, OFF_FDT_MAX_FDS, OFF_FDT_FD, &max, &fda);   /* max_fds: an unsigned int */
+    if (fd < 0 || fd >= (__u32)max)
         return 0;
-    bpf_probe_read_kernel(&fda, sizeof(fda), (void *)(fdt + OFF_FDT_FD));
     bpf_probe_read_kernel(&file, sizeof(file), (void *)(fda + fd * 8));
     if (file)
         bpf_probe_read_kernel(&d, sizeof(d), (void *)(file + OFF_FILE_PATH + OFF_PATH_DENTRY));
     __u64 parent0 = 0;
-    if (d) {
-        bpf_probe_read_kernel(&inode, sizeof(inode), (void *)(d + OFF_DENTRY_INODE));
-        bpf_probe_read_kernel(&parent0, sizeof(parent0), (void *)(d + OFF_DENTRY_PARENT));
-    }
+    if (d)
+        read_pair(d, OFF_DENTRY_INODE, OFF_DENTRY_PARENT, &inode, &parent0);
     __u32 zero = 0;
     struct kf_miss *miss = kf_miss_map.lookup(&zero);
     __u64 *genp = kf_gen.lookup(&zero);
@@ -829,8 +844,9 @@ static __always_inline __u64 kf_resolve(__u32 nr, long fd, __u64 cand, __u64 *fo
                 return m;
             }
         }
-        __u64 parent = 0;
-        bpf_probe_read_kernel(&parent, sizeof(parent), (void *)(d + OFF_DENTRY_PARENT));
+        __u64 parent = level ? 0 : parent0;
+        if (level)
+            bpf_probe_read_kernel(&parent, sizeof(parent), (void *)(d + OFF_DENTRY_PARENT));
         if (!parent || parent == d)
             break;          /* the root of its filesystem */
         d = parent;
