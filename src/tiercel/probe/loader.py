@@ -6,7 +6,6 @@ error) becomes one EnvironmentProblem line saying what to install, mount or gran
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import platform
@@ -19,6 +18,7 @@ from typing import Any
 from tiercel.errors import EnvironmentProblem
 from tiercel.events.syscalls import SHAPE_EXEC, SHAPE_EXIT, SyscallTable
 from tiercel.probe import btf, filtermaps
+from tiercel.state.memory import trim_heap
 
 TRACEFS_DIRS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 
@@ -250,8 +250,7 @@ def release_compiler_memory() -> None:
     """After the probe is compiled and attached, LLVM is not needed again (attaching more syscalls
     loads programs already compiled): give its freed heap back to the system and drop its library
     pages from memory. Measured here: steady RSS 155 MB -> 51 MB. Best effort, never fatal."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).malloc_trim(0)
+    trim_heap()
     page_out_compiler()
 
 

@@ -24,6 +24,7 @@ from tiercel.probe import filtermaps, loader
 from tiercel.probe.reader import RingReader
 from tiercel.sources.base import AttachError, CaptureOptions, Counters, Sink
 from tiercel.state.enrich import Enricher
+from tiercel.state.fdsweep import FdSweep
 from tiercel.state.processes import CLONE_THREAD
 
 POLL_MS = 100
@@ -65,6 +66,7 @@ class LiveSource:
             self.containers.start()
         self.enricher = Enricher(self.opts.host_proc, containers=self.containers)
         self.enricher.table.seed()
+        self.fd_sweep = FdSweep(self.opts.host_proc)
         self.decoder = Decoder(self.table, time.time_ns() - time.monotonic_ns())
         self.reader = RingReader(self.probe, self._on_record)
         loader.release_compiler_memory()
@@ -181,15 +183,16 @@ class LiveSource:
                                               if n >= filtermaps.INHERIT_FDS
                                               and tracked(fd, self._fd_kinds)))
 
-    def _forget_fds(self, pid: int, fds: dict[int, Fd]) -> None:
-        """The probe's known_fds entries of a process that exited (see probe: known_fds). Not when
-        its pid is in use again (or it is not reaped yet): the entries may be the new process's,
-        and an entry kept too long only lets more records through."""
+    def _forget_fds(self, pid: int, fds: dict[int, Fd], running: bool = False) -> None:
+        """The probe's known_fds entries of fds the state dropped: of a process that exited (see
+        probe: known_fds), or closed while it runs (`running`: the sweep found them closed). After an
+        exit, not when its pid is in use again (or it is not reaped yet): the entries may be the new
+        process's, and an entry kept too long only lets more records through."""
         probe = self.probe
         nums = [n for n, fd in fds.items() if tracked(fd, self._fd_kinds)] if self._fd_kinds else []
         if probe is None or not nums:
             return
-        if not (self.opts.host_proc / str(pid)).exists():
+        if running or not (self.opts.host_proc / str(pid)).exists():
             filtermaps.forget_known_fds(probe.bpf, pid, nums)
 
     def _repeat_last(self, ev: Event) -> None:
@@ -219,6 +222,8 @@ class LiveSource:
         self.reader.poll(timeout_ms)
         if self._places and time.monotonic() - self._places_at > INODES_EVERY_S and self.probe:
             self._fill_inodes(self.probe)
+        for pid, gone in self.fd_sweep.step(self.enricher.table.procs):
+            self._forget_fds(pid, gone, running=True)
         while self._injected:
             ev = self._injected.popleft()
             self.decoder.num += 1
