@@ -8,7 +8,10 @@ kernel's BPF run-time statistics (kernel.bpf_stats_enabled, on only for a separa
 they cost two clock reads per run) give each program's runs and average nanoseconds, read from the
 programs' /proc/self/fdinfo. Prints iterations/s with ratios, then the per-program table. Run as root:
 
-    .venv/bin/python bench/probe_cost.py [--seconds 3] [--rounds 3] [--path /etc/hostname]
+    .venv/bin/python bench/probe_cost.py [--seconds 3] [--rounds 3] [--path /etc/hostname] [--execs N]
+
+With --execs N the storm is N fork+execs of /bin/true instead (bench/storm_load.c), and the floor
+still counts opens: the figure to read is then each program's runs and cost per exec.
 """
 
 from __future__ import annotations
@@ -35,12 +38,21 @@ FLOOR = b"""
 BPF_PERCPU_ARRAY(n, u64, 1);
 TRACEPOINT_PROBE(syscalls, sys_exit_openat) { int z = 0; u64 *c = n.lookup(&z); if (c) *c += 1; return 0; }
 """
-PROGRAMS = (b"sys_exit", b"kf_path_exit", b"kf_emit_exit", b"sys_enter")
+PROGRAMS = (b"sys_exit", b"kf_path_exit", b"kf_emit_exit", b"sys_enter",
+            b"tracepoint__sched__sched_process_fork", b"tracepoint__sched__sched_process_exec",
+            b"tracepoint__sched__sched_process_exit")
 
 
 def storm(binary: Path, seconds: float, path: str) -> float:
     out = subprocess.run([str(binary), str(seconds), path], check=True, capture_output=True, text=True)
     return float(out.stdout)
+
+
+def exec_storm(binary: Path, execs: int) -> float:
+    """fork+exec of /bin/true, one after another (bench/storm_load.c): execs per second."""
+    out = subprocess.run([str(binary), "exec", str(execs)], check=True, capture_output=True, text=True)
+    count, elapsed, _ = out.stdout.split()
+    return int(count) / float(elapsed)
 
 
 @contextlib.contextmanager
@@ -85,15 +97,19 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--path", default="/etc/hostname", help="the file the storm opens")
+    ap.add_argument("--execs", type=int, default=0,
+                    help="an exec storm of this many fork+execs of /bin/true instead of the open storm")
     args = ap.parse_args()
     import bcc
 
     work = Path(tempfile.mkdtemp(prefix="tiercel-probecost-"))
     binary = work / "openloop"
     subprocess.run(["gcc", "-O2", "-o", str(binary), str(ROOT / "bench" / "openloop.c")], check=True)
+    loader = work / "storm_load"
+    subprocess.run(["gcc", "-O2", "-o", str(loader), str(ROOT / "bench" / "storm_load.c")], check=True)
 
     def one() -> float:
-        return storm(binary, args.seconds, args.path)
+        return exec_storm(loader, args.execs) if args.execs else storm(binary, args.seconds, args.path)
 
     rates: dict[str, list[float]] = {"unmonitored": [], "floor": [], "tiercel": []}
     floor = bcc.BPF(text=FLOOR)
@@ -129,13 +145,15 @@ def main() -> None:
         rates["unmonitored"].append(one())
 
     med = {k: statistics.median(v) for k, v in rates.items()}
-    print(f"storm: open+close of {args.path}, {args.seconds:g} s x {args.rounds} rounds, medians")
+    what = (f"{args.execs} fork+execs of /bin/true" if args.execs else
+            f"open+close of {args.path}, {args.seconds:g} s")
+    print(f"storm: {what} x {args.rounds} rounds, medians")
     for k, v in med.items():
         print(f"  {k:12} {v:12,.0f} iterations/s  {v / med['unmonitored']:.2f}x unmonitored  "
               f"{v / med['floor']:.2f}x floor")
     print("per program, statistics on (one more storm each):")
     for name, (runs, ns) in {"floor": next(iter(floor_cost.values())), **cost}.items():
-        print(f"  {name:14} {runs:12,} runs  {ns:8.0f} ns/run")
+        print(f"  {name.replace('tracepoint__sched__', ''):20} {runs:12,} runs  {ns:8.0f} ns/run")
 
 
 if __name__ == "__main__":

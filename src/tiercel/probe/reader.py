@@ -33,8 +33,11 @@ class RingReader:
         self._acct[ctypes.c_int(1)] = ctypes.c_uint64(self.consumed)
 
     def poll(self, timeout_ms: int) -> None:
-        """Wait up to timeout_ms for records and hand over every one available."""
+        """Wait up to timeout_ms for records and hand over every one available. The probe wakes the
+        reader only every WAKE_BYTES of records (see probe: send), so what came meanwhile without a
+        wakeup is taken once the wait is over."""
         self._bpf.ring_buffer_poll(timeout_ms)
+        self._bpf.ring_buffer_consume()
         self._report()
 
     def drain(self) -> None:
