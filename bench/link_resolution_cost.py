@@ -12,15 +12,18 @@ round's iterations/s and the ratios of the medians. Run as root:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import statistics
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
 from tiercel.kfilter.derive import OPEN_FAMILY, derive
+from tiercel.kfilter.tables import FilterTables
 from tiercel.rules import load_rules
 from tiercel.sources.base import CaptureOptions
 from tiercel.sources.live import LiveSource
@@ -42,14 +45,10 @@ def set_resolve(source: LiveSource, on: bool, nrs: list[int]) -> None:
         classes[ctypes.c_uint32(nr)] = leaf
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--rounds", type=int, default=5)
-    args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="tiercel-resolve-"))
-    binary = work / "openloop"
-    subprocess.run(["gcc", "-O2", "-o", str(binary), str(ROOT / "bench" / "openloop.c")], check=True)
+@contextlib.contextmanager
+def filtered_source() -> Iterator[tuple[LiveSource, FilterTables]]:
+    """A live pipeline (state and open-family syscalls) with the kernel filter of the default rules
+    (stable + incubating), its ring read by a thread of its own until the block ends."""
     table = SyscallTable()
     rs, _ = load_rules([ROOT / "rules", ROOT / "rules" / "incubating"])
     assert rs.compiler is not None
@@ -57,7 +56,6 @@ def main() -> None:
     source.start()
     tables = derive(rs, rs.compiler, table, source.attached)
     source.set_filter(tables)
-    nrs = [f.nr for n, f in tables.syscalls.items() if not f.open and n in OPEN_FAMILY]
     stop = threading.Event()
 
     def poll() -> None:
@@ -66,8 +64,25 @@ def main() -> None:
 
     poller = threading.Thread(target=poll)
     poller.start()
-    figures: dict[str, list[float]] = {"unmonitored": [], "resolve on": [], "resolve off": []}
     try:
+        yield source, tables
+    finally:
+        stop.set()
+        poller.join()
+        source.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="tiercel-resolve-"))
+    binary = work / "openloop"
+    subprocess.run(["gcc", "-O2", "-o", str(binary), str(ROOT / "bench" / "openloop.c")], check=True)
+    figures: dict[str, list[float]] = {"unmonitored": [], "resolve on": [], "resolve off": []}
+    with filtered_source() as (source, tables):
+        nrs = [f.nr for n, f in tables.syscalls.items() if not f.open and n in OPEN_FAMILY]
         for r in range(args.rounds):
             set_resolve(source, True, nrs)
             figures["resolve on"].append(storm(binary, args.seconds))
@@ -75,10 +90,6 @@ def main() -> None:
             figures["resolve off"].append(storm(binary, args.seconds))
             print(f"round {r + 1}: on {figures['resolve on'][-1]:,.0f}/s, "
                   f"off {figures['resolve off'][-1]:,.0f}/s", flush=True)
-    finally:
-        stop.set()
-        poller.join()
-        source.stop()
     for _ in range(args.rounds):     # the probe detached: the same loop unmonitored
         figures["unmonitored"].append(storm(binary, args.seconds))
     med = {k: statistics.median(v) for k, v in figures.items()}

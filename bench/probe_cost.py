@@ -21,16 +21,11 @@ import contextlib
 import statistics
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
-from tiercel.kfilter.derive import OPEN_FAMILY, derive
-from tiercel.rules import load_rules
-from tiercel.sources.base import CaptureOptions
-from tiercel.sources.live import LiveSource
+from link_resolution_cost import filtered_source
 
 ROOT = Path(__file__).resolve().parents[1]
 STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
@@ -118,29 +113,11 @@ def main() -> None:
     floor_cost = measured(floor, (b"tracepoint__syscalls__sys_exit_openat",), one)
     floor.cleanup()
 
-    table = SyscallTable()
-    rs, _ = load_rules([ROOT / "rules", ROOT / "rules" / "incubating"])
-    assert rs.compiler is not None
-    source = LiveSource(CaptureOptions(syscalls=set(STATE_SYSCALLS | OPEN_FAMILY)), lambda ev: None)
-    source.start()
-    source.set_filter(derive(rs, rs.compiler, table, source.attached))
-    assert source.probe is not None
-    stop = threading.Event()
-
-    def poll() -> None:
-        while not stop.is_set():
-            source.poll(50)
-
-    poller = threading.Thread(target=poll)
-    poller.start()
-    try:
+    with filtered_source() as (source, _):
+        assert source.probe is not None
         for _ in range(args.rounds):
             rates["tiercel"].append(one())
         cost = measured(source.probe.bpf, PROGRAMS, one)
-    finally:
-        stop.set()
-        poller.join()
-        source.stop()
     for _ in range(args.rounds):
         rates["unmonitored"].append(one())
 
