@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -53,6 +54,8 @@ from typing import Any
 from agentrun import TIERCEL, AgentProcess, note, rss_mb, wait_for, wait_stable
 from storm_compare import STORM_COMM
 from storm_compare import build as build_storm
+
+from tiercel.state import procfs
 
 HERE = Path(__file__).resolve().parent
 IMAGE = "tiercel-test/busybox:1"
@@ -317,6 +320,14 @@ class Sample:
     tables: dict[str, int]
     host_procs: int
     host_threads: int
+    host_fds: int = -1       # read at the baseline and after the load only (a walk of every fd)
+
+
+def host_fds(agent_pid: int) -> int:
+    """The fds of the host's processes as the state reads them from /proc at start (the kinds it
+    keeps), the agent's own left out: what its fd table would hold if it were read anew."""
+    return sum(len(procfs.read_fds(Path(f"/proc/{pid}"))) for pid in procfs.list_pids(Path("/proc"))
+               if pid != agent_pid)
 
 
 def host_counts() -> tuple[int, int]:
@@ -453,7 +464,7 @@ def soak(args: argparse.Namespace, run: Run, tmp: Path) -> None:
         run.startup_s = agent.start()
         note(f"agent pid {agent.pid} running after {run.startup_s:.1f} s; waiting for a still process table")
         wait_stable(lambda: sample(agent, 0).tables["processes"], quiet=5, cap=60, step=1)
-        run.baseline = sample(agent, 0)
+        run.baseline = dataclasses.replace(sample(agent, 0), host_fds=host_fds(agent.pid))
         loads = make_loads(args, tmp, n_procs, agent, containers)
         t0 = time.monotonic()
         for load in loads:
@@ -519,7 +530,7 @@ def settle(agent: AgentProcess, run: Run, t0: float, args: argparse.Namespace) -
     wait_stable(lambda: sample(agent, 0).tables["processes"], quiet=args.settle, cap=300, step=1)
     wait_for(lambda: not any(sample(agent, 0).queued.values()), 120, step=1)
     run.settle_s = time.monotonic() - t
-    run.after = sample(agent, time.monotonic() - t0)
+    run.after = dataclasses.replace(sample(agent, time.monotonic() - t0), host_fds=host_fds(agent.pid))
     print(minute_line(run.after), f"  <- after the load, settled in {run.settle_s:.0f} s", flush=True)
 
 
@@ -554,7 +565,7 @@ def table_row(run: Run, name: str) -> str:
     polled = {"processes": "churn", "containers": "containers"}  # loads that poll the table as they run
     peak = max([s.tables[name] for s in run.samples]
                + [int(run.loads.get(polled.get(name, ""), {}).get("table_peak", 0))])
-    host = {"processes": "host_procs", "threads": "host_threads"}.get(name)
+    host = {"processes": "host_procs", "threads": "host_threads", "fds": "host_fds"}.get(name)
 
     def at(s: Sample) -> str:
         return f"{s.tables[name]:,}" + (f" (host {getattr(s, host):,})" if host else "")
@@ -603,7 +614,7 @@ def report(run: Run, args: argparse.Namespace) -> str:
         rows.append((f"RSS slope from minute {warm:g}", "—" if slope is None else
                      f"{slope:+.1f} MB/hour (least squares, {n} samples every {args.sample:g} s)"))
         # the second half alone: whether the growth has stopped, not only how much warm-up there was
-        half, (slope, n) = minutes / 2, slope_mb_per_hour(run.samples, minutes * 30)
+        half, (slope, n) = round(minutes / 2), slope_mb_per_hour(run.samples, round(minutes / 2) * 60)
         if half > warm:
             rows.append((f"RSS slope from minute {half:g}", "—" if slope is None else
                          f"{slope:+.1f} MB/hour ({n} samples)"))
