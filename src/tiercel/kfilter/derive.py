@@ -51,6 +51,7 @@ T = TypeVar("T")
 Compile = Callable[[ast.Node], Any]     # condition -> its compiled record (.check)
 
 OPEN_FAMILY = frozenset({"open", "openat", "openat2", "creat"})
+SAME_FLAG_TYPES = frozenset({"open", "openat", "openat2"})   # one flags table, all open events
 SOCKET_MAKERS = frozenset({"socket", "accept", "accept4", "connect", "bind", "dup", "dup2", "dup3", "fcntl"})
 FD_MAKERS = OPEN_FAMILY | SOCKET_MAKERS | {"memfd_create"}
 # Whose return value is a new fd number (an entry of the state's fd table).
@@ -303,8 +304,9 @@ def _narrow(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, compile_
             ok, fail = ok or o, fail or f
         return _replace(s, ret_ok=s.ret_ok and ok, ret_fail=s.ret_fail and fail)
     elif kind == "flags":
-        acc_ok, bits_any = _memo(("flags", tuple(atoms), evttype), lambda: _flag_test(
-            _or_predicate([_check(compile_, a) for a in atoms]), evttype))
+        as_type = _flags_alike(evttype)
+        acc_ok, bits_any = _memo(("flags", tuple(atoms), as_type), lambda: _flag_test(
+            _or_predicate([_check(compile_, a) for a in atoms]), as_type))
         if s.acc_ok == ACC_ALL:
             return _replace(s, acc_ok=acc_ok, bits_any=bits_any)
     return s
@@ -580,6 +582,15 @@ def _flag_values() -> list[int]:
 
 
 _FLAG_VALUES = _flag_values()
+
+
+def _flags_alike(evttype: str) -> str:
+    """The event type whose flag truth table `evttype` shares: open, openat and openat2 render their
+    flags with one table and are all open events (evt.is_open_*), so a flag atom holds for the same
+    values in each, and the 16,384 values are tried once for the three (a third of start-up's
+    derive with upstream's rules)."""
+    return "openat" if PARAM_TABLES.get((evttype, "flags")) == PARAM_TABLES.get(("openat", "flags")) \
+        and evttype in SAME_FLAG_TYPES else evttype
 
 
 def _flag_test(pred: Predicate, evttype: str) -> tuple[int, int]:
