@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import IO
 
 from tiercel.container import cri
+from tiercel.container.gone import GoneLater
 from tiercel.events.model import Container, Pod
 
 MAX_CONTAINERS = 10_000
@@ -49,10 +50,12 @@ class CriRegistry:
         self._down = False
         self._since = time.time_ns()  # containers started after this are announced
         self._announced: set[str] = set()
+        self.gone = GoneLater(self.cache, self._announced.discard)   # deleted: forgotten a while later
 
     # -- event path ---------------------------------------------------------------------------
 
     def get(self, runtime: str, full_id: str) -> Container:
+        self.gone.forget_due()
         c = self.cache.get(full_id)
         if c is None:
             if len(self.cache) >= MAX_CONTAINERS:
@@ -206,9 +209,9 @@ class CriRegistry:
                 self.watching = "events"
             self._back()
             kind, full_id = ev.container_event_type, ev.container_id
+            self.gone.forget_due()
             if kind == pb.CONTAINER_DELETED_EVENT:
-                self.cache.pop(full_id, None)
-                self._announced.discard(full_id)
+                self.gone.gone(full_id)
             elif kind == pb.CONTAINER_STARTED_EVENT:
                 self._started(full_id)
             if self._stop.is_set():

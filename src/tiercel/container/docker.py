@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from tiercel.container.cgroup import short_id
+from tiercel.container.gone import GoneLater
 from tiercel.events.model import Container
 
 SOCKETS = ("/host/var/run/docker.sock", "/var/run/docker.sock", "/run/podman/podman.sock")
@@ -57,6 +58,14 @@ def healthcheck_argv(test: list[str] | None) -> list[str] | None:
     return list(test[1:]) if test[0] == "CMD" else ["/bin/sh", "-c", test[1]]
 
 
+def fill_named(c: Container, name: str, image: str) -> None:
+    """Name and image only (from a runtime event), until an inspect fills the rest."""
+    c.name, c.image = name, image
+    c.image_repository, c.image_tag = split_image(image) if image else ("", "")
+    if c.type in ("", "containerd", "cri"):
+        c.type = "docker"
+
+
 def fill(c: Container, info: dict[str, Any]) -> None:
     """Copy one `docker inspect` answer into the container object that processes already share."""
     config = info.get("Config") or {}
@@ -82,6 +91,7 @@ class ContainerRegistry:
         self.on_started = on_started
         self.log = log or sys.stderr
         self.cache: dict[str, Container] = {}
+        self.gone = GoneLater(self.cache)       # destroyed: forgotten a while later
         self._pending: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
         self._down = False
@@ -92,6 +102,7 @@ class ContainerRegistry:
     # -- event path ---------------------------------------------------------------------------
 
     def get(self, runtime: str, full_id: str) -> Container:
+        self.gone.forget_due()
         c = self.cache.get(full_id)
         if c is None:
             if len(self.cache) >= MAX_CONTAINERS:
@@ -204,12 +215,18 @@ class ContainerRegistry:
         full_id = ev.get("id") or (ev.get("Actor") or {}).get("ID") or ""
         if not full_id:
             return
+        self.gone.forget_due()
         if action == "destroy":
-            self.cache.pop(full_id, None)
-        elif action in ("start", "rename"):
+            self.gone.gone(full_id)
+        elif action in ("create", "start", "rename"):
             c = self.cache.get(full_id) or Container(id=short_id(full_id), full_id=full_id,
                                                      type="docker")
             self.cache[full_id] = c
+            # The event names the container and its image itself: a `docker run --rm` of one command
+            # is destroyed some 20 ms after its start event, often before an inspect gets there.
+            attrs = (ev.get("Actor") or {}).get("Attributes") or {}
+            if not c.name and attrs.get("name"):
+                fill_named(c, attrs["name"], attrs.get("image") or "")
             try:
                 info = self._inspect(full_id)
             except Exception as e:
