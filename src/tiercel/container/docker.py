@@ -222,18 +222,22 @@ class ContainerRegistry:
             c = self.cache.get(full_id) or Container(id=short_id(full_id), full_id=full_id,
                                                      type="docker")
             self.cache[full_id] = c
-            # The event names the container and its image itself: a `docker run --rm` of one command
-            # is destroyed some 20 ms after its start event, often before an inspect gets there.
+            # The event names the container and its image itself: what is left when the container is
+            # gone before an inspect gets there (a `docker run --rm` of one command is destroyed some
+            # 20 ms after its start event). Only then: an inspect fills everything at once.
             attrs = (ev.get("Actor") or {}).get("Attributes") or {}
-            if not c.name and attrs.get("name"):
-                fill_named(c, attrs["name"], attrs.get("image") or "")
+            failed: Exception | None = None
             try:
                 info = self._inspect(full_id)
             except Exception as e:
-                self._outage(e)
-                return
+                info, failed = None, e
             if info is not None:
                 fill(c, info)
+            elif not c.name and attrs.get("name"):
+                fill_named(c, attrs["name"], attrs.get("image") or "")
+            if failed is not None:
+                self._outage(failed)
+                return
             if action == "start" and self.on_started is not None:
                 self.on_started(c)
 
