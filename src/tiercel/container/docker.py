@@ -59,9 +59,9 @@ def healthcheck_argv(test: list[str] | None) -> list[str] | None:
 
 
 def fill_named(c: Container, name: str, image: str) -> None:
-    """Name and image only (from a runtime event), until an inspect fills the rest."""
+    """Name and image (an inspect answer's, or a runtime event's until an inspect fills the rest)."""
     c.name, c.image = name, image
-    c.image_repository, c.image_tag = split_image(image) if image else ("", "")
+    c.image_repository, c.image_tag = split_image(image)
     if c.type in ("", "containerd", "cri"):
         c.type = "docker"
 
@@ -70,17 +70,13 @@ def fill(c: Container, info: dict[str, Any]) -> None:
     """Copy one `docker inspect` answer into the container object that processes already share."""
     config = info.get("Config") or {}
     host = info.get("HostConfig") or {}
-    c.name = (info.get("Name") or "").lstrip("/")
-    c.image = config.get("Image") or ""
-    c.image_repository, c.image_tag = split_image(c.image)
+    fill_named(c, (info.get("Name") or "").lstrip("/"), config.get("Image") or "")
     c.image_id = info.get("Image") or ""
     c.privileged = bool(host.get("Privileged"))
     c.labels = dict(config.get("Labels") or {})
     c.mounts = list(info.get("Mounts") or [])
     c.start_ts = parse_time((info.get("State") or {}).get("StartedAt", ""))
     c.healthcheck = healthcheck_argv((config.get("Healthcheck") or {}).get("Test"))
-    if c.type in ("", "containerd", "cri"):
-        c.type = "docker"
 
 
 class ContainerRegistry:
@@ -218,7 +214,7 @@ class ContainerRegistry:
         self.gone.forget_due()
         if action == "destroy":
             self.gone.gone(full_id)
-        elif action in ("create", "start", "rename"):
+        elif action in ("start", "rename"):
             c = self.cache.get(full_id) or Container(id=short_id(full_id), full_id=full_id,
                                                      type="docker")
             self.cache[full_id] = c
