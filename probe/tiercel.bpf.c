@@ -149,7 +149,12 @@ struct kf_scratch {
     __u32 words;        /* the path's words in tmp (0: the path was not judged), */
     __u32 nr;           /* and its syscall; */
     __u32 passes;       /* 1: the record passes already (kf_path_exit only resolves its file) */
-    __u32 pad;
+    __u32 len;          /* the path's length (kf_path_mask) */
+    __u64 gen;          /* kf_gen[0] and [1] when sys_exit began deciding (kf_repeat) */
+    __u64 fdgen;
+    __u64 file[3];      /* the opened file's dentry, its parent and inode, as kf_resolve read them */
+    __u32 file_ok;      /* 1: kf_resolve read them */
+    __u32 pad2;
     __u8 spare[256];    /* masked offsets into fwd/rev stay inside the value */
 };
 
@@ -203,12 +208,16 @@ struct kf_miss {
     __u32 pad;
 };
 BPF_PERCPU_ARRAY(kf_miss_map, struct kf_miss, 1);
-BPF_ARRAY(kf_gen, __u64, 1);
+/* [0] bumped by user space whenever it has changed a filter table (kf_classes, the tries, kf_comms,
+ * kf_enums, kf_inodes), [1] whenever an fd number becomes known (known_fds): a decision remembered
+ * under an older value may not hold any more. */
+BPF_ARRAY(kf_gen, __u64, 2);
 #define KF_RESOLVED (1ULL << 63)
 
 /* [0] records the filter kept in the kernel, [1] records it let through, [2] records coalesced
- * into a previous identical one (reported with the thread's next record or its exit) */
-BPF_PERCPU_ARRAY(kf_counts, __u64, 3);
+ * into a previous identical one (reported with the thread's next record or its exit), [3] of [0],
+ * those kept as repeats of the open before them (kf_repeat) */
+BPF_PERCPU_ARRAY(kf_counts, __u64, 4);
 
 /* Per thread: the last record sent (a hash of what makes it that record), when, and how many
  * identical records were coalesced into it since. */
@@ -335,6 +344,7 @@ static __always_inline __u64 kf_path_mask(struct kf_class *cls, struct kf_scratc
     if (m)
         mask |= *m;
     s->words = words;
+    s->len = len;
     return mask;
 }
 
@@ -476,23 +486,21 @@ static __always_inline __u64 user_regs(void)
     return ((__u64(*)(void *))175)(task);
 }
 
+/* Loads through the BTF pointer bpf_task_pt_regs returns: no helper call. */
 static __always_inline void regs_args(__u64 *dst)
 {
-    __u64 r[9] = {};    /* r10 r9 r8 ax cx dx si di orig_ax: offsets 56..127 */
-    bpf_probe_read_kernel(r, sizeof(r), (void *)(user_regs() + 56));
-    dst[0] = r[7];
-    dst[1] = r[6];
-    dst[2] = r[5];
-    dst[3] = r[0];
-    dst[4] = r[2];
-    dst[5] = r[1];
+    char *r = (char *)user_regs();
+    dst[0] = *(__u64 *)(r + 112);   /* di */
+    dst[1] = *(__u64 *)(r + 104);   /* si */
+    dst[2] = *(__u64 *)(r + 96);    /* dx */
+    dst[3] = *(__u64 *)(r + 56);    /* r10 */
+    dst[4] = *(__u64 *)(r + 72);    /* r8 */
+    dst[5] = *(__u64 *)(r + 64);    /* r9 */
 }
 
 static __always_inline __u64 regs_nr(void)
 {
-    __u64 nr = 0;
-    bpf_probe_read_kernel(&nr, sizeof(nr), (void *)(user_regs() + 120));
-    return nr;
+    return *(__u64 *)((char *)user_regs() + 120);   /* orig_ax */
 }
 #endif
 
@@ -805,29 +813,52 @@ static __always_inline void read_pair(__u64 base, __u32 a, __u32 b, __u64 *va, _
     }
 }
 
-/* The slots of `cand` that file descriptor `fd`, just opened, satisfies by what it is rather than by
- * the name it was opened under: the file, or one of its nearest directories, is one a path test
- * names (kf_inodes). On a hit, *found is KF_RESOLVED | index << 8 | level (0: the file itself) and
- * *leaf the file's dentry. Inodes, not names, so mounts need no walking. */
-static __always_inline __u64 kf_resolve(__u32 nr, long fd, __u64 cand, __u64 *found, __u64 *leaf)
+/* The dentry of file descriptor `fd` (just opened), its parent and its inode: 0 when fd is not open. */
+static __always_inline int kf_file(long fd, __u64 *d, __u64 *parent, __u64 *inode)
 {
-    __u64 task = bpf_get_current_task(), files = 0, fdt = 0, fda = 0, file = 0, d = 0, inode = 0, sb = 0;
-    __u64 max = 0;
-    __u32 dev = 0;
+    __u64 fda = 0, file = 0, max = 0;
+    *d = 0;
+#ifdef EXIT_ONLY
+    /* loads through the task's BTF pointer as far as the types lead (the fd array holds plain
+     * pointers: helper reads from there) */
+    char *task = ((void *(*)(void))158)();
+    char *files = *(char **)(task + OFF_TASK_FILES);
+    if (!files)
+        return 0;
+    char *fdt = *(char **)(files + OFF_FILES_FDT);
+    if (!fdt)
+        return 0;
+    max = *(__u32 *)(fdt + OFF_FDT_MAX_FDS);
+    fda = *(__u64 *)(fdt + OFF_FDT_FD);
+#else
+    __u64 task = bpf_get_current_task(), files = 0, fdt = 0;
     bpf_probe_read_kernel(&files, sizeof(files), (void *)(task + OFF_TASK_FILES));
     if (files)
         bpf_probe_read_kernel(&fdt, sizeof(fdt), (void *)(files + OFF_FILES_FDT));
     if (!fdt)
         return 0;
     read_pair(fdt, OFF_FDT_MAX_FDS, OFF_FDT_FD, &max, &fda);   /* max_fds: an unsigned int */
+#endif
     if (fd < 0 || fd >= (__u32)max)
         return 0;
     bpf_probe_read_kernel(&file, sizeof(file), (void *)(fda + fd * 8));
     if (file)
-        bpf_probe_read_kernel(&d, sizeof(d), (void *)(file + OFF_FILE_PATH + OFF_PATH_DENTRY));
-    __u64 parent0 = 0;
-    if (d)
-        read_pair(d, OFF_DENTRY_INODE, OFF_DENTRY_PARENT, &inode, &parent0);
+        bpf_probe_read_kernel(d, sizeof(*d), (void *)(file + OFF_FILE_PATH + OFF_PATH_DENTRY));
+    if (!*d)
+        return 0;
+    read_pair(*d, OFF_DENTRY_INODE, OFF_DENTRY_PARENT, inode, parent);
+    return 1;
+}
+
+/* The slots of `cand` that the file just opened (kf_file's dentry, parent and inode) satisfies by
+ * what it is rather than by the name it was opened under: the file, or one of its nearest
+ * directories, is one a path test names (kf_inodes). On a hit, *found is
+ * KF_RESOLVED | index << 8 | level (0: the file itself) and *leaf the file's dentry. Inodes, not
+ * names, so mounts need no walking. */
+static __always_inline __u64 kf_resolve(__u32 nr, __u64 cand, __u64 *file, __u64 *found, __u64 *leaf)
+{
+    __u64 d = file[0], parent0 = file[1], inode = file[2], sb = 0;
+    __u32 dev = 0;
     __u32 zero = 0;
     struct kf_miss *miss = kf_miss_map.lookup(&zero);
     __u64 *genp = kf_gen.lookup(&zero);
@@ -893,6 +924,112 @@ static __always_inline __u32 kf_names(struct rec_syscall *rec, __u64 d, __u32 le
     }
     return off;
 }
+#if defined(EXIT_ONLY) && defined(OFF_TASK_START_TIME)
+#define KF_REPEAT
+#define KF_LAST_WORDS 16
+/* Per CPU, the last open its filter kept in the kernel, with everything that decided it: the thread
+ * (its id, when it started, how many execs it has made: exec_comm changes only at an exec), the
+ * syscall, result and arguments, the path's bytes, the file it opened, and the tables (kf_gen).
+ * A storm repeats one open: when all of that is the same again, so is the decision (kf_repeat), and
+ * the path tests, the comm and known-fd lookups and the walk up the file's directories are not made
+ * again. */
+struct kf_last {
+    __u64 path[KF_LAST_WORDS];
+    __u64 args[6];
+    __u64 file[3];
+    __u64 gen;
+    __u64 fdgen;
+    __u64 start;
+    __u64 exec_id;
+    __s64 ret;
+    __u32 tid;
+    __u32 nr;
+    __u32 len;
+    __u32 file_ok;
+};
+BPF_PERCPU_ARRAY(kf_last_map, struct kf_last, 1);
+
+/* The current task's start time and exec count: loads through its BTF pointer, no helper call
+ * (helper 158 is bpf_get_current_task_btf, as in user_regs). */
+static __always_inline void kf_task_ids(__u64 *start, __u64 *exec_id)
+{
+    char *task = ((void *(*)(void))158)();
+    *start = *(__u64 *)(task + OFF_TASK_START_TIME);
+    *exec_id = *(__u64 *)(task + OFF_TASK_SELF_EXEC_ID);
+}
+
+/* 1 when this record repeats the one kf_last_map remembers in all that decided it: kept in the
+ * kernel again. The path is read again (its memory may have changed), and so is the opened file (a
+ * link may point elsewhere now). */
+static __always_inline int kf_repeat(__u32 nr, long ret, __u64 *args, __u8 str0, __u32 tid,
+                                     struct kf_scratch *s)
+{
+    __u32 zero = 0, one = 1;
+    struct kf_last *l = kf_last_map.lookup(&zero);
+    if (!l || l->tid != tid || l->nr != nr || l->ret != ret || str0 >= 6)
+        return 0;
+    __u64 diff = 0;
+#pragma unroll
+    for (int i = 0; i < 6; i++)
+        diff |= (args[i] ^ l->args[i]) & (i == str0 ? 0 : ~0ULL);
+    __u64 start = 0, exec_id = 0;
+    kf_task_ids(&start, &exec_id);
+    diff |= (start ^ l->start) | (exec_id ^ l->exec_id) | (s->gen ^ l->gen) | (s->fdgen ^ l->fdgen);
+    if (diff)
+        return 0;
+    __u32 len = l->len, words = (len + 7) / 8;
+    if (bpf_probe_read_user(s->tmp, BOUNDED(len + 1, KF_LAST_WORDS * 8 - 1), (void *)args[BOUNDED(str0, 7)]))
+        return 0;
+    if (((__u8 *)s->tmp)[BOUNDED(len, KF_LAST_WORDS * 8 - 1)])
+        return 0;
+#pragma unroll
+    for (int k = 0; k < KF_LAST_WORDS; k++) {
+        __u64 w = s->tmp[k];
+        if (k == words - 1 && (len & 7))
+            w &= (1ULL << ((len & 7) * 8)) - 1;
+        diff |= (w ^ l->path[k]) & (0ULL - (__u64)(k < words));
+    }
+    if (diff)
+        return 0;
+    if (l->file_ok) {
+        __u64 f[3];
+        if (!kf_file(ret, &f[0], &f[1], &f[2]))
+            return 0;
+        if ((f[0] ^ l->file[0]) | (f[1] ^ l->file[1]) | (f[2] ^ l->file[2]))
+            return 0;
+    }
+    return 1;
+}
+
+/* kf_path_exit keeps a record in the kernel: remember what decided it. `file`: the decision read
+ * the opened file (kf_file), which a repeat must then find the same. */
+static __always_inline void kf_remember(struct kf_scratch *s, __u32 nr, long ret, __u8 str0, int file)
+{
+    if (!s->words || s->len + 1 >= KF_LAST_WORDS * 8 || str0 >= 6 || (file && !s->file_ok))
+        return;
+    __u32 zero = 0;
+    struct kf_last *l = kf_last_map.lookup(&zero);
+    if (!l)
+        return;
+#pragma unroll
+    for (int k = 0; k < KF_LAST_WORDS; k++)
+        l->path[k] = k < s->words ? s->tmp[k] : 0;
+#pragma unroll
+    for (int i = 0; i < 6; i++)
+        l->args[i] = s->args[i];
+    l->file[0] = s->file[0];
+    l->file[1] = s->file[1];
+    l->file[2] = s->file[2];
+    l->file_ok = file;
+    l->gen = s->gen;
+    l->fdgen = s->fdgen;
+    kf_task_ids(&l->start, &l->exec_id);
+    l->ret = ret;
+    l->tid = (__u32)bpf_get_current_pid_tgid();
+    l->nr = nr;
+    l->len = s->len;
+}
+#endif
 #endif
 
 /* A syscall record that passed the filter: counted, its fd tracked, coalesced or sent. */
@@ -907,6 +1044,10 @@ static __always_inline int exit_emit(struct tp_sys_exit *ctx, __u64 id, __u32 nr
         __u64 key = ((id >> 32) << 32) | (__u32)ctx->ret;
         __u8 one = 1;
         known_fds.update(&key, &one);
+        __u32 fdgen = 1;
+        __u64 *g = kf_gen.lookup(&fdgen);
+        if (g)
+            __sync_fetch_and_add(g, 1);
     }
 
     __u32 zero = 0;
@@ -1012,6 +1153,24 @@ int sys_exit(struct tp_sys_exit *ctx)
 #endif
     if (nr == NR_OPENAT2)
         read_open_how(args);
+    {
+        /* the tables' generations before anything is decided from them: a decision remembered
+         * (kf_remember) under them is one any later change invalidates */
+        __u32 zero = 0, one = 1;
+        struct kf_scratch *s = kf_scratch_map.lookup(&zero);
+        __u64 *g0 = kf_gen.lookup(&zero), *g1 = kf_gen.lookup(&one);
+        if (s && g0 && g1) {
+            s->gen = *g0;
+            s->fdgen = *g1;
+#ifdef KF_REPEAT
+            if (kf_repeat(nr, ctx->ret, args, sh->str0, tid, s)) {
+                kf_count(0);
+                kf_count(3);
+                return 0;
+            }
+#endif
+        }
+    }
     int pass = kf_decide(nr, ctx->ret, args, id >> 32);
     if (pass == 1 && ctx->ret >= 0) {
         /* an open that passes anyway still has its file looked up: it may be one a rule names under
@@ -1070,10 +1229,17 @@ int kf_path_exit(struct tp_sys_exit *ctx)
         /* the slots the name as opened does not satisfy (all, when it was not judged) may hold
          * for the file itself */
         __u64 named = s->words ? cand : 0;
-        if (cls->resolve && ctx->ret >= 0 && (s->cand & ~named))
-            cand |= kf_resolve(nr, ctx->ret, s->cand & ~named, &s->args[6], &s->args[7]);
+        s->file_ok = 0;
+        if (cls->resolve && ctx->ret >= 0 && (s->cand & ~named)) {
+            s->file_ok = kf_file(ctx->ret, &s->file[0], &s->file[1], &s->file[2]);
+            if (s->file_ok)
+                cand |= kf_resolve(nr, s->cand & ~named, s->file, &s->args[6], &s->args[7]);
+        }
 #endif
         if (!cand && !s->passes) {
+#ifdef KF_REPEAT
+            kf_remember(s, nr, ctx->ret, sh->str0, cls->resolve && ctx->ret >= 0);
+#endif
             kf_count(0);
             return 0;
         }

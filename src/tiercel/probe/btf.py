@@ -148,6 +148,12 @@ def kernel_offsets(path: Path = VMLINUX) -> dict[str, int] | None:
     })
     if files is not None:   # an opened file's inode and its parents' (probe: kf_resolve)
         out.update(files)
+        task_ids = _find(btf, {    # what tells a thread's repeated open (probe: kf_repeat)
+            "OFF_TASK_START_TIME": ("task_struct", "start_time"),
+            "OFF_TASK_SELF_EXEC_ID": ("task_struct", "self_exec_id"),
+        })
+        if task_ids is not None:
+            out.update(task_ids)
     v1 = next((btf.enum_values[c] for c in V1_CONTROLLERS if c in btf.enum_values), None)
     if cgroups is not None and v1 is not None:
         out.update(cgroups)

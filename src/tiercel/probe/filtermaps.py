@@ -71,6 +71,7 @@ def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True, roots: Ite
             leaf = _class_leaf(classes.Leaf(), f)
             leaf.resolve = int(any(nr == f.nr for nr, _ in places))
             classes[ctypes.c_uint32(f.nr)] = leaf
+    bump(bpf, TABLES_GEN)
     return places, left_out
 
 
@@ -146,9 +147,19 @@ def fill_inodes(bpf: Any, places: Places, roots: Iterable[str] = ("",)) -> int:
         if (k.nr, k.dev, k.ino) not in fresh:
             with contextlib.suppress(KeyError):
                 del table[k]
-    gen = bpf[b"kf_gen"]     # the probe's remembered misses were judged against the old table
-    gen[ctypes.c_uint32(0)] = ctypes.c_uint64(gen[ctypes.c_uint32(0)].value + 1)
+    bump(bpf, TABLES_GEN)    # the probe's remembered misses were judged against the old table
     return left_out
+
+
+# kf_gen's counters: a decision the probe remembers (a walk that found nothing, an open it kept in
+# the kernel) holds only while the counters it was made under are unchanged
+TABLES_GEN, KNOWN_FDS_GEN = 0, 1
+
+
+def bump(bpf: Any, which: int) -> None:
+    gen = bpf[b"kf_gen"]
+    key = ctypes.c_uint32(which)
+    gen[key] = ctypes.c_uint64(gen[key].value + 1)
 
 
 def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
@@ -248,6 +259,7 @@ def seed_known_fds(bpf: Any, fds: Iterable[tuple[int, int]]) -> None:
     for pid, fd in fds:
         if fd >= 0:
             table[ctypes.c_uint64((pid << 32) | fd)] = one
+    bump(bpf, KNOWN_FDS_GEN)
 
 
 def forget_known_fds(bpf: Any, pid: int, fds: Iterable[int]) -> None:

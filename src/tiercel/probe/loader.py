@@ -118,6 +118,12 @@ class Probe:
         vals = {k.value: sum(v) for k, v in self.bpf[b"kf_counts"].items()}
         return vals.get(0, 0), vals.get(1, 0), vals.get(2, 0)
 
+    def repeats_kept(self) -> int:
+        """Of the records kept in the kernel, those judged as repeats of the open before them."""
+        if not self.bpf:
+            return 0
+        return sum(self.bpf[b"kf_counts"][ctypes.c_int(3)])
+
     def close(self) -> None:
         if self.bpf is not None:
             self.bpf.cleanup()
