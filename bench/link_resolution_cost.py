@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
@@ -46,11 +46,12 @@ def set_resolve(source: LiveSource, on: bool, nrs: list[int]) -> None:
 
 
 @contextlib.contextmanager
-def filtered_source() -> Iterator[tuple[LiveSource, FilterTables]]:
-    """A live pipeline (state and open-family syscalls) with the kernel filter of the default rules
-    (stable + incubating), its ring read by a thread of its own until the block ends."""
+def filtered_source(rules: Sequence[Path] = ()) -> Iterator[tuple[LiveSource, FilterTables]]:
+    """A live pipeline (state and open-family syscalls) with the kernel filter of `rules` (the
+    default rules, stable + incubating, when none), its ring read by a thread of its own until the
+    block ends."""
     table = SyscallTable()
-    rs, _ = load_rules([ROOT / "rules", ROOT / "rules" / "incubating"])
+    rs, _ = load_rules(list(rules) or [ROOT / "rules", ROOT / "rules" / "incubating"])
     assert rs.compiler is not None
     source = LiveSource(CaptureOptions(syscalls=set(STATE_SYSCALLS | OPEN_FAMILY)), lambda ev: None)
     source.start()

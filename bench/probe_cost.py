@@ -94,6 +94,8 @@ def main() -> None:
     ap.add_argument("--path", default="/etc/hostname", help="the file the storm opens")
     ap.add_argument("--execs", type=int, default=0,
                     help="an exec storm of this many fork+execs of /bin/true instead of the open storm")
+    ap.add_argument("--rules", type=Path, action="append", default=[],
+                    help="a rules file or directory (repeatable; default: tiercel's rules)")
     args = ap.parse_args()
     import bcc
 
@@ -113,7 +115,7 @@ def main() -> None:
     floor_cost = measured(floor, (b"tracepoint__syscalls__sys_exit_openat",), one)
     floor.cleanup()
 
-    with filtered_source() as (source, _):
+    with filtered_source(args.rules) as (source, _):
         assert source.probe is not None
         for _ in range(args.rounds):
             rates["tiercel"].append(one())

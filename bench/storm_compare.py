@@ -42,6 +42,7 @@ import re
 import shlex
 import shutil
 import signal
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -586,6 +587,9 @@ def main() -> None:
                     help=f"comma-separated subset of {', '.join(ALL_MONITORS)} (none always runs)")
     ap.add_argument("--storms", default="open,exec,relevant", help="comma-separated subset")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 s storms, 300 execs, 5 attacks")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run everything this many times; the tables are the last round's, preceded by "
+                         "each ratio's median and range over the rounds")
     ap.add_argument("--json", type=Path, help="also write the cells and the table here")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -601,18 +605,43 @@ def main() -> None:
         wanted = args.storms.split(",")
         storm_list = [s for s in storms(bins, args.seconds, args.execs) if s.name in wanted]
         started = time.strftime("%Y-%m-%d %H:%M")
-        cells = run_all(names, storm_list, bins, args.attacks)
-    add_ratios(cells)
+        rounds = []
+        for _ in range(max(args.rounds, 1)):
+            rounds.append(run_all(names, storm_list, bins, args.attacks))
+            add_ratios(rounds[-1])
+    cells = rounds[-1]
     load_end = Path("/proc/loadavg").read_text().split()[:3]
     note_text = (f"{started}, {os.cpu_count()} CPUs, load average {' '.join(load)} before and "
                  f"{' '.join(load_end)} after; --seconds {args.seconds:g} --execs {args.execs} "
                  f"--attacks {args.attacks}.")
     table = render(cells, storm_list, note_text)
+    if len(rounds) > 1:
+        table = "\n".join(median_table(rounds, [s.name for s in storm_list])) + "\n\nLast round:\n\n" + table
     print(table)
     if args.json:
         args.json.write_text(json.dumps(
             {"args": {k: str(v) for k, v in vars(args).items()},
-             "cells": [dataclasses.asdict(c) for c in cells], "table": table}, indent=2) + "\n")
+             "rounds": [[dataclasses.asdict(c) for c in r] for r in rounds], "table": table},
+            indent=2) + "\n")
+
+
+def median_table(rounds: list[list[Cell]], storm_names: list[str]) -> list[str]:
+    """Per monitor and storm: the median ratio to unmonitored and to the floor over the rounds, with
+    their ranges (one storm per round and monitor is noisy: the floor itself moves by a few %)."""
+    def spread(values: list[float]) -> str:
+        if not values:
+            return "—"
+        return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
+    monitors = list(dict.fromkeys(c.monitor for r in rounds for c in r if c.monitor != "none"))
+    rows = [f"Medians over {len(rounds)} rounds (range):", "",
+            "| monitor | storm | × unmonitored | × floor |", "|---|---|---|---|"]
+    for m in monitors:
+        for st in storm_names:
+            mine = [c for r in rounds for c in r if c.monitor == m and c.storm == st and not c.error]
+            rows.append(f"| {m} | {st} | {spread([c.ratio for c in mine if c.ratio])} | "
+                        f"{spread([c.floor_ratio for c in mine if c.floor_ratio])} |")
+    return rows
 
 
 if __name__ == "__main__":

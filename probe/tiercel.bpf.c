@@ -958,6 +958,35 @@ static __always_inline void kf_task_ids(__u64 *start, __u64 *exec_id)
     *exec_id = *(__u64 *)(task + OFF_TASK_SELF_EXEC_ID);
 }
 
+#define KF_FD_CASE(n) case n: file = *(char **)(files + OFF_FILES_FD_ARRAY + n * 8); break;
+/* 1 when fd's file is the dentry, parent and inode in f. While a process's fd table is the one
+ * inside its files_struct (it has never had more than 64 fds open, nor a parent that had when it
+ * was forked), its lowest fds are at constant offsets from a BTF pointer: loads, no helper call;
+ * otherwise kf_file's helper reads. */
+static __always_inline int kf_same_file(long fd, __u64 *f)
+{
+    char *task = ((void *(*)(void))158)();
+    char *files = *(char **)(task + OFF_TASK_FILES);
+    char *fdt = *(char **)(files + OFF_FILES_FDT);
+    char *file = 0;
+    if (fdt == files + OFF_FILES_FDTAB) {
+        switch (fd) {
+        KF_FD_CASE(0) KF_FD_CASE(1) KF_FD_CASE(2) KF_FD_CASE(3) KF_FD_CASE(4) KF_FD_CASE(5)
+        KF_FD_CASE(6) KF_FD_CASE(7) KF_FD_CASE(8) KF_FD_CASE(9) KF_FD_CASE(10) KF_FD_CASE(11)
+        default: break;
+        }
+    }
+    if (file) {
+        char *d = *(char **)(file + OFF_FILE_PATH + OFF_PATH_DENTRY);
+        char *parent = *(char **)(d + OFF_DENTRY_PARENT), *inode = *(char **)(d + OFF_DENTRY_INODE);
+        return d == (char *)f[0] && parent == (char *)f[1] && inode == (char *)f[2];
+    }
+    __u64 g[3];
+    if (!kf_file(fd, &g[0], &g[1], &g[2]))
+        return 0;
+    return !((g[0] ^ f[0]) | (g[1] ^ f[1]) | (g[2] ^ f[2]));
+}
+
 /* 1 when this record repeats the one kf_last_map remembers in all that decided it: kept in the
  * kernel again. The path is read again (its memory may have changed), and so is the opened file (a
  * link may point elsewhere now). */
@@ -991,14 +1020,7 @@ static __always_inline int kf_repeat(__u32 nr, long ret, __u64 *args, __u8 str0,
     }
     if (diff)
         return 0;
-    if (l->file_ok) {
-        __u64 f[3];
-        if (!kf_file(ret, &f[0], &f[1], &f[2]))
-            return 0;
-        if ((f[0] ^ l->file[0]) | (f[1] ^ l->file[1]) | (f[2] ^ l->file[2]))
-            return 0;
-    }
-    return 1;
+    return !l->file_ok || kf_same_file(ret, l->file);
 }
 
 /* kf_path_exit keeps a record in the kernel: remember what decided it. `file`: the decision read

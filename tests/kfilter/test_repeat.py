@@ -23,10 +23,23 @@ SYSCALLS = set(STATE_SYSCALLS | {"open", "openat"})
 REPEATS = 2000
 
 
-@pytest.fixture
-def repeatopen(tmp_path: Path) -> Path:
-    # static: no loader whose own opens after an exec would take the place of the one remembered
+@pytest.fixture(params=["grown fd table", "fd table in files_struct"])
+def repeatopen(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The workload, whose opens' files the probe finds by helper reads through a grown fd table
+    (this process has BCC's maps open: its children's tables are larger than 64), or by loads at
+    constant offsets into the table inside files_struct (REPEATOPEN_FORK: a child of the workload).
+    Static: no loader whose own opens after an exec would take the place of the one remembered."""
+    if request.param == "fd table in files_struct":
+        monkeypatch.setenv("REPEATOPEN_FORK", "1")
     return build_c(Path(__file__).parent / "repeatopen.c", tmp_path / "repeatopen", "-static")
+
+
+def _check_fd_table(proc: subprocess.Popen[bytes]) -> None:
+    """The workload's table is the one its parametrization is about (FDSize, its first line)."""
+    assert proc.stdout is not None
+    first = proc.stdout.readline().decode().split()
+    assert first[0] == "fdsize"
+    assert (int(first[1]) == 64) == ("REPEATOPEN_FORK" in os.environ)
 
 
 def _kept_as_repeats(cap: LiveCapture) -> int:
@@ -67,12 +80,14 @@ def test_the_same_buffer_with_other_bytes_is_judged_again(repeatopen: Path, tmp_
     try:
         with LiveCapture(syscalls=SYSCALLS) as cap:
             cap.source.set_filter(_tables(rs))
-            assert cap.run([repeatopen, "mutate", plain, target]).returncode == 0
+            proc = cap.run([repeatopen, "mutate", plain, target])
+            assert proc.returncode == 0
+            _check_fd_table(proc)
             kept = _kept_as_repeats(cap)
     finally:
         plain.unlink()
     assert kept >= REPEATS // 2          # the repeats were kept as such: the test tests kf_repeat
-    opened = [e for e in cap.events if e.type == "openat" and e.fd is not None]
+    opened = [e for e in cap.events if e.type == "openat" and e.args.get("name") in (str(plain), target)]
     assert [e.args.get("name") for e in opened] == [target]
     assert [m.rule.name for m in rs.match(opened[0])] == [rule]
 
@@ -84,12 +99,47 @@ def test_a_link_pointed_elsewhere_is_judged_again(repeatopen: Path, tmp_path: Pa
     link.symlink_to(plain)
     with LiveCapture(syscalls=SYSCALLS) as cap:
         cap.source.set_filter(_tables(rs))
-        assert cap.run([repeatopen, "retarget", link, "/etc/shadow"]).returncode == 0
+        proc = cap.run([repeatopen, "retarget", link, "/etc/shadow"])
+        assert proc.returncode == 0
+        _check_fd_table(proc)
         kept = _kept_as_repeats(cap)
     assert kept >= REPEATS // 2
     opened = _opens(cap, "/etc/shadow")          # fd.name: the file's own name (kf_resolve)
     assert len(opened) == 1 and opened[0].args.get("name") == str(link)
     assert [m.rule.name for m in rs.match(opened[0])] == ["Read sensitive file untrusted"]
+
+
+ETC_RULE = """
+- rule: below etc
+  desc: d
+  condition: evt.type = openat and fd.name startswith /etc/
+  output: opened %fd.name
+  priority: WARNING
+"""
+
+
+def test_a_file_moved_under_the_same_link_is_judged_again(repeatopen: Path, tmp_path: Path) -> None:
+    """The same bytes, the same file (dentry and inode): only its directory has changed (renamed
+    below /etc, the link pointed there), which the walk up its directories would find."""
+    rs, result = load_rules_text([("etc.yaml", ETC_RULE)])
+    assert not result.errors
+    plain, link = tmp_path / "plain", tmp_path / "link"
+    dest = Path("/etc") / f"tiercel-repeat-moved-{os.getpid()}"
+    plain.write_text("x")
+    link.symlink_to(plain)
+    try:
+        with LiveCapture(syscalls=SYSCALLS) as cap:
+            cap.source.set_filter(_tables(rs))
+            proc = cap.run([repeatopen, "move", link, plain, dest])
+            assert proc.returncode == 0
+            _check_fd_table(proc)
+            kept = _kept_as_repeats(cap)
+    finally:
+        dest.unlink(missing_ok=True)
+    assert kept >= REPEATS // 2
+    opened = [e for e in cap.events if e.type == "openat" and e.args.get("name") == str(link)]
+    assert len(opened) == 1 and opened[0].fd is not None and opened[0].fd.name == str(dest)
+    assert [m.rule.name for m in rs.match(opened[0])] == ["below etc"]
 
 
 def test_a_known_fd_number_reused_is_judged_again(repeatopen: Path, tmp_path: Path) -> None:
@@ -101,7 +151,9 @@ def test_a_known_fd_number_reused_is_judged_again(repeatopen: Path, tmp_path: Pa
     plain.write_text("x")
     with LiveCapture(syscalls=SYSCALLS | {"socket"}) as cap:
         cap.source.set_filter(_tables(rs))
-        assert cap.run([repeatopen, "reuse", plain]).returncode == 0
+        proc = cap.run([repeatopen, "reuse", plain])
+        assert proc.returncode == 0
+        _check_fd_table(proc)
         kept = _kept_as_repeats(cap)
     assert kept >= REPEATS // 2
     sockets = [e for e in cap.events if e.type == "socket"]
@@ -136,7 +188,9 @@ def test_an_exec_under_another_name_is_judged_again(repeatopen: Path, tmp_path: 
     assert not result.errors
     with LiveCapture(syscalls=SYSCALLS) as cap:
         cap.source.set_filter(_tables(rs))
-        assert cap.run([repeatopen, "exec", plain, victim]).returncode == 0
+        proc = cap.run([repeatopen, "exec", plain, victim])
+        assert proc.returncode == 0
+        _check_fd_table(proc)
         kept = _kept_as_repeats(cap)
     assert kept >= REPEATS // 2
     opened = _opens(cap, str(plain))
@@ -153,7 +207,10 @@ def test_new_tables_make_the_repeat_judged_again(repeatopen: Path, tmp_path: Pat
                                 stdout=subprocess.PIPE)
         cap.watch.add(proc.pid)
         try:
-            assert read_line(proc.stdout, time.monotonic() + 120).strip() == "ready"
+            deadline = time.monotonic() + 120
+            size = read_line(proc.stdout, deadline).split()
+            assert size[0] == "fdsize" and (int(size[1]) == 64) == ("REPEATOPEN_FORK" in os.environ)
+            assert read_line(proc.stdout, deadline).strip() == "ready"
             kept = _kept_as_repeats(cap)
             cap.source.set_filter(_tables(_rule_on(plain, "plain")))
             assert proc.stdin is not None

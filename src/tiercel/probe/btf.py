@@ -184,6 +184,8 @@ def kernel_offsets(path: Path = VMLINUX) -> dict[str, int] | None:
         task_ids = _find(btf, {    # what tells a thread's repeated open (probe: kf_repeat)
             "OFF_TASK_START_TIME": ("task_struct", "start_time"),
             "OFF_TASK_SELF_EXEC_ID": ("task_struct", "self_exec_id"),
+            "OFF_FILES_FDTAB": ("files_struct", "fdtab"),
+            "OFF_FILES_FD_ARRAY": ("files_struct", "fd_array"),
         })
         if task_ids is not None:
             out.update(task_ids)
