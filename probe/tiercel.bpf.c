@@ -150,7 +150,7 @@ struct kf_scratch {
     __u32 nr;           /* and its syscall; */
     __u32 passes;       /* 1: the record passes already (kf_path_exit only resolves its file) */
     __u32 len;          /* the path's length (kf_path_mask) */
-    __u64 gen;          /* kf_gen[0] and [1] when sys_exit began deciding (kf_repeat) */
+    __u64 gen;          /* kf_gen's counters when sys_exit began deciding (kf_repeat) */
     __u64 fdgen;
     __u64 file[3];      /* the opened file's dentry, its parent and inode, as kf_resolve read them */
     __u32 file_ok;      /* 1: kf_resolve read them */
@@ -208,15 +208,19 @@ struct kf_miss {
     __u32 pad;
 };
 BPF_PERCPU_ARRAY(kf_miss_map, struct kf_miss, 1);
-/* [0] bumped by user space whenever it has changed a filter table (kf_classes, the tries, kf_comms,
- * kf_enums, kf_inodes), [1] whenever an fd number becomes known (known_fds): a decision remembered
- * under an older value may not hold any more. */
-BPF_ARRAY(kf_gen, __u64, 2);
+/* Counters bumped at each change of what a decision remembered under them read: a decision made
+ * under older values may not hold any more. One value: one lookup reads both. */
+struct kf_gens {
+    __u64 tables;       /* by user space, when it has changed a filter table (kf_classes, the tries,
+                         * kf_comms, kf_enums, kf_inodes) */
+    __u64 fds;          /* when an fd number becomes known (known_fds), by the probe or user space */
+};
+BPF_ARRAY(kf_gen, struct kf_gens, 1);
 #define KF_RESOLVED (1ULL << 63)
 
-/* [0] records the filter kept in the kernel, [1] records it let through, [2] records coalesced
- * into a previous identical one (reported with the thread's next record or its exit), [3] of [0],
- * those kept as repeats of the open before them (kf_repeat) */
+/* [0] records the filter kept in the kernel after judging them, [1] records it let through, [2]
+ * records coalesced into a previous identical one (reported with the thread's next record or its
+ * exit), [3] records kept in the kernel as repeats of the open before them (kf_repeat) */
 BPF_PERCPU_ARRAY(kf_counts, __u64, 4);
 
 /* Per thread: the last record sent (a hash of what makes it that record), when, and how many
@@ -861,8 +865,8 @@ static __always_inline __u64 kf_resolve(__u32 nr, __u64 cand, __u64 *file, __u64
     __u32 dev = 0;
     __u32 zero = 0;
     struct kf_miss *miss = kf_miss_map.lookup(&zero);
-    __u64 *genp = kf_gen.lookup(&zero);
-    __u64 gen = genp ? *genp : 0;
+    struct kf_gens *gens = kf_gen.lookup(&zero);
+    __u64 gen = gens ? gens->tables : 0;
     if (miss && miss->dentry == d && miss->parent == parent0 && miss->inode == inode &&
         miss->cand == cand && miss->nr == nr && miss->gen == gen)
         return 0;
@@ -1066,10 +1070,10 @@ static __always_inline int exit_emit(struct tp_sys_exit *ctx, __u64 id, __u32 nr
         __u64 key = ((id >> 32) << 32) | (__u32)ctx->ret;
         __u8 one = 1;
         known_fds.update(&key, &one);
-        __u32 fdgen = 1;
-        __u64 *g = kf_gen.lookup(&fdgen);
+        __u32 zero = 0;
+        struct kf_gens *g = kf_gen.lookup(&zero);
         if (g)
-            __sync_fetch_and_add(g, 1);
+            __sync_fetch_and_add(&g->fds, 1);
     }
 
     __u32 zero = 0;
@@ -1178,16 +1182,15 @@ int sys_exit(struct tp_sys_exit *ctx)
     {
         /* the tables' generations before anything is decided from them: a decision remembered
          * (kf_remember) under them is one any later change invalidates */
-        __u32 zero = 0, one = 1;
+        __u32 zero = 0;
         struct kf_scratch *s = kf_scratch_map.lookup(&zero);
-        __u64 *g0 = kf_gen.lookup(&zero), *g1 = kf_gen.lookup(&one);
-        if (s && g0 && g1) {
-            s->gen = *g0;
-            s->fdgen = *g1;
+        struct kf_gens *g = kf_gen.lookup(&zero);
+        if (s && g) {
+            s->gen = g->tables;
+            s->fdgen = g->fds;
 #ifdef KF_REPEAT
             if (kf_repeat(nr, ctx->ret, args, sh->str0, tid, s)) {
-                kf_count(0);
-                kf_count(3);
+                kf_count(3);        /* kept in the kernel: user space adds these to [0] */
                 return 0;
             }
 #endif

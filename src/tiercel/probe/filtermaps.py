@@ -153,13 +153,15 @@ def fill_inodes(bpf: Any, places: Places, roots: Iterable[str] = ("",)) -> int:
 
 # kf_gen's counters: a decision the probe remembers (a walk that found nothing, an open it kept in
 # the kernel) holds only while the counters it was made under are unchanged
-TABLES_GEN, KNOWN_FDS_GEN = 0, 1
+TABLES_GEN, KNOWN_FDS_GEN = "tables", "fds"
 
 
-def bump(bpf: Any, which: int) -> None:
+def bump(bpf: Any, which: str) -> None:
     gen = bpf[b"kf_gen"]
-    key = ctypes.c_uint32(which)
-    gen[key] = ctypes.c_uint64(gen[key].value + 1)
+    key = ctypes.c_uint32(0)
+    leaf = gen[key]
+    setattr(leaf, which, getattr(leaf, which) + 1)
+    gen[key] = leaf
 
 
 def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:

@@ -116,7 +116,7 @@ class Probe:
         if not self.bpf:
             return 0, 0, 0
         vals = {k.value: sum(v) for k, v in self.bpf[b"kf_counts"].items()}
-        return vals.get(0, 0), vals.get(1, 0), vals.get(2, 0)
+        return vals.get(0, 0) + vals.get(3, 0), vals.get(1, 0), vals.get(2, 0)
 
     def repeats_kept(self) -> int:
         """Of the records kept in the kernel, those judged as repeats of the open before them."""
