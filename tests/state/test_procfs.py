@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,15 @@ def test_seed_reads_the_fds(proc_root: Path) -> None:
     fds = table.procs[200].fds
     assert {n: fd.typechar for n, fd in fds.items()} == {0: "f", 3: "o", 4: "p", 5: "l", 6: "d"}
     assert fds[0].name == "/dev/pts/0" and fds[6].name.endswith("/work")
+
+
+def test_seed_leaves_out_the_agents_own_fds(proc_root: Path) -> None:
+    write_proc_entry(proc_root, os.getpid(), "tiercel", ppid=1, argv=["tiercel", "run"],
+                     exe="/usr/bin/tiercel", fds={3: "anon_inode:bpf-map", 4: "/etc/hostname"})
+    table = ProcessTable(proc_root, users=StaticUserTable())
+    table.seed()
+    assert table.procs[os.getpid()].fds == {} and table.procs[os.getpid()].comm == "tiercel"
+    assert len(table.procs[200].fds) == 5
 
 
 def test_a_task_first_seen_by_an_event_is_read_from_proc(proc_root: Path) -> None:

@@ -9,6 +9,7 @@ heap's free pages are given back (state.memory).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tiercel.container import cgroup
@@ -39,9 +40,12 @@ class ProcessTable:
         return len(self.procs)
 
     def seed(self) -> None:
-        """Every process /proc shows now, with parents linked."""
+        """Every process /proc shows now, with parents linked. The agent's own fds are left out: its
+        syscalls never leave the kernel, so they would stay there as they were (BPF maps and
+        programs, ~90 of them)."""
+        me = os.getpid()
         for pid in procfs.list_pids(self.host_proc):
-            proc = procfs.read_process(self.host_proc, pid)
+            proc = procfs.read_process(self.host_proc, pid, with_fds=pid != me)
             if proc is not None:
                 self.add(proc, procfs.list_threads(self.host_proc, pid))
         for proc in self.procs.values():
