@@ -47,6 +47,19 @@ def _kept_as_repeats(cap: LiveCapture) -> int:
     return cap.source.probe.repeats_kept()
 
 
+def _run(rs: Ruleset, argv: list[str | Path], syscalls: set[str] = SYSCALLS) -> LiveCapture:
+    """The workload under the filter of `rs`: it must succeed on the fd table it is meant to have,
+    and its repeats must have been kept as such (or the test would not test kf_repeat)."""
+    with LiveCapture(syscalls=syscalls) as cap:
+        cap.source.set_filter(_tables(rs))
+        proc = cap.run(argv)
+        assert proc.returncode == 0
+        _check_fd_table(proc)
+        kept = _kept_as_repeats(cap)
+    assert kept >= REPEATS // 2
+    return cap
+
+
 def _default_rules() -> Ruleset:
     rs, _ = load_rules([CHECKOUT / "rules"])
     return rs
@@ -78,15 +91,9 @@ def test_the_same_buffer_with_other_bytes_is_judged_again(repeatopen: Path, tmp_
         Path(target).symlink_to(plain)
     plain.write_text("x")
     try:
-        with LiveCapture(syscalls=SYSCALLS) as cap:
-            cap.source.set_filter(_tables(rs))
-            proc = cap.run([repeatopen, "mutate", plain, target])
-            assert proc.returncode == 0
-            _check_fd_table(proc)
-            kept = _kept_as_repeats(cap)
+        cap = _run(rs, [repeatopen, "mutate", plain, target])
     finally:
         plain.unlink()
-    assert kept >= REPEATS // 2          # the repeats were kept as such: the test tests kf_repeat
     opened = [e for e in cap.events if e.type == "openat" and e.args.get("name") in (str(plain), target)]
     assert [e.args.get("name") for e in opened] == [target]
     assert [m.rule.name for m in rs.match(opened[0])] == [rule]
@@ -97,13 +104,7 @@ def test_a_link_pointed_elsewhere_is_judged_again(repeatopen: Path, tmp_path: Pa
     plain, link = tmp_path / "plain", tmp_path / "link"
     plain.write_text("x")
     link.symlink_to(plain)
-    with LiveCapture(syscalls=SYSCALLS) as cap:
-        cap.source.set_filter(_tables(rs))
-        proc = cap.run([repeatopen, "retarget", link, "/etc/shadow"])
-        assert proc.returncode == 0
-        _check_fd_table(proc)
-        kept = _kept_as_repeats(cap)
-    assert kept >= REPEATS // 2
+    cap = _run(rs, [repeatopen, "retarget", link, "/etc/shadow"])
     opened = _opens(cap, "/etc/shadow")          # fd.name: the file's own name (kf_resolve)
     assert len(opened) == 1 and opened[0].args.get("name") == str(link)
     assert [m.rule.name for m in rs.match(opened[0])] == ["Read sensitive file untrusted"]
@@ -128,15 +129,9 @@ def test_a_file_moved_under_the_same_link_is_judged_again(repeatopen: Path, tmp_
     plain.write_text("x")
     link.symlink_to(plain)
     try:
-        with LiveCapture(syscalls=SYSCALLS) as cap:
-            cap.source.set_filter(_tables(rs))
-            proc = cap.run([repeatopen, "move", link, plain, dest])
-            assert proc.returncode == 0
-            _check_fd_table(proc)
-            kept = _kept_as_repeats(cap)
+        cap = _run(rs, [repeatopen, "move", link, plain, dest])
     finally:
         dest.unlink(missing_ok=True)
-    assert kept >= REPEATS // 2
     opened = [e for e in cap.events if e.type == "openat" and e.args.get("name") == str(link)]
     assert len(opened) == 1 and opened[0].fd is not None and opened[0].fd.name == str(dest)
     assert [m.rule.name for m in rs.match(opened[0])] == ["below etc"]
@@ -149,13 +144,7 @@ def test_a_known_fd_number_reused_is_judged_again(repeatopen: Path, tmp_path: Pa
     rs = _default_rules()
     plain = tmp_path / "plain"
     plain.write_text("x")
-    with LiveCapture(syscalls=SYSCALLS | {"socket"}) as cap:
-        cap.source.set_filter(_tables(rs))
-        proc = cap.run([repeatopen, "reuse", plain])
-        assert proc.returncode == 0
-        _check_fd_table(proc)
-        kept = _kept_as_repeats(cap)
-    assert kept >= REPEATS // 2
+    cap = _run(rs, [repeatopen, "reuse", plain], SYSCALLS | {"socket"})
     sockets = [e for e in cap.events if e.type == "socket"]
     again = _opens(cap, str(plain))
     assert len(sockets) == 1 and len(again) == 1
@@ -186,13 +175,7 @@ def test_an_exec_under_another_name_is_judged_again(repeatopen: Path, tmp_path: 
     victim.symlink_to(repeatopen)
     rs, result = load_rules_text([("victim.yaml", VICTIM.format(path=plain))])
     assert not result.errors
-    with LiveCapture(syscalls=SYSCALLS) as cap:
-        cap.source.set_filter(_tables(rs))
-        proc = cap.run([repeatopen, "exec", plain, victim])
-        assert proc.returncode == 0
-        _check_fd_table(proc)
-        kept = _kept_as_repeats(cap)
-    assert kept >= REPEATS // 2
+    cap = _run(rs, [repeatopen, "exec", plain, victim])
     opened = _opens(cap, str(plain))
     assert len(opened) == 1 and opened[0].proc is not None and opened[0].proc.comm == "victim"
     assert [m.rule.name for m in rs.match(opened[0])] == ["victim reads it"]
