@@ -152,8 +152,8 @@ struct kf_scratch {
     __u32 len;          /* the path's length (kf_path_mask) */
     __u64 gen;          /* kf_gen's counters when sys_exit began deciding (kf_repeat) */
     __u64 fdgen;
-    __u64 file[3];      /* the opened file's dentry, its parent and inode, as kf_resolve read them */
-    __u32 file_ok;      /* 1: kf_resolve read them */
+    __u64 file[3];      /* the opened file's dentry, its parent and inode (kf_file) */
+    __u32 file_ok;      /* 1: kf_file read them */
     __u32 pad2;
     __u8 spare[256];    /* masked offsets into fwd/rev stay inside the value */
 };
@@ -997,7 +997,7 @@ static __always_inline int kf_same_file(long fd, __u64 *f)
 static __always_inline int kf_repeat(__u32 nr, long ret, __u64 *args, __u8 str0, __u32 tid,
                                      struct kf_scratch *s)
 {
-    __u32 zero = 0, one = 1;
+    __u32 zero = 0;
     struct kf_last *l = kf_last_map.lookup(&zero);
     if (!l || l->tid != tid || l->nr != nr || l->ret != ret || str0 >= 6)
         return 0;

@@ -181,14 +181,14 @@ def kernel_offsets(path: Path = VMLINUX) -> dict[str, int] | None:
     })
     if files is not None:   # an opened file's inode and its parents' (probe: kf_resolve)
         out.update(files)
-        task_ids = _find(btf, {    # what tells a thread's repeated open (probe: kf_repeat)
+        repeat = _find(btf, {      # what tells a thread's repeated open, and its file (kf_repeat)
             "OFF_TASK_START_TIME": ("task_struct", "start_time"),
             "OFF_TASK_SELF_EXEC_ID": ("task_struct", "self_exec_id"),
             "OFF_FILES_FDTAB": ("files_struct", "fdtab"),
             "OFF_FILES_FD_ARRAY": ("files_struct", "fd_array"),
         })
-        if task_ids is not None:
-            out.update(task_ids)
+        if repeat is not None:
+            out.update(repeat)
     v1 = next((v for v in map(btf.enum_value, V1_CONTROLLERS) if v is not None), None)
     if cgroups is not None and v1 is not None:
         out.update(cgroups)
