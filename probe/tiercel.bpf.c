@@ -150,7 +150,7 @@ struct kf_scratch {
     __u32 nr;           /* and its syscall; */
     __u32 passes;       /* 1: the record passes already (kf_path_exit only resolves its file) */
     __u32 len;          /* the path's length (kf_path_mask) */
-    __u64 gen;          /* kf_gen's counters when sys_exit began deciding (kf_repeat) */
+    __u64 gen;          /* kf_gen and kf_fdgen when sys_exit began deciding (kf_repeat) */
     __u64 fdgen;
     __u64 file[3];      /* the opened file's dentry, its parent and inode (kf_file) */
     __u32 file_ok;      /* 1: kf_file read them */
@@ -209,13 +209,12 @@ struct kf_miss {
 };
 BPF_PERCPU_ARRAY(kf_miss_map, struct kf_miss, 1);
 /* Counters bumped at each change of what a decision remembered under them read: a decision made
- * under older values may not hold any more. One value: one lookup reads both. */
-struct kf_gens {
-    __u64 tables;       /* by user space, when it has changed a filter table (kf_classes, the tries,
-                         * kf_comms, kf_enums, kf_inodes) */
-    __u64 fds;          /* when an fd number becomes known (known_fds), by the probe or user space */
-};
-BPF_ARRAY(kf_gen, struct kf_gens, 1);
+ * under older values may not hold any more. Each has one writer: user space cannot add atomically,
+ * and a read-modify-write of a counter the probe also bumps could take it back to a value a stale
+ * decision was made under. */
+BPF_ARRAY(kf_gen, __u64, 1);        /* user space: it has changed a filter table (kf_classes, the
+                                     * tries, kf_comms, kf_enums, kf_inodes) or known_fds */
+BPF_ARRAY(kf_fdgen, __u64, 1);      /* the probe: an fd number has become known (known_fds) */
 #define KF_RESOLVED (1ULL << 63)
 
 /* [0] records the filter kept in the kernel after judging them, [1] records it let through, [2]
@@ -865,8 +864,8 @@ static __always_inline __u64 kf_resolve(__u32 nr, __u64 cand, __u64 *file, __u64
     __u32 dev = 0;
     __u32 zero = 0;
     struct kf_miss *miss = kf_miss_map.lookup(&zero);
-    struct kf_gens *gens = kf_gen.lookup(&zero);
-    __u64 gen = gens ? gens->tables : 0;
+    __u64 *genp = kf_gen.lookup(&zero);
+    __u64 gen = genp ? *genp : 0;
     if (miss && miss->dentry == d && miss->parent == parent0 && miss->inode == inode &&
         miss->cand == cand && miss->nr == nr && miss->gen == gen)
         return 0;
@@ -1071,9 +1070,9 @@ static __always_inline int exit_emit(struct tp_sys_exit *ctx, __u64 id, __u32 nr
         __u8 one = 1;
         known_fds.update(&key, &one);
         __u32 zero = 0;
-        struct kf_gens *g = kf_gen.lookup(&zero);
+        __u64 *g = kf_fdgen.lookup(&zero);
         if (g)
-            __sync_fetch_and_add(&g->fds, 1);
+            __sync_fetch_and_add(g, 1);
     }
 
     __u32 zero = 0;
@@ -1184,10 +1183,10 @@ int sys_exit(struct tp_sys_exit *ctx)
          * (kf_remember) under them is one any later change invalidates */
         __u32 zero = 0;
         struct kf_scratch *s = kf_scratch_map.lookup(&zero);
-        struct kf_gens *g = kf_gen.lookup(&zero);
-        if (s && g) {
-            s->gen = g->tables;
-            s->fdgen = g->fds;
+        __u64 *g = kf_gen.lookup(&zero), *fg = kf_fdgen.lookup(&zero);
+        if (s && g && fg) {
+            s->gen = *g;
+            s->fdgen = *fg;
 #ifdef KF_REPEAT
             if (kf_repeat(nr, ctx->ret, args, sh->str0, tid, s)) {
                 kf_count(3);        /* kept in the kernel: user space adds these to [0] */

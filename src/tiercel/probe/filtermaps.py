@@ -71,7 +71,7 @@ def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True, roots: Ite
             leaf = _class_leaf(classes.Leaf(), f)
             leaf.resolve = int(any(nr == f.nr for nr, _ in places))
             classes[ctypes.c_uint32(f.nr)] = leaf
-    bump(bpf, TABLES_GEN)
+    bump(bpf)
     return places, left_out
 
 
@@ -147,21 +147,18 @@ def fill_inodes(bpf: Any, places: Places, roots: Iterable[str] = ("",)) -> int:
         if (k.nr, k.dev, k.ino) not in fresh:
             with contextlib.suppress(KeyError):
                 del table[k]
-    bump(bpf, TABLES_GEN)    # the probe's remembered misses were judged against the old table
+    bump(bpf)    # the probe's remembered misses were judged against the old table
     return left_out
 
 
-# kf_gen's counters: a decision the probe remembers (a walk that found nothing, an open it kept in
-# the kernel) holds only while the counters it was made under are unchanged
-TABLES_GEN, KNOWN_FDS_GEN = "tables", "fds"
-
-
-def bump(bpf: Any, which: str) -> None:
+def bump(bpf: Any) -> None:
+    """A decision the probe remembers (a walk that found nothing, an open it kept in the kernel)
+    holds only while kf_gen is what it was made under: bumped after each change user space makes to
+    what the probe decides from. (The probe's own counter, kf_fdgen, is never written here: a
+    read-modify-write could undo the probe's increments meanwhile.)"""
     gen = bpf[b"kf_gen"]
     key = ctypes.c_uint32(0)
-    leaf = gen[key]
-    setattr(leaf, which, getattr(leaf, which) + 1)
-    gen[key] = leaf
+    gen[key] = ctypes.c_uint64(gen[key].value + 1)
 
 
 def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
@@ -261,7 +258,7 @@ def seed_known_fds(bpf: Any, fds: Iterable[tuple[int, int]]) -> None:
     for pid, fd in fds:
         if fd >= 0:
             table[ctypes.c_uint64((pid << 32) | fd)] = one
-    bump(bpf, KNOWN_FDS_GEN)
+    bump(bpf)    # fd numbers known now: decisions made before them are void
 
 
 def forget_known_fds(bpf: Any, pid: int, fds: Iterable[int]) -> None:
