@@ -998,7 +998,7 @@ static __always_inline int kf_repeat(__u32 nr, long ret, __u64 *args, __u8 str0,
 {
     __u32 zero = 0;
     struct kf_last *l = kf_last_map.lookup(&zero);
-    if (!l || l->tid != tid || l->nr != nr || l->ret != ret || str0 >= 6)
+    if (!l || l->tid != tid || l->nr != nr || l->ret != ret)
         return 0;
     __u64 diff = 0;
 #pragma unroll
@@ -1178,9 +1178,9 @@ int sys_exit(struct tp_sys_exit *ctx)
 #endif
     if (nr == NR_OPENAT2)
         read_open_how(args);
-    {
+    if (sh->str0 < 6) {
         /* the tables' generations before anything is decided from them: a decision remembered
-         * (kf_remember) under them is one any later change invalidates */
+         * (kf_remember: only a path's) under them is one any later change invalidates */
         __u32 zero = 0;
         struct kf_scratch *s = kf_scratch_map.lookup(&zero);
         __u64 *g = kf_gen.lookup(&zero), *fg = kf_fdgen.lookup(&zero);
