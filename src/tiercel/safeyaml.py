@@ -2,7 +2,8 @@
 
 `read_text(path, what)` reads a file only if it is a regular file of at most MAX_FILE_BYTES of UTF-8:
 a FIFO, a device (/dev/zero), a directory or a huge file is one clear error, never a hang or an
-endless read. The FIFO is opened without blocking, so naming one cannot stall the agent.
+endless read. The file is opened as captures are (`common.files.open_regular`): without blocking, so
+naming a FIFO cannot stall the agent.
 
 `tree_problems(root)` checks a composed node tree before anything walks it, and returns each
 problem as (position, message):
@@ -24,12 +25,13 @@ composed tree, whatever it expands to.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from yaml.constructor import SafeConstructor
 from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from tiercel.common.files import NotRegularFile, open_regular
 
 MAX_FILE_BYTES = 16 << 20
 MAX_ALIASES = 1000
@@ -60,13 +62,12 @@ def read_text(path: Path | str, what: str, limit: int = MAX_FILE_BYTES) -> str:
         return FileRefused(f"cannot read the {what} {path}: {why}", why)
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd, st = open_regular(path)
+    except NotRegularFile as e:
+        raise refuse(str(e)) from None
     except OSError as e:
         raise refuse(e.strerror or str(e)) from None
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise refuse(f"{_kind(st.st_mode)}, not a regular file")
         if st.st_size > limit:
             raise refuse(f"larger than {limit >> 20} MiB ({st.st_size} bytes)")
         data = _read_up_to(fd, limit + 1)
@@ -93,23 +94,12 @@ def _read_up_to(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a file"
-
-
 def short_tag(tag: str) -> str:
     return "!!" + tag[len(_STD):] if tag.startswith(_STD) else tag
 
 
-def _children(node: Node) -> list[Node]:
+def child_nodes(node: Node) -> list[Node]:
+    """A mapping's keys and values in order, a sequence's items; a scalar has none."""
     if isinstance(node, MappingNode):
         return [n for kv in node.value for n in kv]
     if isinstance(node, SequenceNode):
@@ -134,7 +124,7 @@ def check_tree(root: Node, tags: bool = True) -> tuple[Problem | None, list[Prob
     heights: dict[int, int] = {}
     visiting = {id(root)}
     aliases = 0
-    stack: list[tuple[Node, list[Node], int]] = [(root, _children(root), 0)]
+    stack: list[tuple[Node, list[Node], int]] = [(root, child_nodes(root), 0)]
     while stack:
         node, kids, i = stack[-1]
         if i < len(kids):
@@ -152,7 +142,7 @@ def check_tree(root: Node, tags: bool = True) -> tuple[Problem | None, list[Prob
             if len(stack) >= MAX_DEPTH:
                 return (child.start_mark, f"nested more than {MAX_DEPTH} levels deep"), []
             visiting.add(cid)
-            stack.append((child, _children(child), 0))
+            stack.append((child, child_nodes(child), 0))
             continue
         stack.pop()
         visiting.discard(id(node))

@@ -13,6 +13,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tiercel.config.yamlfile import compose, empty_mapping, mark, where, yaml_problems, yaml_reason
+from tiercel.safeyaml import child_nodes
 
 _STEP = re.compile(r"([A-Za-z0-9_]+)|\[(\d+)\]")
 
@@ -63,16 +64,8 @@ def _parse_path(key: str) -> list[str | int] | None:
 
 def _relabel(node: Node, label: str) -> None:
     node.start_mark = mark(label)
-    for child in _children(node):
+    for child in child_nodes(node):
         _relabel(child, label)
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, MappingNode):
-        return [n for kv in node.value for n in kv]
-    if isinstance(node, SequenceNode):
-        return list(node.value)
-    return []
 
 
 def _empty(step: str | int, label: str) -> Node:

@@ -1,7 +1,8 @@
 """The bytes of a capture file, plain or gzip-compressed, in bounded pieces.
 
 Only a regular file is a capture: a FIFO, a device (/dev/zero) or a directory is refused before
-anything is read from it (it is opened without blocking, so naming a FIFO cannot hang the agent).
+anything is read from it (`common.files.open_regular`, as for rule and config files: it is opened
+without blocking, so naming a FIFO cannot hang the agent).
 
 Compressed files are inflated here, chunk by chunk, rather than by `gzip.GzipFile`: its `read` loses
 everything it inflated in a call that ends in an error, so one bad byte near the end cost the whole
@@ -14,9 +15,10 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import zlib
 from pathlib import Path
+
+from tiercel.common.files import NotRegularFile, open_regular
 
 IN_CHUNK = 1 << 16       # compressed bytes fed to zlib at a time
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -41,42 +43,25 @@ def open_capture(path: Path) -> PlainStream | GzipStream:
 
 def _open_regular(path: Path) -> int:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd, _ = open_regular(path)
+    except NotRegularFile as e:
+        raise NotACaptureFile(f"cannot read capture {path}: {e}") from None
     except OSError as e:
         raise NotACaptureFile(f"cannot open capture {path}: {e.strerror}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise NotACaptureFile(f"cannot read capture {path}: {_kind(mode)}, not a regular file")
     os.set_blocking(fd, True)
     return fd
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a file"
+class _FileStream:
+    """What both streams share: the file, how far into it the reader is, and a failed read as
+    Damaged."""
 
-
-class PlainStream:
     def __init__(self, f: io.FileIO) -> None:
         self.f = f
 
-    def read(self, n: int) -> bytes:
+    def _read_file(self, n: int) -> bytes:
         try:
-            out = bytearray()
-            while len(out) < n:
-                more = self.f.read(n - len(out))
-                if not more:
-                    break
-                out += more
-            return bytes(out)
+            return self.f.read(n) or b""
         except OSError as e:
             raise Damaged(f"unreadable data ({e.strerror})") from None
 
@@ -87,11 +72,22 @@ class PlainStream:
         self.f.close()
 
 
-class GzipStream:
+class PlainStream(_FileStream):
+    def read(self, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            more = self._read_file(n - len(out))
+            if not more:
+                break
+            out += more
+        return bytes(out)
+
+
+class GzipStream(_FileStream):
     """gzip members inflated with bounded output per call; damage reported after the good bytes."""
 
     def __init__(self, f: io.FileIO) -> None:
-        self.f = f
+        super().__init__(f)
         self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._input = b""          # compressed bytes not yet given to zlib
         self._error: Damaged | None = None
@@ -113,7 +109,7 @@ class GzipStream:
                 if self._done:
                     return b""
             if not self._input:
-                self._input = self._raw()
+                self._input = self._read_file(IN_CHUNK)
                 if not self._input:
                     raise Damaged("compressed data ends early (truncated .gz)")
         except Damaged as e:
@@ -132,7 +128,7 @@ class GzipStream:
         """After a member's end: the next member, or the end (zero padding allowed), or damage."""
         rest = self._input.lstrip(b"\0")
         while not rest:
-            more = self._raw()
+            more = self._read_file(IN_CHUNK)
             if not more:
                 self._done = True
                 return
@@ -141,19 +137,6 @@ class GzipStream:
             raise Damaged("data after the end of the compressed stream")
         self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._input = rest
-
-    def _raw(self) -> bytes:
-        try:
-            return self.f.read(IN_CHUNK) or b""
-        except OSError as e:
-            raise Damaged(f"unreadable data ({e.strerror})") from None
-
-    def consumed(self) -> int:
-        return self.f.tell()
-
-    def close(self) -> None:
-        self.f.close()
-
 
 def _salvage(z: zlib._Decompress, data: bytes, limit: int) -> bytes:
     """What `z` inflates from `data` before the byte where zlib found it damaged (zlib hands out

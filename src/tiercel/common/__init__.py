@@ -1,0 +1,1 @@
+"""Helpers every stage may import: they import no stage of the pipeline themselves."""
