@@ -46,7 +46,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -56,68 +55,13 @@ from storm_compare import STORM_COMM
 from storm_compare import build as build_storm
 
 from tiercel.state import procfs
+from tiercel.testing.receivers import DatagramReceiver, HttpReceiver
 
 HERE = Path(__file__).resolve().parent
 IMAGE = "tiercel-test/busybox:1"
 CONTAINER_CMD = ["sh", "-c", "cat /etc/shadow; sleep 1"]
 OUTPUTS = ("stdout", "file", "http", "syslog")
 TABLES = ("processes", "threads", "fds", "containers")
-
-
-# ---- receivers: the other ends of the http and syslog outputs ----------------------------------------
-
-class HttpReceiver:
-    """Answers 200 to every POST (one alert each) on a free loopback port; counts them."""
-
-    def __init__(self) -> None:
-        self.posts, lock = 0, threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"   # one connection for the whole run, as the output keeps
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with lock:
-                    receiver.posts += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class SyslogReceiver:
-    """A UDP socket on loopback with a large buffer; counts datagrams (one alert each)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.5)
-        self.port, self.datagrams, self.closed = int(self.sock.getsockname()[1]), 0, False
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while not self.closed:
-            with contextlib.suppress(TimeoutError, OSError):
-                self.sock.recv(1 << 16)
-                self.datagrams += 1
-
-    def close(self) -> None:
-        self.closed = True
-        time.sleep(0.6)
-        self.sock.close()
 
 
 # ---- load ---------------------------------------------------------------------------------------------
@@ -426,12 +370,12 @@ class Run:
     interrupted: bool = False
 
 
-def agent_args(tmp: Path, http: HttpReceiver, syslog: SyslogReceiver) -> list[str]:
+def agent_args(tmp: Path, http: HttpReceiver, syslog: DatagramReceiver) -> list[str]:
     o = {"json_output": "true",
          "file_output.enabled": "true", "file_output.filename": str(tmp / "alerts.json"),
          "http_output.enabled": "true", "http_output.url": http.url,
          "syslog_output.enabled": "true", "syslog_output.protocol": "udp",
-         "syslog_output.host": "127.0.0.1", "syslog_output.port": str(syslog.port)}
+         "syslog_output.host": "127.0.0.1", "syslog_output.port": str(syslog.address[1])}
     return ["--stats", *(a for k, v in o.items() for a in ("-o", f"{k}={v}"))]
 
 
@@ -455,7 +399,8 @@ def soak(args: argparse.Namespace, run: Run, tmp: Path) -> None:
     run.docker_note = docker_ready()
     if run.docker_note:
         note(f"container churn skipped: {run.docker_note}")
-    http, syslog = HttpReceiver(), SyslogReceiver()
+    # counted, not kept: a soak delivers more alerts than are worth keeping
+    http, syslog = HttpReceiver(keep=False), DatagramReceiver(socket.AF_INET, ("127.0.0.1", 0), keep=False)
     agent = AgentProcess("tiercel", agent_args(tmp, http, syslog), stdout=subprocess.DEVNULL)
     containers = None if run.docker_note else Containers(agent)
     loads: list[Load] = []
@@ -489,8 +434,8 @@ def soak(args: argparse.Namespace, run: Run, tmp: Path) -> None:
         code = agent.stop(timeout=90)
         run.final = final_counts(agent.lines, code)
         run.agent_tail = agent.lines[-30:]
-        wait_stable(lambda: http.posts + syslog.datagrams, quiet=1, cap=10)  # the last ones counted
-        run.received = {"http": http.posts, "syslog": syslog.datagrams,
+        wait_stable(lambda: http.count + syslog.count, quiet=1, cap=10)  # the last ones counted
+        run.received = {"http": http.count, "syslog": syslog.count,
                         "file": count_lines(tmp / "alerts.json")}
         http.close()
         syslog.close()

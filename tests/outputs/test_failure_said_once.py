@@ -8,7 +8,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.outputs.receivers import make_alert, wait_until
+from tests.outputs.alerts import make_alert, wait_until
 from tiercel.outputs.base import Format, Item, OutputError
 from tiercel.outputs.dispatcher import Dispatcher
 from tiercel.outputs.file import FileOutput

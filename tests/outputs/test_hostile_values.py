@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.outputs.receivers import make_alert
+from tests.outputs.alerts import make_alert
 from tiercel.outputs.alert import Alert, rfc3339
 from tiercel.outputs.base import Format, Item, OutputError, dumps, json_line
 from tiercel.outputs.dispatcher import Dispatcher

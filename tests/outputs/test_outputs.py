@@ -11,15 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.outputs.receivers import (
-    NASTY,
-    DatagramReceiver,
-    HttpReceiver,
-    TcpReceiver,
-    lines_of,
-    make_alert,
-    wait_until,
-)
+from tests.outputs.alerts import NASTY, lines_of, make_alert, wait_until
 from tiercel.config import HttpOutput as HttpConf
 from tiercel.outputs.base import Format, Output
 from tiercel.outputs.dispatcher import Dispatcher
@@ -28,6 +20,7 @@ from tiercel.outputs.http import HttpOutput
 from tiercel.outputs.program import ProgramOutput
 from tiercel.outputs.stdout import StreamOutput
 from tiercel.outputs.syslog import SyslogOutput
+from tiercel.testing.receivers import DatagramReceiver, HttpReceiver, TcpReceiver
 
 N = 50
 JSON = Format()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from tests.outputs.receivers import make_alert, wait_until
+from tests.outputs.alerts import make_alert, wait_until
 from tiercel.outputs.base import Item
 from tiercel.outputs.dispatcher import Dispatcher, OutputStats
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.outputs.receivers import NASTY, HttpReceiver, lines_of, make_alert
+from tests.outputs.alerts import NASTY, lines_of, make_alert
 from tiercel.config import HttpOutput as HttpConf
 from tiercel.outputs.base import Format
 from tiercel.outputs.dispatcher import Dispatcher
@@ -29,6 +29,7 @@ from tiercel.outputs.file import FileOutput
 from tiercel.outputs.http import HttpOutput
 from tiercel.outputs.program import ProgramOutput
 from tiercel.outputs.stdout import StreamOutput
+from tiercel.testing.receivers import HttpReceiver
 
 STORM = 100_000
 JSON = Format()

@@ -9,7 +9,7 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.outputs.receivers import make_alert
+from tests.outputs.alerts import make_alert
 from tiercel.agent import Agent, RunOptions
 from tiercel.outputs.base import Item
 from tiercel.outputs.dispatcher import Dispatcher, OutputStats

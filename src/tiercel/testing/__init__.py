@@ -6,6 +6,7 @@
     state      an Enricher that reads nothing from the host it runs on; fake /proc entries
     streams    synthetic event streams of a busy host (the rules benchmarks' workload)
     oracles    where the upstream oracle files (Falco's suites, rules, captures) are, if anywhere
+    receivers  the other ends of the syslog (UDP, unix, TCP) and http outputs, on loopback
 
 Nothing here imports pytest: tests/conftest.py turns `oracles` into a fixture.
 """
