@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tiercel.container.docker import ContainerRegistry
+from tiercel.container.docker import DockerEngine
 from tiercel.events.model import Event
 from tiercel.rules import FieldTable
 from tiercel.testing.events import execve, openat, process
@@ -30,7 +30,7 @@ def per_event(make: Callable[[int], Event], apply: Callable[[Event], object]) ->
 
 
 def main() -> None:
-    registry = ContainerRegistry("/nonexistent.sock")  # warm cache: nothing to ask a daemon
+    registry = DockerEngine("/nonexistent.sock")  # warm cache: nothing to ask a daemon
     c = registry.get("docker", ID)
     c.name, c.labels = "web", {"io.kubernetes.pod.name": "web-0"}
     enricher = offline_enricher(containers=registry)

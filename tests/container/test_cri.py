@@ -29,7 +29,7 @@ from google.protobuf import json_format  # noqa: E402
 from tiercel.container import cri  # noqa: E402
 from tiercel.container.cri_api import api_pb2 as pb  # noqa: E402
 from tiercel.container.cri_api import api_pb2_grpc as rpc  # noqa: E402
-from tiercel.container.cri_registry import CriRegistry  # noqa: E402
+from tiercel.container.cri_engine import CriEngine  # noqa: E402
 from tiercel.container.registry import EngineOptions, Registry, make_registry  # noqa: E402
 from tiercel.events.model import Container  # noqa: E402
 
@@ -111,8 +111,8 @@ def serve(tmp_path: Path) -> Iterator[Any]:
         server.stop(0)
 
 
-def registry(sock: str, **kw: Any) -> CriRegistry:
-    return CriRegistry([sock], log=io.StringIO(), **kw)
+def registry(sock: str, **kw: Any) -> CriEngine:
+    return CriEngine([sock], log=io.StringIO(), **kw)
 
 
 def wait_until(cond: Any, timeout: float = 10.0) -> bool:
@@ -220,7 +220,7 @@ def test_outage_is_logged_once_and_recovered(serve: Any, tmp_path: Path) -> None
 def test_registry_without_cri_sockets_uses_docker_only(tmp_path: Path) -> None:
     reg = make_registry(EngineOptions(docker_socket=str(tmp_path / "docker.sock"),
                                       cri_sockets=(str(tmp_path / "none.sock"),)), log=io.StringIO())
-    assert reg.cri is None and reg.docker is not None
+    assert [e.name for e in reg.engines] == ["docker"]
 
 
 def test_combined_registry_routes_by_runtime(serve: Any, tmp_path: Path) -> None:
@@ -228,12 +228,13 @@ def test_combined_registry_routes_by_runtime(serve: Any, tmp_path: Path) -> None
     _, sock = serve(recorded)
     reg = make_registry(EngineOptions(docker_socket=str(tmp_path / "docker.sock"), cri_sockets=(sock,)),
                         log=io.StringIO())
-    assert isinstance(reg, Registry) and reg.cri is not None and reg.docker is not None
+    assert isinstance(reg, Registry) and [e.name for e in reg.engines] == ["docker", "cri"]
+    docker, cri_engine = reg.engines
     docker_id, cri_id = "d" * 64, recorded["container"].status.id
-    assert reg.get("docker", docker_id) is reg.docker.cache[docker_id]
-    assert reg.get("containerd", cri_id) is reg.cri.cache[cri_id]
+    assert reg.get("docker", docker_id) is docker.cache[docker_id]
+    assert reg.get("containerd", cri_id) is cri_engine.cache[cri_id]
     # a container Docker already knows stays Docker's, whatever its cgroup suggested
-    assert reg.get("cri", docker_id) is reg.docker.cache[docker_id]
+    assert reg.get("cri", docker_id) is docker.cache[docker_id]
 
 
 def test_unknown_to_cri_is_handed_to_docker(serve: Any, tmp_path: Path) -> None:
@@ -241,13 +242,14 @@ def test_unknown_to_cri_is_handed_to_docker(serve: Any, tmp_path: Path) -> None:
     _, sock = serve(recorded)
     reg = make_registry(EngineOptions(docker_socket=str(tmp_path / "docker.sock"), cri_sockets=(sock,)),
                         log=io.StringIO())
-    assert reg.cri is not None and reg.docker is not None
-    reg.cri.start()
+    docker, cri_engine = reg.engine("docker"), reg.engine("cri")
+    assert docker is not None and cri_engine is not None
+    cri_engine.start()
     try:
         c = reg.get("containerd", "e" * 64)
-        assert wait_until(lambda: reg.docker is not None and reg.docker.cache.get(c.full_id) is c)
+        assert wait_until(lambda: docker.cache.get(c.full_id) is c)
     finally:
-        reg.cri.stop()
+        cri_engine.stop()
 
 
 @pytest.mark.parametrize(("name", "expected"), [

@@ -20,7 +20,7 @@ grpc = pytest.importorskip("grpc")
 
 from tiercel.container import cgroup, cri  # noqa: E402
 from tiercel.container.cri_api import api_pb2 as pb  # noqa: E402
-from tiercel.container.cri_registry import CriRegistry  # noqa: E402
+from tiercel.container.cri_engine import CriEngine  # noqa: E402
 from tiercel.container.registry import Registry  # noqa: E402
 from tiercel.events.model import Container  # noqa: E402
 
@@ -107,8 +107,8 @@ def pod(kubelet: Kubelet) -> PodRun:
                            ["/bin/sleep", "300"], {"team": "payments"})
 
 
-def registry(**kw: object) -> CriRegistry:
-    r = CriRegistry([SOCKET], log=io.StringIO(), **kw)  # type: ignore[arg-type]
+def registry(**kw: object) -> CriEngine:
+    r = CriEngine([SOCKET], log=io.StringIO(), **kw)  # type: ignore[arg-type]
     assert r.connect()
     return r
 
@@ -193,7 +193,7 @@ def test_unknown_container_goes_to_the_next_runtime() -> None:
 
 def test_combined_registry_asks_cri_first_for_a_bare_id(pod: PodRun) -> None:
     cri_r = registry()
-    combined = Registry(docker=None, cri=cri_r)
+    combined = Registry([cri_r])
     combined.start()
     try:
         c = combined.get("cri", pod.container_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiercel.container.docker import ContainerRegistry
+from tiercel.container.docker import DockerEngine
 from tiercel.container.gone import GoneLater
 
 
@@ -31,7 +31,7 @@ def test_a_container_gone_before_its_inspect_keeps_the_events_name(monkeypatch: 
     # (it is a race of ~20 ms): the inspect is replaced by that answer. The live path is covered by
     # tests/container/test_metadata_wait_live.py.
     full_id = "a" * 64
-    r = ContainerRegistry("/nonexistent/docker.sock")
+    r = DockerEngine("/nonexistent/docker.sock")
     monkeypatch.setattr(r, "_inspect", lambda _id: None)
     r._on_runtime_event({"Action": "start", "id": full_id,
                          "Actor": {"ID": full_id, "Attributes": {"name": "web", "image": "nginx:1.25"}}})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tiercel.container.docker import ContainerRegistry, fill, healthcheck_argv, parse_time, split_image
+from tiercel.container.docker import DockerEngine, fill, healthcheck_argv, parse_time, split_image
 from tiercel.events.model import Container, Event
 from tiercel.rules import FieldTable, load_rules
 from tiercel.testing.events import execve, process
@@ -106,7 +106,7 @@ def test_registry_without_daemon_answers_at_once(tmp_path: Path) -> None:
     # the socket does not exist: get() must not wait, and nothing is logged for a host without Docker
     log = tmp_path / "log"
     with log.open("w") as out:
-        reg = ContainerRegistry(str(tmp_path / "no.sock"), log=out)
+        reg = DockerEngine(str(tmp_path / "no.sock"), log=out)
         reg.start()
         c = reg.get("docker", "a" * 64)
         assert (c.id, c.name, c.type) == ("a" * 12, "", "docker")

@@ -42,8 +42,9 @@ def test_dockerd_restart_while_capturing() -> None:
     hostnames: list[Event] = []
     with LiveCapture(keep=lambda e: e.type == "openat" and e.args.get("name") == "/etc/hostname") as cap:
         containers = cap.source.containers
-        assert isinstance(containers, Registry) and containers.docker is not None
-        reg = containers.docker  # the Docker side of the combined registry is the one stopped here
+        assert isinstance(containers, Registry)
+        reg = containers.engine("docker")  # the registry's Docker engine is the one stopped here
+        assert reg is not None
         reg.log = log = io.StringIO()
         try:
             os.kill(pid, signal.SIGTERM)

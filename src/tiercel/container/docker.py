@@ -1,30 +1,23 @@
-"""Container metadata from the Docker Engine API (podman's compatible API answers the same way).
-
-Never on the event path: `get()` returns at once with the container's id and type, and the name,
-image, labels and privileged flag are filled into that same object by a background thread when the
-runtime answers. The runtime's event stream keeps the cache current (start, rename, destroy) and
-announces started containers. When the runtime is absent, slow or restarting, events keep flowing
-with what is known; the outage is logged once, and metadata is fetched again when it answers.
+"""The Docker engine: container metadata from the Docker Engine API (podman's compatible API answers
+the same way). An inspect answer fills the name, image, labels, mounts, privileged flag and health
+check; the engine's event stream (start, rename, destroy) keeps the cache current and announces
+started containers. The caching, the lookups off the event path and the outage notices are
+engine.py's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import queue
-import sys
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import IO, Any
 
 from tiercel.container.cgroup import short_id
-from tiercel.container.gone import GoneLater
+from tiercel.container.engine import RETRY_S, ContainerEngine
 from tiercel.events.model import Container
 
 SOCKETS = ("/host/var/run/docker.sock", "/var/run/docker.sock", "/run/podman/podman.sock")
-MAX_CONTAINERS = 10_000
-RETRY_S = 2.0
 
 
 def default_socket() -> str:
@@ -79,71 +72,24 @@ def fill(c: Container, info: dict[str, Any]) -> None:
     c.healthcheck = healthcheck_argv((config.get("Healthcheck") or {}).get("Test"))
 
 
-class ContainerRegistry:
+
+class DockerEngine(ContainerEngine):
+    """The Docker Engine API: one inspect per container, and the engine's event stream (start,
+    rename, destroy) to keep the cache current and announce started containers."""
+
+    name = "docker"
+    runtimes = ("docker", "podman")
+
     def __init__(self, socket_path: str | None = None,
                  on_started: Callable[[Container], None] | None = None,
                  log: IO[str] | None = None) -> None:
+        super().__init__(on_started, None, log)
         self.socket_path = socket_path or default_socket()
-        self.on_started = on_started
-        self.log = log or sys.stderr
-        self.cache: dict[str, Container] = {}
-        self.gone = GoneLater(self.cache)       # destroyed: forgotten a while later
-        self._pending: queue.Queue[str] = queue.Queue()
-        self._stop = threading.Event()
-        self._down = False
-        self._seen = False  # the runtime has answered at least once
         self._client: Any = None
-        self.lookups = 0
 
-    # -- event path ---------------------------------------------------------------------------
-
-    def get(self, runtime: str, full_id: str) -> Container:
-        self.gone.forget_due()
-        c = self.cache.get(full_id)
-        if c is None:
-            if len(self.cache) >= MAX_CONTAINERS:
-                self.cache.pop(next(iter(self.cache)))
-            c = Container(id=short_id(full_id), full_id=full_id, type=runtime)
-            self.cache[full_id] = c
-            self._pending.put(full_id)
-        return c
-
-    def adopt(self, c: Container) -> None:
-        """A container another runtime (CRI) did not know: look it up here, filling that object
-        (which processes already hold: it replaces any this registry made meanwhile)."""
-        self.cache[c.full_id] = c
-        self._pending.put(c.full_id)
-
-    # -- background -----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._preload()
-        for target in (self._fetch_loop, self._event_loop):
-            threading.Thread(target=target, daemon=True, name=f"tiercel-{target.__name__}").start()
-
-    def _preload(self) -> None:
-        """Containers already running when the agent starts: known before the first event, so
-        their processes' alerts carry names at once. At start-up, never on the event path."""
-        if not os.path.exists(self.socket_path):
-            return
-        try:
-            for summary in self._connect().api.containers():
-                full_id = summary.get("Id", "")
-                info = self._inspect(full_id) if full_id else None
-                if info is not None:
-                    c = Container(id=short_id(full_id), full_id=full_id, type="docker")
-                    fill(c, info)
-                    self.cache[full_id] = c
-            self._back()
-        except Exception as e:
-            self._outage(e)
-
-    def stop(self) -> None:
-        self._stop.set()
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):  # closing only interrupts the event stream
-                client.close()
+    @property
+    def where(self) -> str:
+        return self.socket_path
 
     def _connect(self) -> Any:
         if self._client is None:
@@ -151,6 +97,12 @@ class ContainerRegistry:
             client = docker.DockerClient  # type: ignore[attr-defined]
             self._client = client(base_url=f"unix://{self.socket_path}", timeout=5)
         return self._client
+
+    def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # closing only interrupts the event stream
+                client.close()
 
     def _inspect(self, full_id: str) -> dict[str, Any] | None:
         """The runtime's answer for one container; None if it does not know it. Raises OSError-like
@@ -166,45 +118,51 @@ class ContainerRegistry:
                 return None
             raise
 
-    def _fetch_loop(self) -> None:
-        retry: list[str] = []
-        while not self._stop.is_set():
-            try:
-                full_id = self._pending.get(timeout=RETRY_S)
-            except queue.Empty:
-                for r in retry:
-                    self._pending.put(r)
-                retry = []
-                continue
-            c = self.cache.get(full_id)
-            if c is None:
-                continue
-            try:
-                info = self._inspect(full_id)
-            except Exception as e:  # the runtime is down or restarting
-                self._outage(e)
-                retry.append(full_id)
-                continue
-            self._back()
-            self.lookups += 1
-            if info is not None:
-                fill(c, info)
+    def _lookup(self, c: Container) -> bool:
+        info = self._inspect(c.full_id)
+        if info is not None:
+            fill(c, info)
+        return info is not None
 
-    def _event_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                stream = self._connect().events(decode=True, filters={"type": "container"})
-                self._back()
-                for ev in stream:
-                    self._on_runtime_event(ev)
-                    if self._stop.is_set():
-                        return
-            except Exception as e:
-                if self._stop.is_set():
-                    return
-                self._outage(e)
-                self._client = None
-            self._stop.wait(RETRY_S)
+    def _unknown(self, c: Container) -> None:
+        """Docker is asked last: a container it does not know keeps its id and is not asked again."""
+
+    def _tell_outage(self) -> bool:
+        # a host without a runtime stays silent; one that had a runtime, or has its socket, is told
+        return self._seen or os.path.exists(self.socket_path)
+
+    def _begin(self) -> bool:
+        """Containers already running when the agent starts: known before the first event, so
+        their processes' alerts carry names at once. At start-up, never on the event path."""
+        if not os.path.exists(self.socket_path):
+            return True
+        try:
+            for summary in self._connect().api.containers():
+                full_id = summary.get("Id", "")
+                info = self._inspect(full_id) if full_id else None
+                if info is not None:
+                    c = Container(id=short_id(full_id), full_id=full_id, type="docker")
+                    fill(c, info)
+                    self.cache[full_id] = c
+            self._back()
+        except Exception as e:
+            self._outage(e)
+        return True
+
+    # -- the engine's event stream ----------------------------------------------------------------
+
+    def _watch(self) -> float:
+        stream = self._connect().events(decode=True, filters={"type": "container"})
+        self._back()
+        for ev in stream:
+            self._on_runtime_event(ev)
+            if self._stop.is_set():
+                break
+        return RETRY_S
+
+    def _watch_failed(self, e: Exception) -> float:
+        self._client = None  # connect afresh: the runtime may have restarted
+        return super()._watch_failed(e)
 
     def _on_runtime_event(self, ev: dict[str, Any]) -> None:
         action = ev.get("Action") or ev.get("status") or ""
@@ -236,18 +194,3 @@ class ContainerRegistry:
                 return
             if action == "start" and self.on_started is not None:
                 self.on_started(c)
-
-    def _outage(self, e: Exception) -> None:
-        # a host without a runtime stays silent; one that had a runtime, or has its socket, is told
-        if not self._down and (self._seen or os.path.exists(self.socket_path)):
-            print(f"tiercel: container runtime at {self.socket_path} is not answering "
-                  f"({type(e).__name__}); container ids still resolve, names and images will "
-                  "follow when it answers", file=self.log, flush=True)
-        self._down = True
-
-    def _back(self) -> None:
-        if self._down and self._seen:
-            print(f"tiercel: container runtime at {self.socket_path} is answering again",
-                  file=self.log, flush=True)
-        self._down = False
-        self._seen = True

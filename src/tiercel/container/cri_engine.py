@@ -1,69 +1,52 @@
-"""The CRI runtime's containers, cached and kept current off the event path (as docker.py does for
-Docker): `get()` returns at once, and a background thread fills the same object when the runtime
-answers (ContainerStatus + PodSandboxStatus, about 2 ms on a local containerd).
+"""The CRI engine: one CRI runtime's containers (containerd, CRI-O), through cri.py's client.
+A lookup is ContainerStatus + PodSandboxStatus (about 2 ms on a local containerd); the caching, the
+lookups off the event path and the outage notices are engine.py's.
 
 The cache is kept current by the runtime's event stream (GetContainerEvents: containerd 1.7+, CRI-O
 1.26+) or, where the runtime does not serve one (containerd 1.6, as Debian 12 ships it), by listing
 its running containers every LIST_S seconds. Either way a container started after the agent is
-announced through `on_started` (Falco's `container` event). A container the runtime does not know
-(neither a container nor a pod sandbox: a Docker container on a node that has both) is handed to
-`on_unknown`. An outage is logged once, and its end once; lookups are retried meanwhile.
+announced through `on_started` (Falco's `container` event), once. A container the runtime does not
+know (neither a container nor a pod sandbox: a Docker container on a node that has both) is handed
+to `on_unknown`.
 """
 
 from __future__ import annotations
 
 import os
-import queue
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import IO
 
 from tiercel.container import cri
-from tiercel.container.gone import GoneLater
+from tiercel.container.engine import RETRY_S, ContainerEngine
 from tiercel.events.model import Container, Pod
 
-MAX_CONTAINERS = 10_000
-RETRY_S = 2.0
 LIST_S = 2.0
 
 
-class CriRegistry:
+class CriEngine(ContainerEngine):
+    name = "cri"
+    runtimes = ("containerd", "cri-o", "cri")
+    runtime_label = "CRI runtime"
+    follows = "names, images and pods"
+
     def __init__(self, sockets: Iterable[str] = cri.SOCKETS,
                  on_started: Callable[[Container], None] | None = None,
                  on_unknown: Callable[[Container], None] | None = None,
                  log: IO[str] | None = None, list_interval: float = LIST_S) -> None:
+        super().__init__(on_started, on_unknown, log)
         self.sockets = cri.candidates(sockets)
-        self.on_started = on_started
-        self.on_unknown = on_unknown
-        self.log = log or sys.stderr
         self.list_interval = list_interval
-        self.cache: dict[str, Container] = {}
         self.pods: dict[str, Pod] = {}
         self.client: cri.CriClient | None = None
         self.runtime = ""            # container.type of this runtime's containers, from Version
         self.watching = ""           # "events" or "listing", once the watch has started
-        self.lookups = 0
-        self._pending: queue.Queue[str] = queue.Queue()
-        self._stop = threading.Event()
-        self._down = False
         self._since = time.time_ns()  # containers started after this are announced
         self._announced: set[str] = set()
-        self.gone = GoneLater(self.cache, self._announced.discard)   # deleted: forgotten a while later
 
-    # -- event path ---------------------------------------------------------------------------
-
-    def get(self, runtime: str, full_id: str) -> Container:
-        self.gone.forget_due()
-        c = self.cache.get(full_id)
-        if c is None:
-            if len(self.cache) >= MAX_CONTAINERS:
-                self.cache.pop(next(iter(self.cache)))
-            c = cri.container_for(full_id, runtime)
-            self.cache[full_id] = c
-            self._pending.put(full_id)
-        return c
+    @property
+    def where(self) -> str:
+        return self.client.socket_path if self.client is not None else self.sockets[0]
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -76,7 +59,7 @@ class CriRegistry:
                 v = client.version()
             except Exception as e:
                 client.close()
-                self._outage(path, e)
+                self._outage(e, path)
                 continue
             self.client = client
             self._versioned(v)
@@ -87,34 +70,30 @@ class CriRegistry:
             self.client = cri.CriClient(present[0])
         return bool(present)
 
-    def start(self) -> None:
-        """Containers already running are known before the first event; then the watch and the
-        lookups run in their own threads."""
+    def _begin(self) -> bool:
+        """Containers already running are known before the first event."""
         if self.client is None and not self.connect():
-            return
+            return False
         self._since = time.time_ns()
         try:
             self._list(announce=False)
         except Exception as e:
-            self._outage(self._path(), e)
-        for target in (self._fetch_loop, self._watch_loop):
-            threading.Thread(target=target, daemon=True, name=f"tiercel-cri{target.__name__}").start()
+            self._outage(e)
+        return True
 
-    def stop(self) -> None:
-        self._stop.set()
+    def _close(self) -> None:
         if self.client is not None:
             self.client.close()  # also ends a blocked event stream
 
     # -- lookups --------------------------------------------------------------------------------
 
-    def lookup(self, c: Container) -> bool:
-        """Fill c from the runtime; False when the runtime knows no such container or sandbox.
-        Raises grpc.RpcError when the runtime cannot be reached."""
+    def _lookup(self, c: Container) -> bool:
+        """A container, with its pod; or a pod's sandbox. Raises grpc.RpcError when the runtime
+        cannot be reached."""
         assert self.client is not None
         if not self.runtime:
             self._versioned(self.client.version())
         found = self.client.container(c.full_id)
-        self.lookups += 1
         if found is not None:
             status, info = found
             sandbox_id = str(info.get("sandboxID", ""))
@@ -141,63 +120,31 @@ class CriRegistry:
             pod = self.pods[sandbox_id] = cri.pod_from(*found)
         return pod
 
-    def _fetch_loop(self) -> None:
-        retry: list[str] = []
-        while not self._stop.is_set():
-            try:
-                full_id = self._pending.get(timeout=RETRY_S)
-            except queue.Empty:
-                for r in retry:
-                    self._pending.put(r)
-                retry = []
-                continue
-            c = self.cache.get(full_id)
-            if c is None or c.name:
-                continue
-            try:
-                known = self.lookup(c)
-            except Exception as e:
-                if self._stop.is_set():
-                    return
-                self._outage(self._path(), e)
-                retry.append(full_id)
-                continue
-            self._back()
-            if not known:
-                self.cache.pop(full_id, None)
-                if self.on_unknown is not None:
-                    self.on_unknown(c)
-            elif c.start_ts >= self._since:
-                self._announce(c)
+    def _fetched(self, c: Container) -> None:
+        if c.start_ts >= self._since:
+            self._announce(c)
 
     # -- keeping the cache current ----------------------------------------------------------
 
-    def _watch_loop(self) -> None:
+    def _watch(self) -> float:
+        if self.watching != "listing":
+            self._follow_events()
+            return RETRY_S
+        self._list(announce=True)
+        self._back()
+        return self.list_interval
+
+    def _watch_failed(self, e: Exception) -> float:
         import grpc
 
-        while not self._stop.is_set():
-            if self.watching != "listing":
-                try:
-                    self._follow_events()
-                except grpc.RpcError as e:
-                    if e.code() == grpc.StatusCode.UNIMPLEMENTED:
-                        self.watching = "listing"
-                        self._say(f"{self._path()} serves no container events: listing its "
-                                  f"containers every {self.list_interval:g} s instead")
-                        continue
-                    if self._stop.is_set():
-                        return
-                    self._outage(self._path(), e)
-                self._stop.wait(RETRY_S)
-                continue
-            try:
-                self._list(announce=True)
-                self._back()
-            except Exception as e:
-                if self._stop.is_set():
-                    return
-                self._outage(self._path(), e)
-            self._stop.wait(self.list_interval)
+        unimplemented = isinstance(e, grpc.RpcError) and e.code() == grpc.StatusCode.UNIMPLEMENTED
+        if unimplemented and self.watching != "listing":
+            self.watching = "listing"
+            self._say(f"{self.where} serves no container events: listing its "
+                      f"containers every {self.list_interval:g} s instead")
+            return 0.0
+        super()._watch_failed(e)
+        return self.list_interval if self.watching == "listing" else RETRY_S
 
     def _follow_events(self) -> None:
         from tiercel.container.cri_api import api_pb2 as pb
@@ -250,22 +197,5 @@ class CriRegistry:
         self._announced.add(c.full_id)
         self.on_started(c)
 
-    # -- outage -----------------------------------------------------------------------------------
-
-    def _path(self) -> str:
-        return self.client.socket_path if self.client is not None else self.sockets[0]
-
-    def _say(self, text: str) -> None:
-        print(f"tiercel: {text}", file=self.log, flush=True)
-
-    def _outage(self, path: str, e: Exception) -> None:
-        if not self._down:
-            self._say(f"CRI runtime at {path} is not answering ({type(e).__name__}); container ids "
-                      "still resolve, names, images and pods will follow when it answers")
-        self._down = True
-
-    def _back(self) -> None:
-        if self._down:
-            self._say(f"CRI runtime at {self._path()} is answering again")
-        self._down = False
-
+    def _forgotten(self, full_id: str) -> None:
+        self._announced.discard(full_id)
