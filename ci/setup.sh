@@ -20,7 +20,7 @@ for pkg in ${TIERCEL_EXTRA_PACKAGES:-}; do
 done
 
 # Kernel headers: the running kernel's own package if the archive has one; otherwise Debian's
-# generic headers, which are enough for tracepoint programs (see DESIGN.md), linked in its place.
+# generic headers, which are enough for tracepoint programs (see docs/kernel.md), linked in its place.
 fallback_headers=""
 if [ ! -e "/lib/modules/$krel/build/include" ] && [ -z "${TIERCEL_KERNEL_HEADERS:-}" ]; then
     [ -n "$need" ] || apt-get update -qq

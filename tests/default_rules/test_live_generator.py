@@ -2,8 +2,8 @@
 
 With tiercel's rules each action's expected rule must fire exactly once, with the process, user
 and container the action reports. With upstream falco_rules.yaml + incubating the test records
-which rules (if any) caught each action: that is the comparison table of the README, written to
-tests/default_rules/comparison.md when TIERCEL_UPDATE_COMPARISON=1.
+which rules (if any) caught each action: that is the comparison table docs/rules.md links to,
+written to tests/default_rules/comparison.md when TIERCEL_UPDATE_COMPARISON=1.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LOG_DIR = ROOT / ".build" / "test-logs"
 SESSION_START = time.monotonic()
-# Measured on the 2-core VM (README): a cold Nuitka build, one with a warm ccache, the image (its
+# Measured on the 2-core VM (docs/deploy.md): a cold Nuitka build, one with a warm ccache, the image (its
 # build stage compiles again, with the host's ccache), the .deb once the binary exists.
 COLD_BINARY = 25 * 60
 WARM_BINARY = 12 * 60

@@ -1,4 +1,4 @@
-"""The container image (ci/build-image.sh) run as the agent, the way the README says (with
+"""The container image (ci/build-image.sh) run as the agent, the way docs/deploy.md says (with
 --cap-add SYS_ADMIN instead of --privileged, which these VMs cannot start): a shell started in
 another container is reported, with that container's fields, within two seconds."""
 

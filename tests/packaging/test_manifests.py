@@ -15,7 +15,7 @@ client = pytest.importorskip("kubernetes.client")
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "docker" / "kubernetes"
-# What the agent mounts wherever it runs (README's docker run command, compose, DaemonSet).
+# What the agent mounts wherever it runs (docs/deploy.md's docker run command, compose, DaemonSet).
 AGENT_MOUNTS = {"/host/proc", "/sys/kernel/tracing", "/sys/kernel/debug", "/lib/modules", "/usr/src",
                 "/host/var/run/docker.sock"}
 PRIMITIVES = {"bytes": str, "str": str, "int": int, "bool": bool, "float": (int, float), "object": object,
@@ -131,3 +131,10 @@ def test_compose_file_has_the_agent_with_the_same_mounts_and_the_generator() -> 
     assert agent["pid"] == "host" and "SYS_ADMIN" in agent["cap_add"]
     assert gen["image"] == agent["image"]
     assert "tiercel generate --all" in " ".join(gen["command"])
+
+
+def test_the_documented_docker_run_command_has_the_same_mounts() -> None:
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    (command,) = [b for b in re.findall(r"```sh\n(.*?)```", text, re.S) if "docker run" in b]
+    assert {m.split(":")[1] for m in re.findall(r"-v (\S+)", command)} == AGENT_MOUNTS
+    assert "--pid=host" in command and "--cap-add SYS_ADMIN" in command
