@@ -48,14 +48,19 @@ PATHS: list[tuple[str, Event, str, str | None]] = [
     ("dot-dot from a dirfd", b.openat("../lib/dpkg", dirfd=LOGS, **APP), "/var/lib/dpkg", None),
     ("absolute with a dirfd", b.openat("/tmp/x", dirfd=LOGS, **APP), "/tmp/x", None),
     ("open(2)", b.open_("a.txt", **APP), "/home/alice/a.txt", None),
-    ("unlinkat", b.unlinkat("old.log", dirfd=LOGS, **APP), "/var/log/old.log", None),
-    ("mkdirat", b.mkdirat("build", **APP), "/home/alice/build", None),
-    ("fchmodat", b.fchmodat("x.sh", 0o755, **APP), "/home/alice/x.sh", None),
-    ("renameat2 across dirfds", b.renameat2("a.txt", "../b.txt", newdirfd=LOGS, **APP),
+    ("unlinkat", b.syscall("unlinkat", {"dirfd": LOGS, "name": "old.log"}, **APP), "/var/log/old.log", None),
+    ("mkdirat", b.syscall("mkdirat", {"path": "build", "mode": 0o755}, **APP), "/home/alice/build", None),
+    ("fchmodat", b.syscall("fchmodat", {"filename": "x.sh", "mode": 0o755}, **APP), "/home/alice/x.sh", None),
+    ("renameat2 across dirfds",
+     b.syscall("renameat2", {"oldpath": "a.txt", "newdirfd": LOGS, "newpath": "../b.txt"}, **APP),
      "/home/alice/a.txt", "/var/b.txt"),
-    ("linkat", b.linkat("/etc/shadow", "s", newdir=LOGS, **APP), "/etc/shadow", "/var/log/s"),
-    ("symlinkat: the target is text", b.symlinkat("../../etc/shadow", "s", linkdirfd=LOGS, **APP),
+    ("linkat", b.syscall("linkat", {"oldpath": "/etc/shadow", "newdir": LOGS, "newpath": "s"}, **APP),
+     "/etc/shadow", "/var/log/s"),
+    ("symlinkat: the target is text",
+     b.syscall("symlinkat", {"target": "../../etc/shadow", "linkdirfd": LOGS, "linkpath": "s"}, **APP),
      "../../etc/shadow", "/var/log/s"),
+    ("mount: the device is text",
+     b.syscall("mount", {"dev": "tmpfs", "dir": "mnt", "type": "tmpfs"}, **APP), "tmpfs", "/home/alice/mnt"),
     ("chdir", b.chdir("src", **APP), "/home/alice/src", None),
     ("execve", b.execve("./run", **APP), "/home/alice/run", None),
 ]
@@ -214,7 +219,8 @@ def test_bind_names_the_local_end_as_the_server(st: Enricher) -> None:
 
 
 def test_accept_adds_the_connection_with_both_ends(st: Enricher) -> None:
-    ev = st.apply(b.accept(LISTENER, b.inet("10.0.0.9", 51000), res=7, flags=b.SOCK_CLOEXEC, **APP))
+    ev = st.apply(b.syscall("accept4", {"tuple": b.inet("10.0.0.9", 51000), "flags": b.SOCK_CLOEXEC},
+                            res=7, uses_fd=LISTENER, **APP))
     fd = app(st).fds[7]
     assert ev.fd is fd and ev.type == "accept4"
     assert (fd.typechar, fd.l4proto, fd.is_server) == ("4", "tcp", True)
@@ -261,7 +267,8 @@ CLOEXEC: list[tuple[str, Callable[[], list[Event]], bool]] = [
      False),
     ("accept", lambda: [b.accept(LISTENER, b.inet("10.0.0.9", 1), res=10, **APP)], True),
     ("accept4 SOCK_CLOEXEC",
-     lambda: [b.accept(LISTENER, b.inet("10.0.0.9", 1), res=10, flags=b.SOCK_CLOEXEC, **APP)], False),
+     lambda: [b.syscall("accept4", {"tuple": b.inet("10.0.0.9", 1), "flags": b.SOCK_CLOEXEC}, res=10,
+                        uses_fd=LISTENER, **APP)], False),
     ("memfd", lambda: [b.memfd_create("x", res=10, **APP)], True),
     ("memfd MFD_CLOEXEC", lambda: [b.memfd_create("x", flags=b.MFD_CLOEXEC, res=10, **APP)], False),
     ("dup of a close-on-exec fd",

@@ -11,7 +11,9 @@ converts the other way with the `*_to_linux` functions. Rendering follows libsin
 - enums (socket families, ptrace requests, bpf commands): the first name whose value matches;
 - modes: every permission bit's name, in table order.
 
-`render_arg(event_type, name, value, uid_name, gid_name)` is what `evt.arg.<name>` shows.
+`render_arg(event_type, name, value, uid_name, gid_name)` is what `evt.arg.<name>` shows. Which
+parameter of a syscall renders how is in the syscall's row (events/syscalls.py, `render`), by the name
+of its entry in RENDERINGS; only the events tiercel has no row for are listed here.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import errno
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
+
+from tiercel.events.syscalls import SYSCALLS_X86_64
 
 Table = tuple[tuple[str, int], ...]
 
@@ -191,7 +195,6 @@ FCNTL_COMMANDS: Table = tuple(("F_" + n, v) for n, v in (
     ("GETOWN_EX", 22), ("SETLEASE", 23), ("GETLEASE", 24), ("CANCELLK", 25), ("DUPFD_CLOEXEC", 26),
     ("NOTIFY", 27), ("SETPIPE_SZ", 28), ("GETPIPE_SZ", 29), ("OFD_GETLK", 30), ("OFD_SETLK", 31),
     ("OFD_SETLKW", 32)))
-F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030      # the kernel's numbers of the commands that copy an fd
 
 
 def fcntl_cmd_from_linux(cmd: int) -> int:
@@ -223,41 +226,58 @@ def open_creates_executable(flags: int, mode: int) -> bool:
     """An open that may create a file (O_CREAT or O_TMPFILE) with an execute bit in its mode."""
     return bool(flags & (_O_CREAT | _O_TMPFILE_BIT)) and bool(mode & _EXEC_BITS)
 
-# How each flag-like parameter renders: (event, parameter) -> (table, kind, kernel -> Falco converter).
+
+# How each flag-like parameter renders: (table, kind, kernel -> Falco converter), by the name a
+# syscall row's `render` gives it (events/syscalls.py).
 FLAGS, ENUM, MODE = "flags", "enum", "mode"
-_FILE_FLAG_EVENTS = _names("dup3 eventfd2 inotify_init1 pipe2 signalfd4 socket userfaultfd")
-_OPEN_EVENTS = _names("open openat openat2 open_by_handle_at")
+USER, GROUP = "user", "group"     # a user or group id: Falco shows the name when it knows it
 Convert = Callable[[int], int] | None
-PARAM_TABLES: dict[tuple[str, str], tuple[Table, str, Convert]] = {
-    **{(e, "flags"): (FILE_FLAGS, FLAGS, None) for e in _FILE_FLAG_EVENTS},
-    **{(e, "flags"): (FILE_FLAGS, FLAGS, open_flags_from_linux) for e in _OPEN_EVENTS},
-    **{(e, "flags"): (CLONE_FLAGS, FLAGS, clone_flags_from_linux)
-       for e in ("clone", "clone3", "fork", "vfork", "unshare")},
-    ("setns", "nstype"): (CLONE_FLAGS, FLAGS, clone_flags_from_linux),
-    ("creat", "creat_flags"): (FILE_FLAGS, FLAGS, None),
-    **{(e, "flags"): (EXECVE_FLAGS, FLAGS, None) for e in ("execve", "execveat")},
-    ("socket", "domain"): (SOCKET_FAMILIES, ENUM, None),
-    ("socketpair", "domain"): (SOCKET_FAMILIES, ENUM, None),
-    ("ptrace", "request"): (PTRACE_REQUESTS, ENUM, ptrace_request_from_linux),
-    ("fcntl", "cmd"): (FCNTL_COMMANDS, ENUM, fcntl_cmd_from_linux),
-    ("bpf", "cmd"): (BPF_COMMANDS, ENUM, None),
-    ("mount", "flags"): (MOUNT_FLAGS, FLAGS, mount_flags_from_linux),
-    ("umount2", "flags"): (UMOUNT_FLAGS, FLAGS, None),
-    ("unlinkat", "flags"): (UNLINKAT_FLAGS, FLAGS, None),
-    ("linkat", "flags"): (LINKAT_FLAGS, FLAGS, None),
-    ("fchownat", "flags"): (FCHOWNAT_FLAGS, FLAGS, None),
-    ("renameat2", "flags"): (RENAMEAT2_FLAGS, FLAGS, None),
-    ("openat2", "resolve"): (OPENAT2_RESOLVE, FLAGS, None),
-    ("memfd_create", "flags"): (MEMFD_CREATE_FLAGS, FLAGS, None),
-    ("access", "mode"): (ACCESS_FLAGS, FLAGS, None),
-    **{(e, "prot"): (PROT_FLAGS, FLAGS, None) for e in ("mmap", "mmap2", "mprotect")},
-    ("shutdown", "how"): (SHUTDOWN_HOW, ENUM, None),
-    ("lseek", "whence"): (LSEEK_WHENCE, ENUM, None),
-    ("llseek", "whence"): (LSEEK_WHENCE, ENUM, None),
-    ("flock", "operation"): (FLOCK_FLAGS, FLAGS, None),
-    **{(e, "mode"): (CHMOD_MODE, MODE, None) for e in ("chmod", "fchmod", "fchmodat")},
-    **{(e, "mode"): (MKNOD_MODE, MODE, None) for e in ("mknod", "mknodat")},
+Rendering = tuple[Table, str, Convert]
+RENDERINGS: dict[str, Rendering] = {
+    "file_flags": (FILE_FLAGS, FLAGS, None),
+    "open_flags": (FILE_FLAGS, FLAGS, open_flags_from_linux),
+    "clone_flags": (CLONE_FLAGS, FLAGS, clone_flags_from_linux),
+    "execve_flags": (EXECVE_FLAGS, FLAGS, None),
+    "socket_family": (SOCKET_FAMILIES, ENUM, None),
+    "ptrace_request": (PTRACE_REQUESTS, ENUM, ptrace_request_from_linux),
+    "fcntl_cmd": (FCNTL_COMMANDS, ENUM, fcntl_cmd_from_linux),
+    "bpf_cmd": (BPF_COMMANDS, ENUM, None),
+    "mount_flags": (MOUNT_FLAGS, FLAGS, mount_flags_from_linux),
+    "umount_flags": (UMOUNT_FLAGS, FLAGS, None),
+    "unlinkat_flags": (UNLINKAT_FLAGS, FLAGS, None),
+    "linkat_flags": (LINKAT_FLAGS, FLAGS, None),
+    "fchownat_flags": (FCHOWNAT_FLAGS, FLAGS, None),
+    "renameat2_flags": (RENAMEAT2_FLAGS, FLAGS, None),
+    "openat2_resolve": (OPENAT2_RESOLVE, FLAGS, None),
+    "memfd_create_flags": (MEMFD_CREATE_FLAGS, FLAGS, None),
+    "access_mode": (ACCESS_FLAGS, FLAGS, None),
+    "prot": (PROT_FLAGS, FLAGS, None),
+    "shutdown_how": (SHUTDOWN_HOW, ENUM, None),
+    "lseek_whence": (LSEEK_WHENCE, ENUM, None),
+    "flock_operation": (FLOCK_FLAGS, FLAGS, None),
+    "chmod_mode": (CHMOD_MODE, MODE, None),
+    "mknod_mode": (MKNOD_MODE, MODE, None),
 }
+# Events of Falco's table that tiercel has no syscall row for: they come from .scap captures.
+_CAPTURED_ONLY = {
+    **{(e, "flags"): "file_flags" for e in _names("eventfd2 inotify_init1 pipe2 signalfd4 userfaultfd")},
+    ("open_by_handle_at", "flags"): "open_flags",
+    ("socketpair", "domain"): "socket_family",
+    ("bpf", "cmd"): "bpf_cmd",
+    ("access", "mode"): "access_mode",
+    **{(e, "prot"): "prot" for e in _names("mmap mmap2 mprotect")},
+    ("shutdown", "how"): "shutdown_how",
+    ("lseek", "whence"): "lseek_whence",
+    ("llseek", "whence"): "lseek_whence",
+    ("flock", "operation"): "flock_operation",
+    **{(e, "mode"): "mknod_mode" for e in _names("mknod mknodat")},
+}
+_ROW_RENDERS = {(sc.name, param): how for sc in SYSCALLS_X86_64 for param, how in sc.render}
+# (event, parameter) -> its rendering
+PARAM_TABLES: dict[tuple[str, str], Rendering] = {
+    key: RENDERINGS[how] for key, how in {**_CAPTURED_ONLY, **_ROW_RENDERS}.items()
+    if how not in (USER, GROUP)}
+
 
 def falco_raw(event_type: str, name: str, value: Any) -> Any:
     """An argument's number in Falco's encoding (what Falco's evt.rawarg and evt.args show)."""
@@ -267,11 +287,9 @@ def falco_raw(event_type: str, name: str, value: Any) -> Any:
     return spec[2](value)
 
 
-# Parameters holding a user or group id: Falco shows the name when it knows it.
-UID_PARAMS = frozenset({("setuid", "uid"), ("setresuid", "ruid"), ("setresuid", "euid"),
-                        ("setresuid", "suid"), ("setreuid", "ruid"), ("setreuid", "euid")})
-GID_PARAMS = frozenset({("setgid", "gid"), ("setresgid", "rgid"), ("setresgid", "egid"),
-                        ("setresgid", "sgid"), ("setregid", "rgid"), ("setregid", "egid")})
+# Parameters holding a user or group id.
+UID_PARAMS = frozenset(key for key, how in _ROW_RENDERS.items() if how == USER)
+GID_PARAMS = frozenset(key for key, how in _ROW_RENDERS.items() if how == GROUP)
 # Parameters whose negative value is an error code (Falco shows the errno name).
 ERRNO_PARAMS = frozenset({"res", "fd"})
 

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
 from typing import Any, Protocol, TypeVar
 
-from tiercel.events.flags import ENUM, F_DUPFD, F_DUPFD_CLOEXEC, FLAGS, MODE, PARAM_TABLES
+from tiercel.events.flags import ENUM, FLAGS, MODE, PARAM_TABLES
 from tiercel.events.model import Event, Fd
-from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
+from tiercel.events.syscalls import NONE, STATE_SYSCALLS, SYSCALLS_X86_64, Fx, SyscallTable, having
 from tiercel.kfilter.tables import (
     ACC_ALL,
     COMM_LEN,
@@ -51,17 +51,18 @@ T = TypeVar("T")
 Compile = Callable[[ast.Node], Any]     # condition -> its compiled record (.check)
 
 OPEN_FAMILY = frozenset({"open", "openat", "openat2", "creat"})
-SAME_FLAG_TYPES = frozenset({"open", "openat", "openat2"})   # one flags table, all open events
-SOCKET_MAKERS = frozenset({"socket", "accept", "accept4", "connect", "bind", "dup", "dup2", "dup3", "fcntl"})
-FD_MAKERS = OPEN_FAMILY | SOCKET_MAKERS | {"memfd_create"}
-# Whose return value is a new fd number (an entry of the state's fd table).
-FD_RESULT = OPEN_FAMILY | {"socket", "accept", "accept4", "dup", "dup2", "dup3", "fcntl", "memfd_create"}
-# Fd makers the state needs only for some values of an argument: fcntl copies an fd for two commands.
-STATE_VALUES = {"fcntl": frozenset({F_DUPFD, F_DUPFD_CLOEXEC})}
-# Event types whose fd comes from the process's fd table (an fd argument), not from the event itself.
-FD_READERS = frozenset({"close", "dup", "dup2", "dup3", "fcntl", "listen", "fchmod", "fchown", "setns",
-                        "finit_module", "fchdir", "connect", "bind", "accept", "accept4"})
-SOCKET_READERS = frozenset({"connect", "bind", "listen", "accept", "accept4"})
+# The fd roles, from the syscall table's rows (their Fx flags, like libscap's EF_* flags):
+# the syscalls that make an fd, or name a socket, that the fd table then holds;
+FD_MAKERS = having(Fx.CREATES_FD) | having(Fx.NAMES_SOCKET)
+# those whose fd may be a socket (dup and fcntl copy any kind);
+SOCKET_MAKERS = frozenset(n for n in FD_MAKERS if n in having(Fx.SOCKET) | having(Fx.COPIES_FD))
+# whose return value is a new fd number (an entry of the state's fd table);
+FD_RESULT = having(Fx.CREATES_FD)
+# fd makers the state needs only for some values of an argument (fcntl copies an fd for two commands);
+STATE_VALUES = {sc.name: sc.fd_values for sc in SYSCALLS_X86_64 if sc.fd_values}
+# event types whose fd comes from the process's fd table (an fd argument), not from the event itself;
+FD_READERS = frozenset(sc.name for sc in SYSCALLS_X86_64 if sc.uses_fd != NONE)
+SOCKET_READERS = FD_READERS & having(Fx.SOCKET)
 # Returns that are not "fd, 0 or -errno": no return-value test for them.
 NO_RET_TEST = frozenset({"ptrace"})
 
@@ -590,7 +591,7 @@ def _flags_alike(evttype: str) -> str:
     values in each, and the 16,384 values are tried once for the three (a third of start-up's
     derive with upstream's rules)."""
     return "openat" if PARAM_TABLES.get((evttype, "flags")) == PARAM_TABLES.get(("openat", "flags")) \
-        and evttype in SAME_FLAG_TYPES else evttype
+        and evttype in OPEN_FAMILY else evttype
 
 
 def _flag_test(pred: Predicate, evttype: str) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """Apply each event to the state and attach what the rules read: Event.proc, Event.fd, abspaths.
 
-One handler per event type, in a table; an event type without a handler only gets its process.
+One handler per event type, made from the syscall table's rows (events/syscalls.py: each row names its
+handler in HANDLER_FACTORIES); an event type without a handler only gets its process.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from tiercel.container.registry import Containers
 from tiercel.events.model import Event, Process
+from tiercel.events.syscalls import SYSCALLS_X86_64, HandlerName, Syscall
 from tiercel.state import fds, procfs
 from tiercel.state.processes import ProcessTable
 
@@ -24,34 +26,40 @@ def _path(ev: Event, proc: Process, name: str, dirfd_name: str | None = None) ->
     return fds.resolve(proc, raw, dirfd)
 
 
-def _open(dirfd: str | None) -> Handler:
+def _open(sc: Syscall) -> Handler:
+    name, dirfd = sc.paths[0].param, sc.paths[0].dirfd
+
     def handle(self: Enricher, proc: Process, ev: Event) -> None:
-        ev.abspath = _path(ev, proc, "name", dirfd)
+        ev.abspath = _path(ev, proc, name, dirfd)
         # opened through a link to a place a rule names: the file is known by that place's name
         fds.on_open(proc, ev, ev.realpath or ev.abspath)
     return handle
 
 
-def _one_path(name: str, dirfd: str | None = None) -> Handler:
+def _paths(sc: Syscall) -> Handler:
+    """evt.abspath (and evt.abspath.dst) from the row's path parameters."""
+    first = sc.paths[0]
+    if len(sc.paths) == 1:
+        def one(self: Enricher, proc: Process, ev: Event) -> None:
+            ev.abspath = _path(ev, proc, first.param, first.dirfd)
+        return one
+    second = sc.paths[1]
+
+    def two(self: Enricher, proc: Process, ev: Event) -> None:
+        # a symlink's target is stored text, not a path to resolve
+        ev.abspath = ev.args.get(first.param) if first.verbatim else _path(ev, proc, first.param, first.dirfd)
+        ev.abspath_dst = _path(ev, proc, second.param, second.dirfd)
+    return two
+
+
+def _exec(sc: Syscall) -> Handler:
+    name, dirfd = sc.paths[0].param, sc.paths[0].dirfd
+
     def handle(self: Enricher, proc: Process, ev: Event) -> None:
         ev.abspath = _path(ev, proc, name, dirfd)
+        if ev.res == 0:
+            self.table.on_exec(proc, ev, ev.abspath)
     return handle
-
-
-def _two_paths(src: str, dst: str, src_dirfd: str | None = None, dst_dirfd: str | None = None,
-               src_is_path: bool = True) -> Handler:
-    def handle(self: Enricher, proc: Process, ev: Event) -> None:
-        # a symlink's target is stored text, not a path to resolve
-        ev.abspath = _path(ev, proc, src, src_dirfd) if src_is_path else ev.args.get(src)
-        ev.abspath_dst = _path(ev, proc, dst, dst_dirfd)
-    return handle
-
-
-def _exec(self: Enricher, proc: Process, ev: Event) -> None:
-    dirfd = "dirfd" if ev.type == "execveat" else None
-    ev.abspath = _path(ev, proc, "filename", dirfd)
-    if ev.res == 0:
-        self.table.on_exec(proc, ev, ev.abspath)
 
 
 def _clone(self: Enricher, proc: Process, ev: Event) -> None:
@@ -59,17 +67,25 @@ def _clone(self: Enricher, proc: Process, ev: Event) -> None:
         self.table.on_clone(ev, proc)
 
 
-def _chdir(self: Enricher, proc: Process, ev: Event) -> None:
-    path = _path(ev, proc, "path")
-    ev.abspath = path
-    if ev.res == 0 and path:
-        proc.cwd = path if path.endswith("/") else path + "/"
+def _chdir(sc: Syscall) -> Handler:
+    name = sc.paths[0].param
+
+    def handle(self: Enricher, proc: Process, ev: Event) -> None:
+        path = _path(ev, proc, name)
+        ev.abspath = path
+        if ev.res == 0 and path:
+            proc.cwd = path if path.endswith("/") else path + "/"
+    return handle
 
 
-def _fchdir(self: Enricher, proc: Process, ev: Event) -> None:
-    fds.by_number(proc, ev)
-    if ev.res == 0 and ev.fd is not None and ev.fd.name.startswith("/"):
-        proc.cwd = ev.fd.name if ev.fd.name.endswith("/") else ev.fd.name + "/"
+def _fchdir(sc: Syscall) -> Handler:
+    param = sc.fd_param or "fd"
+
+    def handle(self: Enricher, proc: Process, ev: Event) -> None:
+        fds.by_number(proc, ev, param)
+        if ev.res == 0 and ev.fd is not None and ev.fd.name.startswith("/"):
+            proc.cwd = ev.fd.name if ev.fd.name.endswith("/") else ev.fd.name + "/"
+    return handle
 
 
 def _setid(self: Enricher, proc: Process, ev: Event) -> None:
@@ -77,11 +93,18 @@ def _setid(self: Enricher, proc: Process, ev: Event) -> None:
         self.table.on_setid(proc, ev)
 
 
-def _accept(self: Enricher, proc: Process, ev: Event) -> None:
-    fds.on_accept(proc, ev, ev.sysargs[0] if ev.sysargs else None)
+def _accept(sc: Syscall) -> Handler:
+    # the listening socket is only in the raw arguments: Falco's accept event has no parameter for it
+    at = sc.uses_fd
+
+    def handle(self: Enricher, proc: Process, ev: Event) -> None:
+        fds.on_accept(proc, ev, ev.sysargs[at] if len(ev.sysargs) > at else None)
+    return handle
 
 
-def _fd_arg(param: str) -> Handler:
+def _fd_arg(sc: Syscall) -> Handler:
+    param = sc.fd_param or "fd"
+
     def handle(self: Enricher, proc: Process, ev: Event) -> None:
         fds.by_number(proc, ev, param)
         if ev.fd is None:
@@ -89,38 +112,26 @@ def _fd_arg(param: str) -> Handler:
     return handle
 
 
-def _plain(fn: Callable[[Process, Event], None]) -> Handler:
+def _plain(fn: Callable[[Process, Event], None]) -> Callable[[Syscall], Handler]:
     def handle(self: Enricher, proc: Process, ev: Event) -> None:
         fn(proc, ev)
-    return handle
+    return lambda sc: handle
 
 
-HANDLERS: dict[str, Handler] = {
-    "open": _open(None), "openat": _open("dirfd"), "openat2": _open("dirfd"), "creat": _open(None),
-    "close": _plain(fds.on_close), "dup": _plain(fds.on_dup), "dup2": _plain(fds.on_dup),
-    "dup3": _plain(fds.on_dup), "fcntl": _plain(fds.on_fcntl), "socket": _plain(fds.on_socket),
-    "connect": _plain(fds.on_connect),
-    "bind": _plain(fds.on_bind), "listen": _fd_arg("fd"), "accept": _accept, "accept4": _accept,
-    "memfd_create": _plain(fds.on_memfd),
-    "execve": _exec, "execveat": _exec,
-    "clone": _clone, "clone3": _clone, "fork": _clone, "vfork": _clone,
-    "chdir": _chdir, "fchdir": _fchdir,
-    "unlink": _one_path("path"), "unlinkat": _one_path("name", "dirfd"),
-    "mkdir": _one_path("path"), "mkdirat": _one_path("path", "dirfd"), "rmdir": _one_path("path"),
-    "chmod": _one_path("filename"), "fchmodat": _one_path("filename", "dirfd"),
-    "chown": _one_path("path"), "lchown": _one_path("path"), "fchownat": _one_path("pathname", "dirfd"),
-    "fchmod": _fd_arg("fd"), "fchown": _fd_arg("fd"), "setns": _fd_arg("fd"), "finit_module": _fd_arg("fd"),
-    "rename": _two_paths("oldpath", "newpath"),
-    "renameat": _two_paths("oldpath", "newpath", "olddirfd", "newdirfd"),
-    "renameat2": _two_paths("oldpath", "newpath", "olddirfd", "newdirfd"),
-    "link": _two_paths("oldpath", "newpath"),
-    "linkat": _two_paths("oldpath", "newpath", "olddir", "newdir"),
-    "symlink": _two_paths("target", "linkpath", src_is_path=False),
-    "symlinkat": _two_paths("target", "linkpath", None, "linkdirfd", src_is_path=False),
-    "mount": _two_paths("dev", "dir", src_is_path=False), "umount2": _one_path("name"),
-    "setuid": _setid, "setgid": _setid, "setreuid": _setid, "setregid": _setid,
-    "setresuid": _setid, "setresgid": _setid,
+def _same(handler: Handler) -> Callable[[Syscall], Handler]:
+    return lambda sc: handler
+
+
+# The state's handler registry: a syscall row's `handler` names one; each makes the handler for that
+# row (its path and fd parameters).
+HANDLER_FACTORIES: dict[HandlerName, Callable[[Syscall], Handler]] = {
+    "open": _open, "close": _plain(fds.on_close), "dup": _plain(fds.on_dup), "fcntl": _plain(fds.on_fcntl),
+    "socket": _plain(fds.on_socket), "connect": _plain(fds.on_connect), "bind": _plain(fds.on_bind),
+    "accept": _accept, "memfd": _plain(fds.on_memfd), "fd": _fd_arg, "exec": _exec, "clone": _same(_clone),
+    "chdir": _chdir, "fchdir": _fchdir, "path": _paths, "setid": _same(_setid),
 }
+HANDLERS: dict[str, Handler] = {sc.name: HANDLER_FACTORIES[sc.handler](sc)
+                                for sc in SYSCALLS_X86_64 if sc.handler is not None}
 
 
 class Enricher:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import posixpath
 
-from tiercel.events.flags import F_DUPFD, F_DUPFD_CLOEXEC
 from tiercel.events.model import Event, Fd, Process
+from tiercel.events.syscalls import F_DUPFD, F_DUPFD_CLOEXEC
 
 AT_FDCWD = -100
 O_DIRECTORY = 0o200000

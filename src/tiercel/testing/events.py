@@ -10,6 +10,9 @@ Every event builder makes one of two kinds of event:
   for the open family, the new fd. The process itself is not changed. Pass `fd=` to attach any
   other descriptor (a socket, a dup'd fd).
 
+`syscall(name, args)` builds any syscall of the table from its row (parameter order, raw arguments,
+paths); the builders below are shorthands for the common ones, with their usual defaults.
+
 Who did it is given as keywords (`Who`): `proc`, or `pid`/`tid`/`comm`/`uid`/`gid`, and the event's
 own `num`, `ts`, `cpu`. Unset, they come from `proc`, else pid 100 (tid = pid), uid 0, evt.num 1,
 ts T0.
@@ -22,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypedDict, Unpack
 
 from tiercel.events.model import DIR_ENTER, DIR_EXIT, Container, Event, Fd, Process
+from tiercel.events.syscalls import PathArg, SyscallTable
 from tiercel.state import fds as state_fds
 
 SEC = 1_000_000_000
@@ -195,21 +199,70 @@ def procexit(status: int = 0, **who: Unpack[Who]) -> Event:
     return _base("procexit", {"status": status}, None, who, direction=DIR_ENTER)
 
 
+def syscall(name: str, args: Mapping[str, Any] | None = None, /, *, res: int = 0, fd: Fd | None = None,
+            uses_fd: int | None = None, **who: Unpack[Who]) -> Event:
+    """Any syscall of the table (events/syscalls.py), laid out by its row as the decoder lays it out.
+
+    `args` under Falco's parameter names, in the kernel's values; the parameter the return value fills
+    comes from `res`. A parameter not given is the kernel's zero (AT_FDCWD for a dirfd, "" for a
+    string, no address); one the probe does not capture (`-`) is left out unless given. Event.sysargs
+    holds the arguments the row reads from registers, and `uses_fd` for the fd the call acts on when no
+    parameter holds it (accept's listening socket). Enriched (`proc=`): evt.abspath and evt.abspath.dst
+    from the row's paths; `fd=` attaches a descriptor."""
+    row = _TABLE.by_name[name]
+    given = dict(args or {})
+    unknown = given.keys() - dict(row.params).keys()
+    if unknown:
+        raise ValueError(f"{name} has no parameter {', '.join(sorted(unknown))}")
+    dirfds = {p.dirfd for p in row.paths}
+    out: dict[str, Any] = {}
+    raw = [0] * 6
+    for param, src in row.params:
+        index = int(src[1]) if src[0] == "a" and src[1:].isdigit() else None
+        if src == "res":
+            out[param] = res
+        elif param in given:
+            out[param] = given[param]
+        elif src != "-":
+            out[param] = _ZERO.get(src, AT_FDCWD if param in dirfds else 0)
+        if index is not None and isinstance(out.get(param), int):
+            raw[index] = out[param]
+    if uses_fd is not None:
+        raw[row.uses_fd] = uses_fd
+    ev = _base(name, out, res, who)
+    ev.sysargs, ev.fd = tuple(raw), fd
+    if ev.proc is not None and row.paths:
+        ev.abspath = _row_path(ev, row.paths[0])
+        if len(row.paths) > 1:
+            ev.abspath_dst = _row_path(ev, row.paths[1])
+    return ev
+
+
+_TABLE = SyscallTable()
+_ZERO: dict[str, Any] = {"s0": "", "s1": "", "s2": "", "argv": [], "addr": None}
+
+
+def _row_path(ev: Event, path: PathArg) -> str | None:
+    value = ev.args.get(path.param)
+    if path.verbatim or not isinstance(value, str):
+        return value if isinstance(value, str) else None
+    return _abspath(ev, value, ev.args.get(path.dirfd, AT_FDCWD) if path.dirfd else AT_FDCWD)
+
+
 def openat(path: str, *, flags: int = O_RDONLY, mode: int = 0, dirfd: int = AT_FDCWD, res: int = 3,
            fd: Fd | None = None, **who: Unpack[Who]) -> Event:
-    ev = _base("openat", {"fd": res, "dirfd": dirfd, "name": path, "flags": flags, "mode": mode}, res, who)
-    return _opened(ev, path, dirfd, fd)
+    ev = syscall("openat", {"dirfd": dirfd, "name": path, "flags": flags, "mode": mode}, res=res, **who)
+    return _opened(ev, fd)
 
 
 def open_(path: str, *, flags: int = O_RDONLY, mode: int = 0, res: int = 3, fd: Fd | None = None,
           **who: Unpack[Who]) -> Event:
     """open(2), which has no dirfd."""
-    ev = _base("open", {"fd": res, "name": path, "flags": flags, "mode": mode}, res, who)
-    return _opened(ev, path, AT_FDCWD, fd)
+    ev = syscall("open", {"name": path, "flags": flags, "mode": mode}, res=res, **who)
+    return _opened(ev, fd)
 
 
-def _opened(ev: Event, path: str, dirfd: int, fd: Fd | None) -> Event:
-    ev.abspath = _abspath(ev, path, dirfd)
+def _opened(ev: Event, fd: Fd | None) -> Event:
     if fd is not None:
         ev.fd = fd
     elif ev.abspath is not None:
@@ -219,149 +272,82 @@ def _opened(ev: Event, path: str, dirfd: int, fd: Fd | None) -> Event:
 
 
 def close(num: int, /, *, res: int = 0, fd: Fd | None = None, **who: Unpack[Who]) -> Event:
-    ev = _base("close", {"res": res, "fd": num}, res, who)
-    ev.fd = fd
-    return ev
+    return syscall("close", {"fd": num}, res=res, fd=fd, **who)
 
 
 def dup(oldfd: int, *, res: int, fd: Fd | None = None, **who: Unpack[Who]) -> Event:
-    ev = _base("dup", {"res": res, "oldfd": oldfd}, res, who)
-    ev.fd = fd
-    return ev
+    return syscall("dup", {"oldfd": oldfd}, res=res, fd=fd, **who)
 
 
 def fcntl(fd_num: int, cmd: int, *, res: int, arg: int = 0, **who: Unpack[Who]) -> Event:
     """fcntl(fd, cmd, arg) as the live decoder gives it (cmd in the kernel's numbers)."""
-    return _base("fcntl", {"res": res, "fd": fd_num, "cmd": cmd, "arg": arg}, res, who)
+    return syscall("fcntl", {"fd": fd_num, "cmd": cmd, "arg": arg}, res=res, **who)
 
 
 def dup2(oldfd: int, newfd: int, *, res: int | None = None, fd: Fd | None = None,
          **who: Unpack[Who]) -> Event:
-    res = newfd if res is None else res
-    ev = _base("dup2", {"res": res, "oldfd": oldfd, "newfd": newfd}, res, who)
-    ev.fd = fd
-    return ev
+    return syscall("dup2", {"oldfd": oldfd, "newfd": newfd}, res=newfd if res is None else res, fd=fd, **who)
 
 
 def dup3(oldfd: int, newfd: int, *, flags: int = 0, res: int | None = None, fd: Fd | None = None,
          **who: Unpack[Who]) -> Event:
-    res = newfd if res is None else res
-    ev = _base("dup3", {"res": res, "oldfd": oldfd, "newfd": newfd, "flags": flags}, res, who)
-    ev.fd = fd
-    return ev
+    return syscall("dup3", {"oldfd": oldfd, "newfd": newfd, "flags": flags},
+                   res=newfd if res is None else res, fd=fd, **who)
 
 
 def socket(domain: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *, res: int = 3,
            fd: Fd | None = None, **who: Unpack[Who]) -> Event:
-    ev = _base("socket", {"fd": res, "domain": domain, "type": type, "proto": proto}, res, who)
-    ev.fd = fd
-    return ev
+    return syscall("socket", {"domain": domain, "type": type, "proto": proto}, res=res, fd=fd, **who)
 
 
 def connect(num: int, addr: tuple[Any, ...] | None, /, *, res: int = 0, fd: Fd | None = None,
             **who: Unpack[Who]) -> Event:
     """connect(2); `addr` as `inet(ip, port)` or `unix(path)`. Enriched with `fd`, evt.arg.tuple is
     its name, as the state sets it."""
-    ev = _base("connect", {"res": res, "fd": num, "addr": addr}, res, who)
+    ev = syscall("connect", {"fd": num, "addr": addr}, res=res, fd=fd, **who)
     if fd is not None:
-        ev.fd = fd
         ev.args["tuple"] = fd.name
     return ev
 
 
 def bind(num: int, addr: tuple[Any, ...] | None, /, *, res: int = 0, **who: Unpack[Who]) -> Event:
-    return _base("bind", {"res": res, "addr": addr, "fd": num}, res, who)
+    return syscall("bind", {"addr": addr, "fd": num}, res=res, **who)
 
 
 def listen(num: int, /, *, backlog: int = 128, res: int = 0, **who: Unpack[Who]) -> Event:
-    return _base("listen", {"res": res, "fd": num, "backlog": backlog}, res, who)
+    return syscall("listen", {"fd": num, "backlog": backlog}, res=res, **who)
 
 
-def accept(listen_fd: int, peer: tuple[Any, ...] | None, *, res: int = 4, flags: int | None = None,
-           fd: Fd | None = None, **who: Unpack[Who]) -> Event:
-    """accept(2), or accept4(2) when `flags` is given; the listening fd is only in the raw
-    syscall arguments, as live."""
-    args: dict[str, Any] = {"fd": res, "tuple": peer}
-    if flags is not None:
-        args["flags"] = flags
-    ev = _base("accept" if flags is None else "accept4", args, res, who)
-    ev.sysargs = (listen_fd, 0, 0, flags or 0, 0, 0)
-    ev.fd = fd
-    return ev
+def accept(listen_fd: int, peer: tuple[Any, ...] | None, *, res: int = 4, fd: Fd | None = None,
+           **who: Unpack[Who]) -> Event:
+    """accept(2) on `listen_fd`, which is only in the raw syscall arguments, as live. accept4 is
+    `syscall("accept4", {"tuple": peer, "flags": flags}, uses_fd=listen_fd)`."""
+    return syscall("accept", {"tuple": peer}, res=res, fd=fd, uses_fd=listen_fd, **who)
 
 
 def memfd_create(name: str, *, flags: int = 0, res: int = 3, **who: Unpack[Who]) -> Event:
-    return _base("memfd_create", {"fd": res, "name": name, "flags": flags}, res, who)
+    return syscall("memfd_create", {"name": name, "flags": flags}, res=res, **who)
 
 
 def chdir(path: str, *, res: int = 0, **who: Unpack[Who]) -> Event:
-    ev = _base("chdir", {"res": res, "path": path}, res, who)
-    ev.abspath = _abspath(ev, path)
-    return ev
+    return syscall("chdir", {"path": path}, res=res, **who)
 
 
 def fchdir(num: int, /, *, res: int = 0, **who: Unpack[Who]) -> Event:
-    return _base("fchdir", {"res": res, "fd": num}, res, who)
+    return syscall("fchdir", {"fd": num}, res=res, **who)
 
 
 def setuid(uid: int, /, *, res: int = 0, **who: Unpack[Who]) -> Event:
     """setuid(2). The task's uid at the exit is the new one when the call succeeded (raw events)."""
     if res == 0 and "proc" not in who:
         who.setdefault("uid", uid)
-    return _base("setuid", {"res": res, "uid": uid}, res, who)
+    return syscall("setuid", {"uid": uid}, res=res, **who)
 
 
 def setgid(gid: int, /, *, res: int = 0, **who: Unpack[Who]) -> Event:
     if res == 0 and "proc" not in who:
         who.setdefault("gid", gid)
-    return _base("setgid", {"res": res, "gid": gid}, res, who)
-
-
-def unlinkat(name: str, *, dirfd: int = AT_FDCWD, flags: int = 0, res: int = 0,
-             **who: Unpack[Who]) -> Event:
-    ev = _base("unlinkat", {"res": res, "dirfd": dirfd, "name": name, "flags": flags}, res, who)
-    ev.abspath = _abspath(ev, name, dirfd)
-    return ev
-
-
-def mkdirat(path: str, *, dirfd: int = AT_FDCWD, mode: int = 0o755, res: int = 0,
-            **who: Unpack[Who]) -> Event:
-    ev = _base("mkdirat", {"res": res, "dirfd": dirfd, "path": path, "mode": mode}, res, who)
-    ev.abspath = _abspath(ev, path, dirfd)
-    return ev
-
-
-def fchmodat(filename: str, mode: int, *, dirfd: int = AT_FDCWD, res: int = 0,
-             **who: Unpack[Who]) -> Event:
-    ev = _base("fchmodat", {"res": res, "dirfd": dirfd, "filename": filename, "mode": mode}, res, who)
-    ev.abspath = _abspath(ev, filename, dirfd)
-    return ev
-
-
-def renameat2(oldpath: str, newpath: str, *, olddirfd: int = AT_FDCWD, newdirfd: int = AT_FDCWD,
-              flags: int = 0, res: int = 0, **who: Unpack[Who]) -> Event:
-    ev = _base("renameat2", {"res": res, "olddirfd": olddirfd, "oldpath": oldpath, "newdirfd": newdirfd,
-                             "newpath": newpath, "flags": flags}, res, who)
-    ev.abspath, ev.abspath_dst = _abspath(ev, oldpath, olddirfd), _abspath(ev, newpath, newdirfd)
-    return ev
-
-
-def linkat(oldpath: str, newpath: str, *, olddir: int = AT_FDCWD, newdir: int = AT_FDCWD,
-           flags: int = 0, res: int = 0, **who: Unpack[Who]) -> Event:
-    ev = _base("linkat", {"res": res, "olddir": olddir, "oldpath": oldpath, "newdir": newdir,
-                          "newpath": newpath, "flags": flags}, res, who)
-    ev.abspath, ev.abspath_dst = _abspath(ev, oldpath, olddir), _abspath(ev, newpath, newdir)
-    return ev
-
-
-def symlinkat(target: str, linkpath: str, *, linkdirfd: int = AT_FDCWD, res: int = 0,
-              **who: Unpack[Who]) -> Event:
-    """The target is stored text, not resolved: evt.abspath is the target as written."""
-    ev = _base("symlinkat", {"res": res, "target": target, "linkdirfd": linkdirfd, "linkpath": linkpath},
-               res, who)
-    if ev.proc is not None:
-        ev.abspath, ev.abspath_dst = target, _abspath(ev, linkpath, linkdirfd)
-    return ev
+    return syscall("setgid", {"gid": gid}, res=res, **who)
 
 
 def container_event(c: Container, *, num: int = 1, ts: int = T0) -> Event:

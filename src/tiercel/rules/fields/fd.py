@@ -15,6 +15,7 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, Any
 
+from tiercel.events.syscalls import SYSCALLS_X86_64, Fx, having
 from tiercel.rules.fields import evtinfo as info
 from tiercel.rules.fields.spec import ArgKind, Extractor, FieldEnv, FieldSpec, spec
 
@@ -22,20 +23,17 @@ if TYPE_CHECKING:
     from tiercel.events.model import Event, Fd
 
 AT_FDCWD = -100
-_SOCKET_CREATORS = frozenset({"socket", "accept", "accept4"})
+_SOCKET_CREATORS = having(Fx.CREATES_FD | Fx.SOCKET)
 _CREATORS = info.CREATE_FD_PATH_EVENTS
 _NET_TYPES = frozenset("46")
 _PATH_TYPES = frozenset("fd")
 _SINGLE_PATH = ("name", "path", "pathname", "filename")
 _DIRFD = {"name": "dirfd", "path": "dirfd", "pathname": "dirfd", "filename": "dirfd"}
-# Two-path events: (source param, its dirfd param, target param, its dirfd param)
+# Source-and-target events (rename, link, symlink: the syscall table's `a -> b` paths):
 # event -> (source path parameter, its dirfd parameter, target path parameter, its dirfd parameter)
 _TWO_PATHS: dict[str, tuple[str, str | None, str, str | None]] = {
-    "rename": ("oldpath", None, "newpath", None), "renameat": ("oldpath", "olddirfd", "newpath", "newdirfd"),
-    "renameat2": ("oldpath", "olddirfd", "newpath", "newdirfd"), "link": ("oldpath", None, "newpath", None),
-    "linkat": ("oldpath", "olddir", "newpath", "newdir"), "symlink": ("target", None, "linkpath", None),
-    "symlinkat": ("target", None, "linkpath", "linkdirfd"),
-}
+    sc.name: (sc.paths[0].param, sc.paths[0].dirfd, sc.paths[1].param, sc.paths[1].dirfd)
+    for sc in SYSCALLS_X86_64 if sc.source_target}
 
 
 def absolute(ev: Event, path: Any, dirfd: Any = None) -> str | None:
