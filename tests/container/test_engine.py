@@ -112,3 +112,16 @@ def test_registry_asks_the_first_engine_that_takes_it_and_the_last_for_the_rest(
     third.cache["2" * 64] = later = Container(id="2" * 12, full_id="2" * 64, type="cri-o")
     assert reg.get("docker", "2" * 64) is not later      # named by an earlier engine: not the one that knows
     assert Registry([]).get("docker", "3" * 64).id == "3" * 12
+
+
+def test_metrics_count_the_containers_of_every_engine() -> None:
+    from types import SimpleNamespace
+
+    from tiercel.telemetry.tables import measure
+
+    first, second = MemoryEngine({}), MemoryEngine({})
+    first.get("podman", "4" * 64)
+    second.get("podman", "5" * 64)
+    second.get("podman", "6" * 64)
+    assert measure(SimpleNamespace(containers=Registry([first, second]))).containers == 3
+    assert measure(SimpleNamespace(containers=second)).containers == 2

@@ -30,9 +30,9 @@ def measure(source: Any) -> StateSizes:
 
 
 def _containers(registry: Any) -> int:
-    """Containers cached by a Registry's runtimes (docker, cri), or by a single runtime's registry."""
+    """Containers cached by a Registry's engines, or by a single engine."""
     if registry is None:
         return 0
-    parts = [getattr(registry, k, None) for k in ("docker", "cri")]
-    caches = [p.cache for p in parts if p is not None] or [getattr(registry, "cache", {})]
+    engines = getattr(registry, "engines", None)
+    caches = [e.cache for e in engines] if engines is not None else [getattr(registry, "cache", {})]
     return sum(len(c) for c in caches)
