@@ -126,7 +126,7 @@ def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Ite
             continue
         f = _syscall_filter(name, sc.nr, dict(sc.params), ruleset.candidates(name), compile_,
                             fd_result=bool(fd_needed) and name in FD_RESULT,
-                            fd_close=bool(fd_needed) and name == "close", fd_track=name in tracked)
+                            fd_close=bool(fd_needed) and Fx.DESTROYS_FD in sc.fx, fd_track=name in tracked)
         if f.open and f.reason.startswith("rule "):
             opened_by.setdefault(f.reason, []).append(name)
         out[name] = f

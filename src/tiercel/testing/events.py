@@ -320,8 +320,8 @@ def listen(num: int, /, *, backlog: int = 128, res: int = 0, **who: Unpack[Who])
 
 def accept(listen_fd: int, peer: tuple[Any, ...] | None, *, res: int = 4, fd: Fd | None = None,
            **who: Unpack[Who]) -> Event:
-    """accept(2) on `listen_fd`, which is only in the raw syscall arguments, as live. accept4 is
-    `syscall("accept4", {"tuple": peer, "flags": flags}, uses_fd=listen_fd)`."""
+    """accept(2) on `listen_fd`, which is only in the raw syscall arguments, as live (for accept4,
+    `syscall()` with its flags and `uses_fd=listen_fd`)."""
     return syscall("accept", {"tuple": peer}, res=res, fd=fd, uses_fd=listen_fd, **who)
 
 
