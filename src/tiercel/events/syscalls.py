@@ -125,7 +125,7 @@ def _sc(name: str, nr: int, category: str, params: str, *, fx: Fx = Fx.NONE, use
 
 _COPY = Fx.CREATES_FD | Fx.COPIES_FD       # dup, fcntl: a new fd, a copy of the one used
 _SOCKET_ADDR = Fx.NAMES_SOCKET | Fx.SOCKET  # connect, bind
-_ACCEPT = Fx.CREATES_FD | Fx.SOCKET
+_NEW_SOCKET = Fx.CREATES_FD | Fx.SOCKET   # socket, accept
 
 SYSCALLS_X86_64: tuple[Syscall, ...] = (
     _sc("open", 2, "file", "fd=res name=s0 flags=a1 mode=a2", str0=0,
@@ -146,16 +146,16 @@ SYSCALLS_X86_64: tuple[Syscall, ...] = (
     _sc("fcntl", 72, "IO_other", "res=res fd=a0 cmd=a1 arg=a2", fx=_COPY, uses_fd=0,
         fd_values=(F_DUPFD, F_DUPFD_CLOEXEC), render="cmd=fcntl_cmd", handler="fcntl"),
     _sc("socket", 41, "net", "fd=res domain=a0 type=a1 proto=a2",
-        fx=Fx.CREATES_FD | Fx.SOCKET, render="domain=socket_family flags=file_flags", handler="socket"),
+        fx=_NEW_SOCKET, render="domain=socket_family flags=file_flags", handler="socket"),
     _sc("connect", 42, "net", "res=res tuple=- fd=a0 addr=addr", sock=1, socklen=2,
         fx=_SOCKET_ADDR, uses_fd=0, handler="connect"),
     _sc("bind", 49, "net", "res=res addr=addr fd=a0", sock=1, socklen=2,
         fx=_SOCKET_ADDR, uses_fd=0, handler="bind"),
     _sc("listen", 50, "net", "res=res fd=a0 backlog=a1", fx=Fx.SOCKET, uses_fd=0, handler="fd"),
     _sc("accept", 43, "net", "fd=res tuple=addr", sock=1, socklen=2, socklen_ptr=True,
-        fx=_ACCEPT, uses_fd=0, handler="accept"),
+        fx=_NEW_SOCKET, uses_fd=0, handler="accept"),
     _sc("accept4", 288, "net", "fd=res tuple=addr flags=a3", sock=1, socklen=2, socklen_ptr=True,
-        fx=_ACCEPT, uses_fd=0, handler="accept"),
+        fx=_NEW_SOCKET, uses_fd=0, handler="accept"),
     _sc("execve", 59, "process", "res=res exe=- args=argv filename=s0", kind=SHAPE_EXEC, str0=0, str1=1,
         fx=Fx.PROCESS, paths="filename", render="flags=execve_flags", handler="exec"),
     _sc("execveat", 322, "process", "res=res exe=- args=argv dirfd=a0 filename=s0 flags=a4",
