@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tiercel.probe.loader import FRAGMENTS
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "src", "probe", "rules")
 SHIPPED = {
-    "tiercel/probe/bpf/tiercel.bpf.c": ROOT / "probe" / "tiercel.bpf.c",
+    **{f"tiercel/probe/bpf/{name}": ROOT / "probe" / name for name in FRAGMENTS},
     "tiercel/probe/bpf/events.h": ROOT / "probe" / "events.h",
     "tiercel/default_rules/tiercel_rules.yaml": ROOT / "rules" / "tiercel_rules.yaml",
     "tiercel/default_rules/incubating/tiercel_incubating_rules.yaml":
@@ -64,5 +66,6 @@ def test_the_installed_code_finds_them_in_the_package(wheel: Path, tmp_path: Pat
                          cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, check=False)
     assert run.returncode == 0, run.stderr
     probe, rules = map(Path, run.stdout.splitlines())
-    assert probe == site / "tiercel" / "probe" / "bpf" and (probe / "tiercel.bpf.c").is_file()
+    assert probe == site / "tiercel" / "probe" / "bpf"
+    assert all((probe / name).is_file() for name in FRAGMENTS)
     assert rules == site / "tiercel" / "default_rules" and (rules / "tiercel_rules.yaml").is_file()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.packaging.agentproc import AgentProcess
+from tiercel.probe.loader import FRAGMENTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
@@ -42,7 +43,8 @@ def test_version_reports_commit_bcc_and_kernel(tiercel: str) -> None:
 def test_the_binary_leaves_out_what_it_does_not_need(binary_dist: Path) -> None:
     names = {p.name.split(".")[0] for p in (binary_dist / "tiercel.dist").iterdir()}
     assert not names & set(FORBIDDEN)
-    assert (binary_dist / "tiercel.dist" / "tiercel" / "probe" / "bpf" / "tiercel.bpf.c").is_file()
+    probe = binary_dist / "tiercel.dist" / "tiercel" / "probe" / "bpf"
+    assert all((probe / name).is_file() for name in (*FRAGMENTS, "events.h"))
     assert (binary_dist / "tiercel.dist" / "tiercel" / "default_rules").is_dir()
     # libbcc stays the system's library (the image and the .deb depend on libbpfcc).
     assert not list((binary_dist / "tiercel.dist").glob("libbcc*"))

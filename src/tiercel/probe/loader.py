@@ -1,4 +1,4 @@
-"""Find the kernel headers, compile probe/tiercel.bpf.c with BCC, fill its shapes, attach it.
+"""Find the kernel headers, compile the probe (probe/*.bpf.c, joined) with BCC, fill its shapes, attach it.
 
 Every way this can fail on a real host (not root, no headers, no tracefs, BPF refused, a compile
 error) becomes one EnvironmentProblem line saying what to install, mount or grant.
@@ -23,16 +23,45 @@ from tiercel.state.memory import trim_heap
 TRACEFS_DIRS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 
 
+# The probe's fragments, in the order they are joined into the one source BCC compiles (why one
+# source: probe/core.bpf.c); each uses only what the ones before it define. The order lives here,
+# beside the code that joins it, rather than in a list file in probe/: nothing else reads it, and
+# the tests import it to check that the wheel and the binary ship every fragment.
+FRAGMENTS = (
+    "core.bpf.c",               # ring buffer and its accounting, shapes, inflight, scratch
+    "syscall_args.bpf.c",       # arguments from the saved registers or the enter record
+    "kfilter.bpf.c",            # the kernel filter's tables and kf_decide
+    "kfilter_path.bpf.c",       # its path tests
+    "kfilter_file.bpf.c",       # the opened file, resolved by inode
+    "kfilter_repeat.bpf.c",     # the memo of its last decision
+    "coalesce.bpf.c",           # a flood of identical records as one, counted
+    "lifecycle.bpf.c",          # exec's record; sched fork/exec/exit
+    "dispatch.bpf.c",           # sys_enter, sys_exit, exit_emit
+    "kfilter_exit.bpf.c",       # the filter's tail-called programs
+)
+
+
 def probe_dir() -> Path:
-    """Where tiercel.bpf.c and events.h live: $TIERCEL_PROBE_DIR, the wheel's copy, or the repo."""
+    """Where the probe's fragments and events.h live: $TIERCEL_PROBE_DIR, the wheel's copy, or the repo."""
     env = os.environ.get("TIERCEL_PROBE_DIR")
     candidates = [Path(env)] if env else []
     here = Path(__file__).resolve()
     candidates += [here.parent / "bpf", here.parents[3] / "probe"]
     for c in candidates:
-        if (c / "tiercel.bpf.c").is_file():
+        if all((c / name).is_file() for name in FRAGMENTS):
             return c
-    raise EnvironmentProblem("probe source tiercel.bpf.c not found (set TIERCEL_PROBE_DIR)")
+    raise EnvironmentProblem("probe source (probe/*.bpf.c) not found (set TIERCEL_PROBE_DIR)")
+
+
+def probe_source(src: Path) -> str:
+    """The fragments joined in FRAGMENTS order. A #line directive before each makes the compiler's
+    messages name the fragment and its own line, not a place in the joined text."""
+    parts = []
+    for name in FRAGMENTS:
+        path = str(src / name).replace("\\", "\\\\").replace('"', '\\"')   # a C string literal
+        text = (src / name).read_text()
+        parts.append(f'#line 1 "{path}"\n{text}' + ("" if text.endswith("\n") else "\n"))
+    return "".join(parts)
 
 
 def find_headers(explicit: str | None) -> Path:
@@ -185,7 +214,7 @@ def compile_probe(table: SyscallTable, headers: str | None = None, ringbuf_pages
               "strings not yet paged in can be missed", file=sys.stderr)
     cflags = [f"-I{src}", "-Wno-macro-redefined", *(f"-D{k}={v}" for k, v in consts.items())]
     try:
-        bpf = bcc.BPF(src_file=str(src / "tiercel.bpf.c").encode(), cflags=cflags)
+        bpf = bcc.BPF(text=probe_source(src).encode(), cflags=cflags)
     except Exception as e:  # BCC raises bare Exception for compile and load errors
         raise EnvironmentProblem(_explain_bcc_failure(str(e), hdr)) from e
     release_compiler_memory()   # now, not after the attach and the seed: the peak is the compile's
