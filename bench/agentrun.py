@@ -6,12 +6,17 @@ port, waited for, asked for /metrics, stopped), and the small helpers around it.
     agent.metrics()["tiercel_alerts_total"]  # /metrics as {sample: value}
     agent.stop()                             # SIGINT, then SIGKILL after the timeout; its exit code
     agent.lines                              # its stderr
+    attached_tracepoints(agent.pid)          # the tracepoints its BPF programs are on
 
-Imported by bench/storm_compare.py and bench/soak.py (run as scripts: bench/ is on sys.path).
+Imported by bench/storm_compare.py, bench/workloads.py and bench/soak.py (run as scripts: bench/ is on
+sys.path).
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
+import platform
 import re
 import signal
 import socket
@@ -63,6 +68,54 @@ def rss_mb(pid: int | None) -> tuple[float | None, float | None]:
         return None, None
     kb = {k: int(v.split()[0]) for k, v in re.findall(r"^(VmHWM|VmRSS):\s*(.+)$", text, re.M)}
     return kb.get("VmHWM", 0) / 1024, kb.get("VmRSS", 0) / 1024
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of pid so far, all its threads (/proc/PID/stat utime + stime)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # fields 14 and 15 of stat
+
+
+class _TaskFdQuery(ctypes.Structure):
+    """bpf_attr as BPF_TASK_FD_QUERY reads it (uapi/linux/bpf.h)."""
+
+    _fields_ = [("pid", ctypes.c_uint32), ("fd", ctypes.c_uint32), ("flags", ctypes.c_uint32),
+                ("buf_len", ctypes.c_uint32), ("buf", ctypes.c_uint64), ("prog_id", ctypes.c_uint32),
+                ("fd_type", ctypes.c_uint32), ("probe_offset", ctypes.c_uint64),
+                ("probe_addr", ctypes.c_uint64)]
+
+
+BPF_TASK_FD_QUERY = 20
+BPF_FD_TYPE_TRACEPOINT = 1
+SYS_BPF = {"x86_64": 321, "aarch64": 280}
+
+
+def attached_tracepoints(pid: int | None) -> list[str]:
+    """The tracepoints (`sys_exit_openat`, `sched_process_exec`, ...) that pid's perf-event fds hold
+    BPF programs on, as the kernel says (BPF_TASK_FD_QUERY, what `bpftool perf` asks): what an
+    agent really attached, whatever its configuration made of its rules."""
+    nr = SYS_BPF.get(platform.machine())
+    if pid is None or nr is None:
+        return []
+    libc = ctypes.CDLL(None, use_errno=True)
+    names = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd) != "anon_inode:[perf_event]":
+                continue
+        except OSError:  # closed meanwhile
+            continue
+        buf = ctypes.create_string_buffer(256)
+        query = _TaskFdQuery(pid=pid, fd=int(fd.name), buf_len=len(buf), buf=ctypes.addressof(buf))
+        if (libc.syscall(nr, BPF_TASK_FD_QUERY, ctypes.byref(query), ctypes.sizeof(query)) == 0
+                and query.fd_type == BPF_FD_TYPE_TRACEPOINT):
+            names.add(buf.value.decode())
+    return sorted(names)
 
 
 def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, timeout: float = 60) -> None:

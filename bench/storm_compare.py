@@ -42,7 +42,6 @@ import re
 import shlex
 import shutil
 import signal
-import statistics
 import subprocess
 import tempfile
 import threading
@@ -52,7 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from agentrun import AgentProcess, LineReader, note, rss_mb, stop_process, wait_for, wait_stable
+from agentrun import AgentProcess, note, rss_mb, wait_for, wait_stable
+from sidebyside import BPF_READY, BpftraceRun, ensure_tool, fmt, median_range, neighbour_ratios, oracle_rules
 
 try:
     from orjson import loads
@@ -67,7 +67,6 @@ STORM_COMM = "storm_load"     # comm of the storms
 # Where a coalesced alert may carry how many identical events it stands for (none does yet).
 REPEAT_FIELDS = ("tiercel.repeat", "tiercel.count", "evt.count", "evt.repeat")
 AUDIT_RULE = ["-F", "arch=b64", "-S", "openat", "-S", "execve"]
-BPF_READY = 'tracepoint:syscalls:sys_enter_getppid /pid == $1/ { printf("ready\\n"); }'
 BPF_PROGRAMS = {
     "bpftrace-count": "tracepoint:syscalls:sys_exit_openat { @opens = count(); } " + BPF_READY,
     "bpftrace-print": ('tracepoint:syscalls:sys_exit_openat { printf("%d %s %d\\n", pid, comm, args->ret); } '
@@ -286,80 +285,44 @@ class Tiercel:
             self.agent.stop()
 
 
-def ensure_tool(binary: str, package: str) -> None:
-    if shutil.which(binary):
-        return
-    note(f"{binary} not found: installing {package} with apt-get")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
-    if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
-        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, check=True)
-    if not shutil.which(binary):
-        raise RuntimeError(f"{package} installed but {binary} is not on PATH")
-
-
 class Bpftrace:
-    """bpftrace with one of BPF_PROGRAMS; ready once a getppid() of ours is printed (its output is read
-    only after every probe is attached)."""
+    """bpftrace with one of BPF_PROGRAMS (sidebyside.BpftraceRun)."""
 
     def __init__(self, name: str) -> None:
         self.name, self.program = name, BPF_PROGRAMS[name]
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.run: BpftraceRun | None = None
 
     def setup(self) -> None:
         ensure_tool("bpftrace", "bpftrace")
 
     def start(self) -> float:
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen(["bpftrace", "-e", self.program, str(os.getpid())],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        self.ready, self.lines, self.tail = threading.Event(), 0, b""
-        self.out = threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True)
-        self.out.start()
-        self.err = LineReader(self.proc.stderr)
-        proc = self.proc
-        if not wait_for(lambda: os.getppid() > 0 and (self.ready.is_set() or proc.poll() is not None), 60):
-            raise RuntimeError(f"{self.name}: not ready after 60 s")
-        if not self.ready.is_set():
-            self.err.join(5)
-            raise RuntimeError(f"{self.name} exited: " + " | ".join(self.err.lines[-10:]))
-        return time.monotonic() - t0
-
-    def _read(self, stream: IO[bytes]) -> None:
-        while chunk := stream.read1(1 << 16):  # type: ignore[attr-defined]
-            self.lines += chunk.count(b"\n")
-            self.tail = (self.tail + chunk)[-4096:]
-            if b"ready\n" in self.tail or b"ready\n" in chunk:
-                self.ready.set()
+        self.run = BpftraceRun(self.name, self.program)
+        return self.run.start()
 
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
+        return self.run.pid if self.run is not None else None
 
     def mark(self) -> None:
-        self.lines_before = self.lines
+        self.lines_before = self.run.lines if self.run is not None else 0
 
     def settle(self, cell: Cell, run: StormRun) -> None:
-        if self.name == "bpftrace-print":
-            cell.settle_s = wait_stable(lambda: self.lines, quiet=0.5, cap=30.0)
-            cell.seen = self.lines - self.lines_before
+        bpf = self.run
+        if self.name == "bpftrace-print" and bpf is not None:
+            cell.settle_s = wait_stable(lambda: bpf.lines, quiet=0.5, cap=30.0)
+            cell.seen = bpf.lines - self.lines_before
 
     def stop(self, cell: Cell) -> None:
-        if self.proc is None:
+        bpf, self.run = self.run, None
+        if bpf is None:
             return
-        stop_process(self.proc)
-        self.out.join(10)
-        self.err.join(10)
-        cell.lost = sum(int(n) for line in self.err.lines for n in re.findall(r"Lost (\d+) events", line))
-        count = re.search(rb"@opens: (\d+)", self.tail)
+        cell.lost = bpf.stop()
+        count = re.search(rb"@opens: (\d+)", bpf.tail)
         if count:
             cell.seen = int(count.group(1))
-        self.proc = None
 
     def teardown(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
+        if self.run is not None:
+            self.run.stop()
 
 
 def auditctl(*args: str, check: bool = True) -> str:
@@ -432,11 +395,6 @@ class Auditd:
             auditctl("-e", str(self.enabled), check=False)
 
 
-def oracle_rules() -> list[Path]:
-    root = Path(os.environ.get("TIERCEL_ORACLES", CHECKOUT.parent / "shared" / "oracles"))
-    return [root / "rules" / "falco_rules.yaml", root / "rules" / "falco-incubating_rules.yaml"]
-
-
 def make_monitor(name: str) -> Monitor:
     if name == "tiercel":
         return Tiercel(name, [])
@@ -496,25 +454,10 @@ def run_all(names: list[str], storm_list: list[Storm], bins: Path, attacks: int)
 
 def add_ratios(cells: list[Cell]) -> None:
     """Ratio to the mean of the unmonitored runs of the same storm just before and just after."""
-    for i, c in enumerate(cells):
-        if c.monitor == "none" or not c.rate:
-            continue
-        before = next((b for b in reversed(cells[:i]) if b.monitor == "none" and b.storm == c.storm), None)
-        after = next((b for b in cells[i + 1:] if b.monitor == "none" and b.storm == c.storm), None)
-        base = [b.rate for b in (before, after) if b is not None and b.rate]
-        if base:
-            c.unmonitored, c.ratio = base, c.rate / (sum(base) / len(base))
-    floor = {c.storm: c.ratio for c in cells if c.monitor == FLOOR and c.ratio}
-    for c in cells:
-        if c.ratio and c.storm in floor and c.monitor != "none":
-            c.floor_ratio = c.ratio / floor[c.storm]
+    neighbour_ratios(cells, lambda c: c.storm, FLOOR)
 
 
 # ---- the table -----------------------------------------------------------------------------------------
-
-def fmt(v: float | None, spec: str = ".2f", suffix: str = "") -> str:
-    return "—" if v is None else f"{v:{spec}}{suffix}"
-
 
 def fmt_lost(c: Cell) -> str:
     if c.lost is None:
@@ -628,19 +571,14 @@ def main() -> None:
 def median_table(rounds: list[list[Cell]], storm_names: list[str]) -> list[str]:
     """Per monitor and storm: the median ratio to unmonitored and to the floor over the rounds, with
     their ranges (one storm per round and monitor is noisy: the floor itself moves by a few %)."""
-    def spread(values: list[float]) -> str:
-        if not values:
-            return "—"
-        return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
-
     monitors = list(dict.fromkeys(c.monitor for r in rounds for c in r if c.monitor != "none"))
     rows = [f"Medians over {len(rounds)} rounds (range):", "",
             "| monitor | storm | × unmonitored | × floor |", "|---|---|---|---|"]
     for m in monitors:
         for st in storm_names:
             mine = [c for r in rounds for c in r if c.monitor == m and c.storm == st and not c.error]
-            rows.append(f"| {m} | {st} | {spread([c.ratio for c in mine if c.ratio])} | "
-                        f"{spread([c.floor_ratio for c in mine if c.floor_ratio])} |")
+            rows.append(f"| {m} | {st} | {median_range([c.ratio for c in mine if c.ratio])} | "
+                        f"{median_range([c.floor_ratio for c in mine if c.floor_ratio])} |")
     return rows
 
 
