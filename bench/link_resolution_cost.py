@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
-from tiercel.kfilter.derive import OPEN_FAMILY, derive
-from tiercel.kfilter.tables import FilterTables
+from tiercel.kfilter.derive import derive
+from tiercel.probe.filtertables import OPEN_FAMILY, FilterTables
 from tiercel.rules import load_rules
 from tiercel.sources.base import CaptureOptions
 from tiercel.sources.live import LiveSource

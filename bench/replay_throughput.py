@@ -29,9 +29,9 @@ from pathlib import Path
 from tiercel.events.model import Event
 from tiercel.rules import load_rules
 from tiercel.scap.reader import CaptureReader
-from tiercel.scap.replay import ReplaySource
 from tiercel.scap.writer import ScapWriter
 from tiercel.sources.base import CaptureOptions
+from tiercel.sources.replay import ReplaySource
 from tiercel.testing.oracles import find_oracles, missing_reason
 from tiercel.testing.streams import build_processes, make_event
 

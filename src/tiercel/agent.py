@@ -44,7 +44,7 @@ from tiercel.outputs.reader_gone import ReaderWatch
 from tiercel.priority import NAMES, SHORT
 from tiercel.rules import Ruleset, load_rules
 from tiercel.rules.matching.ruleset import CompiledRule
-from tiercel.sources.base import CaptureOptions, Counters, Sink, Source
+from tiercel.sources.base import CaptureOptions, Counters, FilteredSource, Sink, Source
 from tiercel.telemetry.stats import AgentStats, render_text
 from tiercel.telemetry.tables import measure as measure_state
 from tiercel.telemetry.versions import engine_version
@@ -205,7 +205,7 @@ def _current(ruleset: Ruleset, dispatcher: Dispatcher, extras: Extras,
 def make_source(opts: RunOptions, sink: Sink) -> Source:
     """The event source: a capture file to replay (-e), or the live kernel."""
     if opts.trace is not None:
-        from tiercel.scap.replay import ReplaySource
+        from tiercel.sources.replay import ReplaySource
         return ReplaySource(opts.trace, opts.capture, sink)
     from tiercel.sources.live import LiveSource
     return LiveSource(opts.capture, sink)
@@ -317,7 +317,7 @@ class Agent:
     def _load_filter(self, ruleset: Ruleset, cfg: Config) -> None:
         """The kernel filter for these rules: derived here, loaded into the probe's maps (no
         recompile). Capture mode never gets here: it wants every record."""
-        if self.source is None or ruleset.compiler is None or self.opts.trace is not None:
+        if not isinstance(self.source, FilteredSource) or ruleset.compiler is None:
             return                  # a capture file has no kernel to filter in
         table = SyscallTable()
         tables = derive(ruleset, ruleset.compiler, table, table.by_name)

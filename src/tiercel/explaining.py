@@ -82,8 +82,8 @@ def explain_maps(x: Explainer, maps: Sequence[dict[str, Any]], sel: Selection) -
 
 
 def explain_capture(x: Explainer, capture: Path, sel: Selection) -> None:
-    from tiercel.scap.replay import ReplaySource
     from tiercel.sources.base import CaptureOptions
+    from tiercel.sources.replay import ReplaySource
 
     source: ReplaySource
 

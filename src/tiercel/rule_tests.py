@@ -181,8 +181,8 @@ def fired_by_maps(test: RuleTest, rules: Sequence[CompiledRule]) -> set[str]:
 
 def fired_in_capture(test: RuleTest, rules: Sequence[CompiledRule]) -> set[str]:
     from tiercel.events.model import Event
-    from tiercel.scap.replay import ReplaySource
     from tiercel.sources.base import CaptureOptions
+    from tiercel.sources.replay import ReplaySource
 
     assert test.capture is not None
     out: set[str] = set()

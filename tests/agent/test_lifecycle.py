@@ -12,7 +12,7 @@ import pytest
 from tiercel.agent import RunOptions, run_agent
 from tiercel.app import Step, run_steps
 from tiercel.control import Control
-from tiercel.scap.replay import ReplaySource
+from tiercel.sources.replay import ReplaySource
 
 CAPTURE = "falco-regression/test/trace_files/cat_write.scap"  # under the oracle directory
 RULE = """

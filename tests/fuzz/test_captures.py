@@ -16,8 +16,8 @@ from tests.fuzz.conftest import CORPUS, bounded, one_line
 from tests.fuzz.test_conditions import CHECKOUT
 from tiercel.events.model import Event
 from tiercel.scap.reader import ScapError
-from tiercel.scap.replay import ReplaySource
 from tiercel.sources.base import CaptureOptions
+from tiercel.sources.replay import ReplaySource
 from tiercel.testing.oracles import find_oracles
 
 TRACES = "falco-regression/test/trace_files"

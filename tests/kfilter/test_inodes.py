@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tiercel.events.decode import Decoder
 from tiercel.events.syscalls import SyscallTable
-from tiercel.kfilter.tables import FilterTables, PathSet, Slot, SyscallFilter
 from tiercel.probe import filtermaps
+from tiercel.probe.filtertables import FilterTables, PathSet, Slot, SyscallFilter
 
 TABLE = SyscallTable()
 

@@ -17,7 +17,7 @@ from tests.livecapture import LiveCapture, build_c, read_line
 from tiercel.events.model import Event
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
 from tiercel.kfilter.derive import derive
-from tiercel.kfilter.tables import FilterTables
+from tiercel.probe.filtertables import FilterTables
 from tiercel.rules import Ruleset, load_rules, load_rules_text
 
 pytestmark = pytest.mark.live

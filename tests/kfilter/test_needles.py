@@ -12,11 +12,12 @@ import pytest
 from tiercel.events.model import Event, Process
 from tiercel.events.syscalls import SyscallTable
 from tiercel.kfilter.derive import derive
-from tiercel.kfilter.offline import stream_alerts
-from tiercel.kfilter.tables import MAX_NEEDLES, FilterTables, KernelView, passes
+from tiercel.kfilter.offline import KernelView, passes
+from tiercel.probe.filtertables import MAX_NEEDLES, FilterTables
 from tiercel.rules.files.loader import load_rules_text
 from tiercel.state.enrich import Enricher
 from tiercel.state.processes import ProcessTable
+from tiercel.testing.soundness import stream_alerts
 from tiercel.testing.state import NO_PROC
 
 TABLE = SyscallTable()

@@ -1,7 +1,7 @@
 """The kernel filter is sound: what it keeps in the kernel never changes an alert.
 
 Each rule set's tables are derived as the agent derives them, and the Python model of the probe's
-decision (kfilter.tables.passes) filters event streams: every capture under the oracle directory, and
+decision (kfilter.offline.passes) filters event streams: every capture under the oracle directory, and
 a large synthetic stream built from the rules' own constants (their paths, names and flags, near
 misses of them, and paths the probe cannot judge). The alerts (event, rule, output text) with and
 without the filter must be identical.
@@ -19,12 +19,13 @@ import pytest
 from tiercel.events.model import Container, Event, Process
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
 from tiercel.kfilter.derive import OPEN_BITS, derive
-from tiercel.kfilter.offline import replay_alerts, stream_alerts
-from tiercel.kfilter.tables import FilterTables, KernelView, passes
+from tiercel.kfilter.offline import KernelView, passes
+from tiercel.probe.filtertables import FilterTables
 from tiercel.rules.files.loader import load_rules
 from tiercel.rules.language import syntax
 from tiercel.state.enrich import Enricher
 from tiercel.state.processes import ProcessTable
+from tiercel.testing.soundness import replay_alerts, stream_alerts
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 TABLE = SyscallTable()

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from tiercel.events.model import Container, Event, Process
-from tiercel.scap.replay import ReplaySource
 from tiercel.scap.state import container_of
 from tiercel.scap.writer import ScapWriter
 from tiercel.sources.base import CaptureOptions
+from tiercel.sources.replay import ReplaySource
 from tiercel.testing.events import process
 
 ID = "3ad7b26ded6d8e7b23da7d48fe889434573036c27ae5a74837233de441c3601e"

@@ -16,9 +16,9 @@ from tiercel.agent import RunOptions, run_agent
 from tiercel.events.model import Event
 from tiercel.scap import blocks as B
 from tiercel.scap.header import LIMITS
-from tiercel.scap.replay import ReplaySource
 from tiercel.scap.writer import block
 from tiercel.sources.base import CaptureOptions
+from tiercel.sources.replay import ReplaySource
 
 RULE = """
 - rule: any close

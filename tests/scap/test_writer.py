@@ -18,9 +18,9 @@ from tiercel.events.model import Event
 from tiercel.rules import load_rules
 from tiercel.scap.encode import SYSDIG_029_MAX
 from tiercel.scap.reader import CaptureReader
-from tiercel.scap.replay import ReplaySource
 from tiercel.scap.writer import ScapWriter
 from tiercel.sources.base import CaptureOptions
+from tiercel.sources.replay import ReplaySource
 
 SUITE = "falco-regression/test"  # under the oracle directory
 RULES = ["rules/single_rule.yaml", "rules/double_rule.yaml"]

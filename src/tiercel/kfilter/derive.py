@@ -1,4 +1,4 @@
-"""Loaded rules -> the kernel filter's tables (kfilter.tables): a sound over-approximation.
+"""Loaded rules -> the kernel filter's tables (probe.filtertables): a sound over-approximation.
 
 For each attached syscall, every rule that can match its event type gives one slot: from each of the
 rule's conjuncts (its condition specialised to that event type), `necessary()` (the keys the rules
@@ -30,12 +30,14 @@ from typing import Any, Protocol, TypeVar
 from tiercel.events.flags import ENUM, FLAGS, MODE, PARAM_TABLES
 from tiercel.events.model import Event, Fd
 from tiercel.events.syscalls import NONE, STATE_SYSCALLS, SYSCALLS_X86_64, Fx, SyscallTable, having
-from tiercel.kfilter.tables import (
+from tiercel.probe.filtertables import (
     ACC_ALL,
+    BITS_WIDTH,
     COMM_LEN,
     MAX_NEEDLES,
     MAX_SLOTS,
     NEEDLE_LEN,
+    OPEN_FAMILY,
     PATH_MAX_K,
     FilterTables,
     PathSet,
@@ -50,7 +52,6 @@ Predicate = Callable[[Event], bool]
 T = TypeVar("T")
 Compile = Callable[[ast.Node], Any]     # condition -> its compiled record (.check)
 
-OPEN_FAMILY = frozenset({"open", "openat", "openat2", "creat"})
 # The fd roles, from the syscall table's rows (their Fx flags, like libscap's EF_* flags):
 # the syscalls that make an fd, or name a socket, that the fd table then holds;
 FD_MAKERS = having(Fx.CREATES_FD) | having(Fx.NAMES_SOCKET)
@@ -80,7 +81,6 @@ SOCKET_TYPES = frozenset({"ipv4", "ipv6", "unix", "4", "6", "u", "netlink", "n"}
 # Open flag bits (x86_64) whose presence changes what flag fields read (events/flags.py).
 OPEN_BITS = (0o100, 0o200, 0o1000, 0o2000, 0o4000, 0o10000, 0o40000, 0o100000, 0o200000, 0o2000000,
              0o4000000, 0o20000000)
-BITS_WIDTH = 32             # the probe's bits test holds 32 bits (kf_class.bit_slots)
 # What fds a rule may consult when its event type reads the table: fd fields, rendered fd arguments.
 FD_FIELD_PREFIXES = ("fd.", "fs.path")
 FD_FIELD_NAMES = frozenset({"evt.arg.fd", "evt.args", "evt.info", "evt.arg"})

@@ -1,37 +1,88 @@
-"""The kernel filter's decision applied offline, to prove its tables sound on captures and streams.
+"""The kernel filter's decision in Python, to prove its tables sound on captures and streams.
 
-`view_of` builds what the probe would know of an event (kfilter.tables.KernelView) from the event and
-the state just before it; `replay_alerts` replays a .scap capture as the live agent sees syscalls (one
-record per syscall: enter events are left out) with or without the filter, and returns the alerts.
-Same alerts with and without the filter is what "sound" means.
+`passes` is the probe's decision for one record (probe: kf_decide mirrors it) on what the probe knows
+of it (`KernelView`); `view_of` builds that view from an event and the state just before it. The
+soundness tests (tiercel.testing.soundness) replay captures and streams with and without it: the same
+alerts both ways is what "sound" means.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
-from tiercel.events.model import DIR_ENTER, Event, Fd, Process
+from tiercel.events.model import Event, Process
 from tiercel.events.syscalls import SyscallTable
 from tiercel.kfilter.derive import enum_param, flags_param, path_param
-from tiercel.kfilter.tables import FilterTables, KernelView, passes
+from tiercel.probe.filtertables import (
+    ACC_ALL,
+    COMM_LEN,
+    PATH_MAX_K,
+    STATE_OPEN_FLAGS,
+    FilterTables,
+    tracked,
+)
 
-Alert = tuple[int, str, str]            # evt.num, rule name, rendered output
-
-
-SOCKET_CHARS = frozenset("46un")
 _TABLE = SyscallTable()
 
 
-def tracked(fd: Fd, fd_kinds: str) -> bool:
-    """Whether the probe's known_fds holds this kind of fd (FilterTables.fd_kinds)."""
-    return fd_kinds == "any" or fd.typechar in SOCKET_CHARS
+@dataclass(frozen=True, slots=True)
+class KernelView:
+    """What the probe knows of one syscall record when it decides."""
+
+    name: str
+    ret: int
+    exec_comm: bytes | None = None  # None: the process exec'd before the agent started
+    path: bytes | None = None       # the path argument as the process passed it
+    flags: int = 0
+    fd_known: bool = False          # the state holds an entry for the fd number returned
+    arg_fd_known: bool = False      # ... for the fd argument (close)
+    value: int | None = None        # the enumerated argument, where the call has one
+
+
+def judgeable(path: bytes | None) -> bool:
+    """Whether fd.name is the path argument itself: absolute, short, no `//`, `/.` or final `/`."""
+    if path is None or not path.startswith(b"/") or len(path) >= PATH_MAX_K - 1:
+        return False
+    if b"//" in path or b"/." in path:
+        return False
+    return not (len(path) > 1 and path.endswith(b"/"))
+
+
+def passes(tables: FilterTables, view: KernelView) -> bool:
+    """The probe's decision for one record (the probe's kf_decide)."""
+    f = tables.syscalls.get(view.name)
+    if f is None or f.open:
+        return True
+    if f.fd_result and view.fd_known:
+        return True                 # the state's entry for that number must be replaced
+    if f.fd_close and view.arg_fd_known:
+        return True                 # ... or removed
+    if f.flags_arg is not None and view.flags & STATE_OPEN_FLAGS:
+        return True
+    path_ok = f.path_slot is not None and judgeable(view.path)
+    acc = view.flags & 3
+    for s in f.slots:
+        if not (s.ret_ok if view.ret >= 0 else s.ret_fail):
+            continue
+        if s.comms is not None and view.exec_comm is not None and view.exec_comm[:COMM_LEN] not in s.comms:
+            continue
+        if s.paths is not None and path_ok and view.path is not None and not s.paths.matches(view.path):
+            continue
+        if s.needles is not None and path_ok and view.path is not None and not any(
+                n in view.path for n in s.needles):
+            continue
+        if s.values is not None and f.enum_arg is not None and view.value not in s.values:
+            continue
+        if f.flags_arg is not None and s.acc_ok != ACC_ALL and not (
+                s.acc_ok >> acc & 1 or view.flags & s.bits_any):
+            continue
+        return True
+    return False
 
 
 def view_of(ev: Event, proc: Process | None, fd_kinds: str = "any") -> KernelView:
-    """`fd_kinds`: which of the state's fd entries the probe tracks (kfilter.tables.FilterTables)."""
+    """`fd_kinds`: which of the state's fd entries the probe tracks (FilterTables.fd_kinds)."""
     path_arg, flags_arg, value_arg = _probe_params(ev.type)
     raw = ev.args.get(path_arg)
     path = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else None
@@ -62,54 +113,3 @@ def _probe_params(evttype: str) -> tuple[str, str, str]:
 
 def kept(ev: Event, proc: Process | None, tables: FilterTables | None) -> bool:
     return tables is None or passes(tables, view_of(ev, proc, tables.fd_kinds))
-
-
-def replay_alerts(path: Path, ruleset: Any, tables: FilterTables | None) -> list[Alert]:
-    """Alerts of a capture replayed through state and rules, syscall exits only."""
-    from tiercel.scap.convert import Converter, after_apply
-    from tiercel.scap.reader import CaptureReader
-    from tiercel.scap.state import table_from_header
-    from tiercel.state.enrich import Enricher
-
-    reader = CaptureReader(path)
-    try:
-        table = table_from_header(reader.header)
-        enricher = Enricher(table=table)
-        converter = Converter(table)
-        out: list[Alert] = []
-        for raw in reader.events():
-            try:
-                ev = converter.convert(raw)
-            except (ValueError, IndexError, KeyError, TypeError):
-                continue
-            if ev is None or raw.flags & 1 or (ev.dir == DIR_ENTER and ev.type != "procexit"):
-                continue
-            if ev.type != "procexit" and not kept(ev, table.lookup(ev), tables):
-                continue
-            tup = ev.args.get("tuple")
-            enricher.apply(ev)
-            after_apply(ev, tup, table.threads)
-            out.extend(_alerts(ruleset, ev))
-        return out
-    finally:
-        reader.close()
-
-
-def stream_alerts(events: Iterable[Event], ruleset: Any, tables: FilterTables | None,
-                  enricher: Any) -> list[Alert]:
-    """Alerts of synthetic exit events applied to `enricher`'s state, filtered or not."""
-    out: list[Alert] = []
-    for ev in events:
-        if ev.type != "procexit" and not kept(ev, enricher.table.lookup(ev), tables):
-            continue
-        try:                # as the live source: one bad event is counted, never fatal
-            enricher.apply(ev)
-        except Exception:
-            out.append((ev.num, "<state error>", ""))
-            continue
-        out.extend(_alerts(ruleset, ev))
-    return out
-
-
-def _alerts(ruleset: Any, ev: Event) -> list[Alert]:
-    return [(ev.num, m.rule.name, m.rule.render_output(ev)[0]) for m in ruleset.match(ev)]

@@ -1,4 +1,4 @@
-"""The kernel filter's tables (kfilter.tables) written into the probe's maps (probe/kfilter.h).
+"""The kernel filter's tables (probe.filtertables) written into the probe's maps.
 
 Replacing the tables (a rule reload) never needs a recompile, and is sound while it happens: every
 class is first set to let everything through, the path and comm maps are refilled, and only then are
@@ -13,8 +13,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from tiercel.kfilter.derive import BITS_WIDTH, OPEN_FAMILY
-from tiercel.kfilter.tables import FilterTables, SyscallFilter
+from tiercel.probe.filtertables import BITS_WIDTH, OPEN_FAMILY, FilterTables, SyscallFilter
 
 BPF_NOEXIST = 1
 NONE = 0xFF

@@ -1,4 +1,5 @@
-"""The `Source` protocol: what `tiercel run` and `tiercel capture` need from an event source.
+"""The `Source` protocol: what `tiercel run` and `tiercel capture` need from an event source; and
+`FilteredSource`, what a source that can keep records in the kernel (the live one) does besides.
 
 Lifecycle: `start()` (compile and attach, or open the file; raises TiercelError with one line on a
 host that cannot), `run(duration)` hands events to the sink until the duration is over, the input
@@ -11,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from tiercel.container.registry import EngineOptions
 from tiercel.errors import TiercelError
 from tiercel.events.model import Event
-from tiercel.kfilter.tables import FilterTables
+from tiercel.probe.filtertables import FilterTables
 
 Sink = Callable[[Event], None]
 
@@ -93,16 +94,21 @@ class Source(Protocol):
 
     def stop(self) -> None: ...
 
-    def set_filter(self, tables: FilterTables, enabled: bool = True) -> None:
-        """Keep in the kernel the records these tables say no rule could match (`enabled` False:
-        keep none, but still keep ring space for the records the state needs). Replaces the
-        previous tables without a recompile; a capture file ignores it."""
-        ...
-
     def attach(self, syscalls: Set[str]) -> frozenset[str]:
         """Start delivering these syscalls too, while running; returns those newly attached.
 
         The live source attaches the ones it has not attached yet (raising AttachError for those
         the kernel refuses); a capture file has what it has, so replay attaches nothing.
         """
+        ...
+
+
+@runtime_checkable
+class FilteredSource(Protocol):
+    """A source with a kernel to filter in (a capture file has the events it has)."""
+
+    def set_filter(self, tables: FilterTables, enabled: bool = True) -> None:
+        """Keep in the kernel the records these tables say no rule could match (`enabled` False:
+        keep none, but still keep ring space for the records the state needs). Replaces the
+        previous tables without a recompile."""
         ...

@@ -7,6 +7,7 @@
     streams    synthetic event streams of a busy host (the rules benchmarks' workload)
     oracles    where the upstream oracle files (Falco's suites, rules, captures) are, if anywhere
     receivers  the other ends of the syslog (UDP, unix, TCP) and http outputs, on loopback
+    soundness  the alerts of a capture or a stream with and without the kernel filter
 
 Nothing here imports pytest: tests/conftest.py turns `oracles` into a fixture.
 """

@@ -1,4 +1,8 @@
-"""The kernel-side filter as plain data: what the probe's maps hold, and the one model of its decision.
+"""The kernel filter's tables as plain data: what the probe's maps hold (filtermaps writes them).
+
+This is the probe's contract: kfilter.derive makes these tables from the rules, probe.filtermaps
+loads them, and kfilter.offline models the probe's decision on them. It imports nothing of the rules
+engine, so the probe does not depend on it.
 
 For each attached syscall the filter is either *open* (every record leaves the kernel: the state
 needs it, or some rule reads what the probe cannot judge) or a list of *slots*. A slot is one rule's
@@ -16,14 +20,15 @@ probe can decide on what it reads anyway:
     values   an enumerated argument (ptrace's request, ...) is one of these values
 
 A record leaves the kernel when some slot holds. A test the probe cannot decide for a record (no exec
-comm known, a relative or non-normal path, a path longer than PATH_MAX_K) holds. `passes()` below is the
-decision itself, in Python: the probe's C code mirrors it, and the tests prove the tables sound by
-running captures through it.
+comm known, a relative or non-normal path, a path longer than PATH_MAX_K) holds
+(kfilter.offline.passes is the decision in Python).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from tiercel.events.model import Fd
 
 PATH_MAX_K = 240            # the probe judges paths shorter than this (bytes, without the NUL)
 COMM_LEN = 15               # bytes of a task's comm
@@ -33,6 +38,10 @@ MAX_NEEDLES = 4             # distinct needles per syscall (the probe searches f
 ACC_ALL = 0b1111            # access modes 0 (O_RDONLY), 1 (O_WRONLY), 2 (O_RDWR), 3 (invalid)
 O_DIRECTORY, O_PATH = 0o200000, 0o10000000
 STATE_OPEN_FLAGS = O_DIRECTORY | O_PATH   # such opens make dirfds the state resolves paths against
+BITS_WIDTH = 32             # the probe's bits test holds 32 bits (kf_class.bit_slots)
+# Calls whose path argument names the file they open (fd.name): the probe may find it by inode.
+OPEN_FAMILY = frozenset({"open", "openat", "openat2", "creat"})
+SOCKET_CHARS = frozenset("46un")   # fd.typechar of sockets (ipv4, ipv6, unix, netlink)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,56 +106,6 @@ class FilterTables:
         return f"{len(shut)} of {len(self.syscalls)} syscalls filtered in the kernel"
 
 
-@dataclass(frozen=True, slots=True)
-class KernelView:
-    """What the probe knows of one syscall record when it decides."""
-
-    name: str
-    ret: int
-    exec_comm: bytes | None = None  # None: the process exec'd before the agent started
-    path: bytes | None = None       # the path argument as the process passed it
-    flags: int = 0
-    fd_known: bool = False          # the state holds an entry for the fd number returned
-    arg_fd_known: bool = False      # ... for the fd argument (close)
-    value: int | None = None        # the enumerated argument, where the call has one
-
-
-def judgeable(path: bytes | None) -> bool:
-    """Whether fd.name is the path argument itself: absolute, short, no `//`, `/.` or final `/`."""
-    if path is None or not path.startswith(b"/") or len(path) >= PATH_MAX_K - 1:
-        return False
-    if b"//" in path or b"/." in path:
-        return False
-    return not (len(path) > 1 and path.endswith(b"/"))
-
-
-def passes(tables: FilterTables, view: KernelView) -> bool:
-    """The probe's decision for one record (probe/tiercel.bpf.c, kf_decide)."""
-    f = tables.syscalls.get(view.name)
-    if f is None or f.open:
-        return True
-    if f.fd_result and view.fd_known:
-        return True                 # the state's entry for that number must be replaced
-    if f.fd_close and view.arg_fd_known:
-        return True                 # ... or removed
-    if f.flags_arg is not None and view.flags & STATE_OPEN_FLAGS:
-        return True
-    path_ok = f.path_slot is not None and judgeable(view.path)
-    acc = view.flags & 3
-    for s in f.slots:
-        if not (s.ret_ok if view.ret >= 0 else s.ret_fail):
-            continue
-        if s.comms is not None and view.exec_comm is not None and view.exec_comm[:COMM_LEN] not in s.comms:
-            continue
-        if s.paths is not None and path_ok and view.path is not None and not s.paths.matches(view.path):
-            continue
-        if s.needles is not None and path_ok and view.path is not None and not any(
-                n in view.path for n in s.needles):
-            continue
-        if s.values is not None and f.enum_arg is not None and view.value not in s.values:
-            continue
-        if f.flags_arg is not None and s.acc_ok != ACC_ALL and not (
-                s.acc_ok >> acc & 1 or view.flags & s.bits_any):
-            continue
-        return True
-    return False
+def tracked(fd: Fd, fd_kinds: str) -> bool:
+    """Whether the probe's known_fds holds this kind of fd (FilterTables.fd_kinds)."""
+    return fd_kinds == "any" or fd.typechar in SOCKET_CHARS

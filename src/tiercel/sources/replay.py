@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import IO
 
 from tiercel.events.model import DIR_ENTER, Event
-from tiercel.kfilter.tables import FilterTables
 from tiercel.scap.convert import Converter, after_apply
 from tiercel.scap.reader import CaptureReader, RawEvent, ScapError
 from tiercel.scap.state import table_from_header
@@ -59,10 +58,6 @@ class ReplaySource:
     @property
     def mode(self) -> str:
         return f"replaying {self.path.name}"
-
-    def set_filter(self, tables: FilterTables, enabled: bool = True) -> None:
-        """A capture file has the events it has: no kernel to filter in."""
-        del tables, enabled
 
     def attach(self, syscalls: Set[str]) -> frozenset[str]:
         """A capture file has the events it has: nothing more to attach."""
