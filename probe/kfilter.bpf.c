@@ -1,7 +1,7 @@
 /* -- The kernel-side filter: decides, before a record is built, whether any loaded rule could match it.
  *
  * User space derives the tables from the rules (src/tiercel/kfilter/derive.py) and fills these maps;
- * src/tiercel/kfilter/tables.py holds the same decision in Python (`passes`), which the tests run on
+ * src/tiercel/kfilter/offline.py holds the same decision in Python (`passes`), which the tests run on
  * captures to prove the tables sound. Per syscall number, `kf_classes` holds up to 64 slots, one bit
  * each; a record passes when some slot's tests all hold:
  *   ret    success (ret >= 0) or failure                          kf_class.ret_ok / ret_fail
@@ -15,10 +15,10 @@
  * programs follow in kfilter_path, kfilter_file, kfilter_repeat and kfilter_exit.bpf.c.
  */
 
-#define KF_PATH_MAX 240         /* kfilter/tables.py PATH_MAX_K */
+#define KF_PATH_MAX 240         /* src/tiercel/probe/filtertables.py PATH_MAX_K */
 #define KF_KEY_DATA 244         /* 2 bytes of syscall number, the path, its NUL, padding */
 #define KF_SLOTS 64
-#define KF_NEEDLES 4            /* kfilter/tables.py MAX_NEEDLES; each two bytes */
+#define KF_NEEDLES 4            /* src/tiercel/probe/filtertables.py MAX_NEEDLES; each two bytes */
 #define KF_O_DIRECTORY 0200000
 #define KF_O_PATH 010000000
 
