@@ -4,6 +4,7 @@
 
 /* execve's filename and argv must be copied at enter: at exit the old memory is gone. */
 BPF_F_TABLE("hash", __u32, struct rec_syscall, exec_stash, 4096, BPF_F_NO_PREALLOC);
+
 static __always_inline void remember_comm(__u32 tgid)
 {
     struct kf_comm c = {};
