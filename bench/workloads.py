@@ -64,14 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from agentrun import (
-    AgentProcess,
-    attached_tracepoints,
-    cpu_seconds,
-    note,
-    rss_mb,
-    wait_stable,
-)
+from agentrun import AgentProcess, attached_tracepoints, cpu_seconds, note, rss_mb
 from busyhost import ALL_WORKLOADS, ATTACKER, TOOLS, Action, Attacker, Env, Workload, make_workloads
 from sidebyside import (
     BPF_READY,
@@ -89,7 +82,8 @@ try:
 except ImportError:  # any Python 3.11 will do; the venv's has orjson
     from json import loads  # type: ignore[assignment]
 
-ACTION_KINDS = {"s": "shadow", "c": "connect", "e": "etc"}
+ACTION_KINDS = {"s": "shadow", "c": "connect", "e": "etc"}   # the letter in an action's token
+LETTERS = {kind: letter for letter, kind in ACTION_KINDS.items()}
 ACTION_PROGRAMS = {"cat": "shadow", "bash": "connect", "touch": "etc"}
 ALL_MONITORS = ("tiercel", "tiercel-upstream", "bpftrace-count")
 FLOOR = "bpftrace-count"
@@ -121,6 +115,7 @@ class Cell:
     alerted: dict[str, int] | None = None                   # kind -> of those, alerted
     latencies_s: list[float] = field(default_factory=list)  # action start -> first alert read
     missed: list[str] = field(default_factory=list)         # "kind index" of the actions not alerted
+    attack_rules: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> rule -> alerts
     p99_latency_s: float | None = None
     other_alerts: dict[str, int] | None = None              # "rule (proc.name)" -> alerts
     cpu_s: float | None = None
@@ -140,15 +135,19 @@ class AlertLog(threading.Thread):
 
     def __init__(self, stream: IO[bytes], token: bytes) -> None:
         super().__init__(daemon=True)
-        self.stream, self.token = stream, token
+        self.stream, self.token = stream, token + b"-"   # "-": cell 4's token is a prefix of cell 40's
         self.lines: list[tuple[float, bytes]] = []
-        self.with_token = 0         # lines naming one of this run's actions: settling watches them
+        self.with_token = 0              # lines naming one of this cell's actions: settling watches
+        self.named: set[bytes] = set()   # ... and which actions they name (b"s12": shadow, tick 12)
         self.start()
 
     def run(self) -> None:
+        named = re.compile(rb"%s([sce]\d+)" % re.escape(self.token))
         for line in self.stream:
             self.lines.append((time.monotonic(), line))
-            self.with_token += self.token in line
+            if self.token in line:
+                self.with_token += 1
+                self.named.update(named.findall(line))
 
 
 def attribute(cell: Cell, alerts: list[tuple[float, bytes]], actions: list[Action], token: str) -> None:
@@ -160,6 +159,7 @@ def attribute(cell: Cell, alerts: list[tuple[float, bytes]], actions: list[Actio
     named = re.compile(rb"%s-([sce])(\d+)" % re.escape(token.encode()))
     first: dict[tuple[str, int], float] = {}
     other: Counter[str] = Counter()
+    rules: dict[str, Counter[str]] = {k: Counter() for k in ACTION_KINDS.values()}
     for t, line in alerts:
         try:
             alert = loads(line)
@@ -182,6 +182,7 @@ def attribute(cell: Cell, alerts: list[tuple[float, bytes]], actions: list[Actio
         if action is not None:
             key = (action.kind, action.index)
             first[key] = min(first.get(key, t), t)
+            rules[action.kind][rule] += 1
         else:
             other[rule + (f" ({name})" if name else "")] += 1
     cell.alerted = {k: sum(1 for (kind, _) in first if kind == k) for k in ACTION_KINDS.values()}
@@ -191,6 +192,7 @@ def attribute(cell: Cell, alerts: list[tuple[float, bytes]], actions: list[Actio
         cell.p99_latency_s = cell.latencies_s[min(len(cell.latencies_s) - 1,
                                                   math.ceil(0.99 * len(cell.latencies_s)) - 1)]
     cell.other_alerts = dict(other.most_common())
+    cell.attack_rules = {k: dict(n.most_common()) for k, n in rules.items()}
 
 
 # ---- monitors ------------------------------------------------------------------------------------------
@@ -260,8 +262,17 @@ class Tiercel:
         self.alerts_before = len(self.alerts.lines)
 
     def settle(self, cell: Cell, actions: list[Action], token: str) -> None:
-        # Done when the alerts naming the actions stop coming (the backlog is read) for a second.
-        cell.settle_s = wait_stable(lambda: self.alerts.with_token, quiet=1.0, cap=60.0)
+        # Done when every action has an alert naming it, or when such alerts have stopped coming for
+        # 2 s (what is still in the ring is read by then)
+        expected = {f"{LETTERS[a.kind]}{a.index}".encode() for a in actions if a.kind in LETTERS}
+        t0 = last = time.monotonic()
+        count = self.alerts.with_token
+        while (not expected <= self.alerts.named and time.monotonic() - last < 2.0
+               and time.monotonic() - t0 < 60):
+            time.sleep(0.05)
+            if self.alerts.with_token != count:
+                count, last = self.alerts.with_token, time.monotonic()
+        cell.settle_s = time.monotonic() - t0
         after = self.metrics()
         cpu = cpu_seconds(self.pid())
         if cpu is not None:
@@ -528,9 +539,16 @@ def render(cells: list[Cell], wls: list[Workload], note_text: str) -> str:
     mixes = [f"- mix under {c.monitor}: " + ", ".join(f"{n} {r:.2f}" for n, r in c.component_ratios.items())
              for c in cells if c.workload == "mix" and c.monitor != "none" and c.component_ratios]
     modes = dict.fromkeys(f"- {c.monitor}: {c.mode}" for c in cells if c.mode)
+    by_rule: dict[str, dict[str, set[str]]] = {}
+    for c in cells:
+        for kind, rules in c.attack_rules.items():
+            by_rule.setdefault(c.monitor, {}).setdefault(kind, set()).update(rules)
+    alerted_by = [f"- {m}: the actions alerted by " + "; ".join(
+        f"{k}: {', '.join(sorted(r)) or 'no rule'}" for k, r in kinds.items())
+        for m, kinds in by_rule.items()]
     names = [wl.name for wl in wls]
     lines = [f"Unmonitored: {'; '.join(base)}.", "", *summary_table(cells, names), "",
-             *detail_table(cells), "", *mixes, *modes, "", note_text]
+             *detail_table(cells), "", *mixes, *modes, *alerted_by, "", note_text]
     return "\n".join(lines)
 
 
@@ -642,8 +660,8 @@ def main() -> None:
     load_end = Path("/proc/loadavg").read_text().split()[:3]
     note_text = (f"{started}, {os.cpu_count()} CPUs, load average {' '.join(load)} before and "
                  f"{' '.join(load_end)} after; --seconds {args.seconds:g} --mix-seconds "
-                 f"{args.mix_seconds:g} --files {args.files}; the floor counts on "
-                 f"{len(env.tracepoints)} tracepoints.")
+                 f"{args.mix_seconds:g} --files {args.files}; tiercel with its bundled rules attaches "
+                 f"{len(env.tracepoints)} tracepoints (the floor counts on them).")
     table = render(rounds[-1], wls, note_text)
     if len(rounds) > 1:
         table = "\n".join(median_table(rounds, wanted)) + "\n\nLast round:\n\n" + table
