@@ -150,6 +150,12 @@ class AlertLog(threading.Thread):
                 self.named.update(named.findall(line))
 
 
+def p99(values: list[float]) -> float | None:
+    """The nearest-rank 99th percentile (the largest of fewer than 100 values)."""
+    ordered = sorted(values)
+    return ordered[math.ceil(0.99 * len(ordered)) - 1] if ordered else None
+
+
 def attribute(cell: Cell, alerts: list[tuple[float, bytes]], actions: list[Action], token: str) -> None:
     """Which actions were alerted and how late; every alert that is none of theirs, by rule."""
     main = [a for a in actions if a.kind in ACTION_KINDS.values()]
@@ -166,12 +172,12 @@ def attribute(cell: Cell, alerts: list[tuple[float, bytes]], actions: list[Actio
         except ValueError:
             continue
         f = alert.get("output_fields") or {}
-        rule, name = str(alert.get("rule")), f.get("proc.name")
-        if name == "rm" or f.get("proc.pid") in cleanup:  # not an attack: the /etc file removed
+        rule, name, m = str(alert.get("rule")), f.get("proc.name"), named.search(line)
+        if f.get("proc.pid") in cleanup or (name == "rm" and m):   # not an attack: its file removed
             other[f"{rule} (rm: the bench removing its /etc file)"] += 1
             continue
         action = None
-        if m := named.search(line):
+        if m:
             action = by_name.get((ACTION_KINDS[m.group(1).decode()], int(m.group(2))))
         elif isinstance(f.get("proc.pid"), int) and f["proc.pid"] in by_pid:
             action = by_pid[f["proc.pid"]]
@@ -188,9 +194,7 @@ def attribute(cell: Cell, alerts: list[tuple[float, bytes]], actions: list[Actio
     cell.alerted = {k: sum(1 for (kind, _) in first if kind == k) for k in ACTION_KINDS.values()}
     cell.latencies_s = sorted(first[k] - by_name[k].t for k in first)
     cell.missed = [f"{a.kind} {a.index}" for a in main if (a.kind, a.index) not in first]
-    if cell.latencies_s:
-        cell.p99_latency_s = cell.latencies_s[min(len(cell.latencies_s) - 1,
-                                                  math.ceil(0.99 * len(cell.latencies_s)) - 1)]
+    cell.p99_latency_s = p99(cell.latencies_s)
     cell.other_alerts = dict(other.most_common())
     cell.attack_rules = {k: dict(n.most_common()) for k, n in rules.items()}
 
@@ -490,8 +494,6 @@ def summary_table(cells: list[Cell], names: list[str]) -> list[str]:
         hits = ", ".join(f"{sum(c.alerted.get(k, 0) for c in done if c.alerted)}/"
                          f"{sum(c.actions.get(k, 0) for c in done)}" for k in ACTION_KINDS.values()) \
             if done else "—"
-        lat = [x for c in done for x in c.latencies_s]
-        p99 = fmt(sorted(lat)[min(len(lat) - 1, math.ceil(0.99 * len(lat)) - 1)]) if lat else "—"
         others: Counter[str] = Counter()
         for c in done:
             others.update(c.other_alerts or {})
@@ -499,7 +501,8 @@ def summary_table(cells: list[Cell], names: list[str]) -> list[str]:
         peaks = [c.rss_peak_mb for c in mine.values() if c.rss_peak_mb is not None]
         steady = [c.rss_steady_mb for c in mine.values() if c.rss_steady_mb is not None]
         rss = f"{max(peaks):.0f} / {max(steady):.0f}" if peaks and steady else "—"
-        rows.append(f"| {m} | " + " | ".join(ratios) + f" | {lost} | {hits} | {p99} | "
+        latency = fmt(p99([x for c in done for x in c.latencies_s]))
+        rows.append(f"| {m} | " + " | ".join(ratios) + f" | {lost} | {hits} | {latency} | "
                     f"{fmt_other(dict(others.most_common())) if done else '—'} | {cpu} | {rss} |")
     return rows
 
