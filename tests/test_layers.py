@@ -16,10 +16,22 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # package (or module) -> what it must not import, a dotted name and everything under it
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    # the kernel side and the capture format are below the rules engine, the sources and the agent;
+    # the kernel side and the capture format are below the rules engine, the sources and the commands;
     # the kernel filter's tables are the probe's contract (probe.filtertables), derived in kfilter
-    "tiercel.probe": ("tiercel.rules", "tiercel.kfilter", "tiercel.sources", "tiercel.agent"),
-    "tiercel.scap": ("tiercel.rules", "tiercel.kfilter", "tiercel.sources", "tiercel.agent"),
+    "tiercel.probe": ("tiercel.rules", "tiercel.kfilter", "tiercel.sources", "tiercel.commands"),
+    "tiercel.scap": ("tiercel.rules", "tiercel.kfilter", "tiercel.sources", "tiercel.commands"),
+    # the shared helpers import no stage of the pipeline
+    "tiercel.common": ("tiercel.events", "tiercel.scap", "tiercel.probe", "tiercel.state",
+                       "tiercel.container", "tiercel.rules", "tiercel.kfilter", "tiercel.sources",
+                       "tiercel.outputs", "tiercel.telemetry", "tiercel.commands", "tiercel.config"),
+    # the event model and the syscall table are what every stage reads: they read none of them
+    "tiercel.events": ("tiercel.state", "tiercel.rules", "tiercel.kfilter", "tiercel.sources",
+                       "tiercel.outputs", "tiercel.commands"),
+    # the stages never import what drives them
+    "tiercel.state": ("tiercel.rules", "tiercel.sources", "tiercel.outputs", "tiercel.commands"),
+    "tiercel.rules": ("tiercel.sources", "tiercel.commands"),
+    "tiercel.sources": ("tiercel.commands",),
+    "tiercel.outputs": ("tiercel.commands", "tiercel.sources"),
 }
 
 # module -> the most lines it may have

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tiercel import node
+from tiercel.common import node
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +49,7 @@ def test_agent_in_a_container_reports_the_host() -> None:
     if not dockerd or subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode:
         pytest.skip("no dockerd or test image (ci/test-deps.sh)")
     script = ("import sys, os, socket; sys.path.insert(0, '/src'); from pathlib import Path; "
-              "from tiercel import node; os.makedirs('/tmp/hp'); "
+              "from tiercel.common import node; os.makedirs('/tmp/hp'); "
               f"os.symlink('/host/proc/{dockerd}', '/tmp/hp/1'); "
               "print(socket.gethostname(), node.hostname({}, Path('/tmp/hp')))")
     out = subprocess.run(

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tiercel.errors import TiercelError
+from tiercel.common.errors import TiercelError
 
 if TYPE_CHECKING:
-    from tiercel.agent import RunOptions
+    from tiercel.commands.options import RunOptions
     from tiercel.config import Config
 from tiercel.sources.base import CaptureOptions
 
@@ -48,7 +48,7 @@ def _version_text() -> str:
         bcc_text = f"{bcc_python} (libbcc.so.0 loaded)"
     except Exception as e:  # absent module, or the library it loads
         bcc_text = f"not found ({type(e).__name__}: {e})"
-    from tiercel.errors import EnvironmentProblem
+    from tiercel.common.errors import EnvironmentProblem
     from tiercel.probe.loader import find_headers
 
     try:
@@ -101,7 +101,7 @@ def capture(
 ) -> None:
     """Print every decoded, enriched event (like `sysdig -j`), or record them with -w FILE.scap."""
     try:
-        from tiercel.capture import run_capture
+        from tiercel.commands.capture import run_capture
     except ImportError as e:
         raise _import_failed("the capture command", e) from None
 
@@ -169,7 +169,8 @@ def run(
 ) -> None:
     """Watch the host live (or replay a capture with -e) and print an alert for each rule match."""
     try:
-        from tiercel.agent import RunOptions, run_agent
+        from tiercel.commands.agent import run_agent
+        from tiercel.commands.options import RunOptions
     except ImportError as e:
         raise _import_failed("the agent", e) from None
 
@@ -182,7 +183,7 @@ def run(
     if seconds is not None:
         duration = seconds
     if config_schema or rule_schema:
-        from tiercel import falco_flags
+        from tiercel.commands import falco_flags
 
         raise typer.Exit(falco_flags.config_schema(sys.stdout) if config_schema
                          else falco_flags.rule_schema(sys.stdout))
@@ -213,10 +214,10 @@ def run(
 
 def _falco_flag(config: Path | None, option: list[str], rules: list[Path], json_out: bool | None,
                 **flags: object) -> int:
-    """Falco's informational flags: each prints and exits (tiercel.falco_flags)."""
+    """Falco's informational flags: each prints and exits (tiercel.commands.falco_flags)."""
     import dataclasses
 
-    from tiercel import falco_flags
+    from tiercel.commands import falco_flags
     from tiercel.config import load_config
 
     out = sys.stdout
@@ -298,8 +299,8 @@ def explain(
     """Why RULE matched an event or why not: its condition as a tree, each part's value and the
     field values it read (default: the first 5 events it matched)."""
     try:
+        from tiercel.commands.explaining import run_explain
         from tiercel.config.schema import DEFAULT_RULES
-        from tiercel.explaining import run_explain
     except ImportError as e:
         raise _import_failed("the rules engine", e) from None
     try:
@@ -318,7 +319,7 @@ def rule_unit_tests(
     """Run rule unit tests (events as field maps, or a capture's events, and the rules expected to
     fire and not to fire); every failure with file:line:col; exit 1 on a failure."""
     try:
-        from tiercel.rule_tests import run_tests
+        from tiercel.commands.rule_tests import run_tests
     except ImportError as e:
         raise _import_failed("the rules engine", e) from None
     raise typer.Exit(run_tests(paths, sys.stdout))
@@ -386,7 +387,7 @@ def generate(
             host_port = (host, int(port))
         if not check:
             raise typer.Exit(run_actions(chosen, sleep=sleep, target=host_port))
-        from tiercel.agent import RunOptions
+        from tiercel.commands.options import RunOptions
         from tiercel.generator.check import check_stdin
 
         loaded = _agent_rules(RunOptions(
@@ -406,7 +407,7 @@ def _agent_rules(opts: RunOptions) -> set[str]:
     agent's to say."""
     import io
 
-    from tiercel.agent import effective_config, load
+    from tiercel.commands.options import effective_config, load
 
     err = io.StringIO()
     try:

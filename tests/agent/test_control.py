@@ -1,4 +1,4 @@
-"""The control thread drives the agent through a few methods (tiercel.control.Controlled), never
+"""The control thread drives the agent through a few methods (tiercel.commands.control.Controlled), never
 its attributes: a fake agent is enough."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class FakeAgent:
 
 
 def test_drop_exit_action_requests_a_stop_with_code_1() -> None:
-    from tiercel.control import Control
+    from tiercel.commands.control import Control
 
     cfg = load_config(None, ["syscall_event_drops.actions=[exit]", "watch_config_files=false",
                              "syscall_event_drops.simulate_drops=true"])
@@ -52,7 +52,7 @@ def test_drop_exit_action_requests_a_stop_with_code_1() -> None:
 
 
 def test_reload_reads_the_config_again_through_the_agent() -> None:
-    from tiercel.control import Control
+    from tiercel.commands.control import Control
 
     agent = FakeAgent(load_config(None, ["watch_config_files=false"]))
     control = Control(agent, "h")

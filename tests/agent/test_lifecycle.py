@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tiercel.agent import RunOptions, run_agent
-from tiercel.app import Step, run_steps
-from tiercel.control import Control
+from tiercel.commands.agent import run_agent
+from tiercel.commands.app import Step, run_steps
+from tiercel.commands.control import Control
+from tiercel.commands.options import RunOptions
 from tiercel.sources.replay import ReplaySource
 
 CAPTURE = "falco-regression/test/trace_files/cat_write.scap"  # under the oracle directory
@@ -81,7 +82,7 @@ def test_outputs_flushed_when_a_stop_raises(oracles: Path, tmp_path: Path,
 
 
 def test_rule_errors_reach_the_snapshot_across_reloads(tmp_path: Path) -> None:
-    from tiercel.agent import Agent
+    from tiercel.commands.agent import Agent
 
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULE)

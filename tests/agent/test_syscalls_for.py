@@ -3,7 +3,7 @@ unless a rule asks for it."""
 
 from __future__ import annotations
 
-from tiercel.agent import syscalls_for
+from tiercel.commands.options import syscalls_for
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
 from tiercel.rules import load_rules_text
 

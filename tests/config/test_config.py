@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tiercel.common.priority import ACCEPTED
 from tiercel.config import Config, ConfigError, load_config
-from tiercel.priority import ACCEPTED
 
 ROOT = Path(__file__).resolve().parents[2]
 

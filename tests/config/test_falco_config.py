@@ -9,7 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tiercel.agent import RunOptions, run_agent
+from tiercel.commands.agent import run_agent
+from tiercel.commands.options import RunOptions
 from tiercel.config import ConfigError, load_config
 from tiercel.rules import load_rules
 

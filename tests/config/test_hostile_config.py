@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tiercel.common.safeyaml import MAX_FILE_BYTES
 from tiercel.config import ConfigError, load_config
-from tiercel.safeyaml import MAX_FILE_BYTES
 
 # -o values -> the message (after the option's label)
 BAD_OVERRIDES = [

@@ -43,9 +43,10 @@ import pytest
 import yaml
 
 from tests.rules.test_upstream_rules import MODERN_DERIVATION
-from tiercel.agent import RunOptions, run_agent
+from tiercel.commands.agent import run_agent
+from tiercel.commands.options import RunOptions
+from tiercel.common.errors import TiercelError
 from tiercel.config import Config
-from tiercel.errors import TiercelError
 from tiercel.rules import load_rules, validate_command
 
 SUITE = "falco-regression/test"  # under the oracle directory

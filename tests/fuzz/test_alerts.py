@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.conftest import CORPUS, bounded
+from tiercel.common.priority import NAMES
 from tiercel.outputs.alert import Alert
 from tiercel.outputs.base import Format, Item
 from tiercel.outputs.dispatcher import Dispatcher
 from tiercel.outputs.stdout import StreamOutput
 from tiercel.outputs.syslog import SyslogOutput
-from tiercel.priority import NAMES
 
 
 class _Odd:

@@ -213,7 +213,7 @@ def test_real_field_table_on_a_real_event() -> None:
 
 def test_real_unknown_field_error_gets_position() -> None:
     fields = pytest.importorskip("tiercel.rules.fields.table")
-    from tiercel.errors import TiercelError
+    from tiercel.common.errors import TiercelError
 
     with pytest.raises(TiercelError) as info:
         compile_condition(parse_condition("proc.name = a and proc.nmae = x"), fields.FieldTable())

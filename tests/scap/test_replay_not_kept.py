@@ -12,7 +12,8 @@ import pytest
 
 import tiercel.scap.reader as R
 from tests.scap.test_hostile_captures import _event, _fd_entries, _gzip_file, _head
-from tiercel.agent import RunOptions, run_agent
+from tiercel.commands.agent import run_agent
+from tiercel.commands.options import RunOptions
 from tiercel.events.model import Event
 from tiercel.scap import blocks as B
 from tiercel.scap.header import LIMITS

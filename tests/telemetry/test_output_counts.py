@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tests.outputs.alerts import make_alert
-from tiercel.agent import Agent, RunOptions
+from tiercel.commands.agent import Agent
+from tiercel.commands.options import RunOptions
 from tiercel.outputs.base import Item
 from tiercel.outputs.dispatcher import Dispatcher, OutputStats
 from tiercel.telemetry.stats import AgentStats, render_prometheus, render_text

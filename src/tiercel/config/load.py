@@ -8,11 +8,11 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from tiercel.common.errors import printable
 from tiercel.config.binding import bind
 from tiercel.config.overrides import apply_override
 from tiercel.config.schema import Config
 from tiercel.config.yamlfile import ConfigError, empty_mapping, read_file, where
-from tiercel.errors import printable
 
 
 def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:

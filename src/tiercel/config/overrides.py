@@ -12,8 +12,8 @@ import re
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from tiercel.common.safeyaml import child_nodes
 from tiercel.config.yamlfile import compose, empty_mapping, mark, where, yaml_problems, yaml_reason
-from tiercel.safeyaml import child_nodes
 
 _STEP = re.compile(r"([A-Za-z0-9_]+)|\[(\d+)\]")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
+from tiercel.common.priority import ACCEPTED as PRIORITIES
 from tiercel.config.declare import (
     INLINE,
     above,
@@ -26,7 +27,6 @@ from tiercel.config.declare import (
     setting,
 )
 from tiercel.config.targets import file_problem, header_problem, http_url_problem
-from tiercel.priority import ACCEPTED as PRIORITIES
 
 
 def _default_rules() -> str:

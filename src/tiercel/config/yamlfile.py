@@ -3,7 +3,7 @@
 Nodes, not Python values: the binding needs each value's position for its errors, and `-o` overrides
 are grafted into the same tree (their nodes are named after the option, `-o key=value`).
 
-The file is read within bounds and its tree checked before anything walks it (tiercel.safeyaml): a
+The file is read within bounds and its tree checked before anything walks it (tiercel.common.safeyaml): a
 FIFO or /dev/zero, an alias bomb, a duplicate key or a tag like `!!python/name:...` is an error with
 its position, never a hang, a traceback or a silently kept last value.
 """
@@ -17,8 +17,8 @@ import yaml
 from yaml.error import Mark
 from yaml.nodes import MappingNode, Node
 
-from tiercel.errors import TiercelError, printable
-from tiercel.safeyaml import FileRefused, read_text, tree_problems
+from tiercel.common.errors import TiercelError, printable
+from tiercel.common.safeyaml import FileRefused, read_text, tree_problems
 
 try:  # libyaml: fast, and it bounds nesting itself (PyYAML's own composer recurses in Python)
     from yaml import CSafeLoader as _Loader

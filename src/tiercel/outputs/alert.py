@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from tiercel.common.priority import NAMES
 from tiercel.events.model import Event
-from tiercel.priority import NAMES
 from tiercel.rules import format_time
 
 

@@ -15,9 +15,9 @@ import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from tiercel.common.priority import NAMES
 from tiercel.config import FACILITIES
 from tiercel.outputs.base import Format, Item, OutputError
-from tiercel.priority import NAMES
 
 MAX_DATAGRAM = 60_000  # below UDP's 65,507: a longer message is cut rather than refused
 

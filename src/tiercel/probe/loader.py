@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tiercel.errors import EnvironmentProblem
+from tiercel.common.errors import EnvironmentProblem
 from tiercel.events.syscalls import SHAPE_EXEC, SHAPE_EXIT, SyscallTable
 from tiercel.probe import btf, filtermaps
 from tiercel.state.memory import trim_heap

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from tiercel.errors import TiercelError
+from tiercel.common.errors import TiercelError
 from tiercel.events.model import Event
 
 NA = "<NA>"

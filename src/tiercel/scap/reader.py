@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tiercel.errors import TiercelError
+from tiercel.common.errors import TiercelError
 from tiercel.scap import blocks as B
 from tiercel.scap.header import Header
 from tiercel.scap.rawfile import Damaged, NotACaptureFile, open_capture

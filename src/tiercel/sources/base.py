@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from tiercel.container.registry import EngineOptions
-from tiercel.errors import TiercelError
+from tiercel.common.errors import TiercelError
 from tiercel.events.model import Event
 from tiercel.probe.filtertables import FilterTables
 

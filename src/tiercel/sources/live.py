@@ -15,8 +15,8 @@ import time
 from collections import deque
 from collections.abc import Set
 
+from tiercel.common.errors import TiercelError
 from tiercel.container.registry import Registry, make_registry
-from tiercel.errors import TiercelError
 from tiercel.events.decode import Decoder
 from tiercel.events.model import DIR_ENTER, Container, Event, Process
 from tiercel.events.syscalls import SyscallTable

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from tiercel.priority import NAMES
+from tiercel.common.priority import NAMES
 from tiercel.telemetry.stats import AgentStats
 
 HELP = "https://falco.org/docs/metrics/"

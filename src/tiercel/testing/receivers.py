@@ -19,7 +19,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tiercel.priority import NAMES as PRIORITIES
+from tiercel.common.priority import NAMES as PRIORITIES
 
 # What Falcosidekick's handler reads from an alert, and the type it wants.
 SIDEKICK_FIELDS = {"output": str, "priority": str, "rule": str, "time": str, "output_fields": dict,

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tiercel.errors import TiercelError
+from tiercel.common.errors import TiercelError
 
 if TYPE_CHECKING:
     from tiercel.events.model import Event

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tiercel.priority import NAMES, Priority, parse_priority
+from tiercel.common.priority import NAMES, Priority, parse_priority
 from tiercel.rules.files.diagnostics import (
     LOAD_APPEND_NO_VALUES,
     LOAD_ERR_VALIDATE,

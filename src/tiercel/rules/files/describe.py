@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tiercel.priority import NAMES
+from tiercel.common.priority import NAMES
 from tiercel.rules.files.collector import Collector
 from tiercel.rules.files.definitions import ExceptionInfo
 from tiercel.rules.files.diagnostics import LoadResult

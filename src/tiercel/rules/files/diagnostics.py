@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tiercel.errors import printable
+from tiercel.common.errors import printable
 
 ERROR = "error"
 WARNING = "warning"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tiercel.common.priority import ACCEPTED
 from tiercel.config.json_schema import DIALECT, any_case
-from tiercel.priority import ACCEPTED
 from tiercel.rules.files.definitions import _FALSE, _TRUE, LIST_KEYS, MACRO_KEYS, RULE_KEYS
 
 _SCALAR = {"type": ["string", "number", "boolean"]}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tiercel.common.safeyaml import FileRefused, read_text
 from tiercel.events.model import Event
 from tiercel.rules.fields.spec import FieldError, UnknownField
 from tiercel.rules.files.collector import Collector
@@ -44,7 +45,6 @@ from tiercel.rules.language.compiler import Compiled, CompileError, compile_cond
 from tiercel.rules.language.parser import ConditionSyntaxError, parse_condition
 from tiercel.rules.matching.ruleset import CompiledRule, Ruleset
 from tiercel.rules.output import OutputFormat, OutputFormatError, compile_output
-from tiercel.safeyaml import FileRefused, read_text
 
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
 

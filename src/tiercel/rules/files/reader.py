@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from tiercel.common.safeyaml import check_tree
 from tiercel.rules.files.diagnostics import (
     LOAD_ERR_YAML_PARSE,
     LOAD_ERR_YAML_VALIDATE,
     LoadResult,
     SourceSpan,
 )
-from tiercel.safeyaml import check_tree
 
 try:  # the C composer is ~10x faster on the upstream files and carries the same marks
     from yaml import CSafeLoader as _Loader

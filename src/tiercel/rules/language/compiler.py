@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tiercel.errors import TiercelError
+from tiercel.common.errors import TiercelError
 from tiercel.events.model import Event
 from tiercel.rules.language import literals, operators, syntax
 from tiercel.rules.language.lexer import FIELD_NAME

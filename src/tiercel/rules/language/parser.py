@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tiercel.errors import TiercelError
+from tiercel.common.errors import TiercelError
 from tiercel.rules.language import syntax
 from tiercel.rules.language.lexer import (
     BARE_STR,

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from tiercel.errors import TiercelError
+from tiercel.common.errors import TiercelError
 from tiercel.rules.language import syntax
 from tiercel.rules.language.lexer import Scanner
 

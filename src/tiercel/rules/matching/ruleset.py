@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tiercel.common.priority import Priority
 from tiercel.events.model import Event
-from tiercel.priority import Priority
 from tiercel.rules.files.diagnostics import SourceSpan
 from tiercel.rules.language import syntax
 from tiercel.rules.matching.plan import Compile, Plan, build_plan

@@ -2,7 +2,7 @@
 
 Before the steps: read and validate the config (refuse to start on any error), load rules (report
 every error, stop on any), select rules (-D/-T/-t/--priority), start the outputs, work out the
-syscalls to attach. Then the steps (tiercel.app), in order: signals, the source (live or replay),
+syscalls to attach. Then the steps (tiercel.commands.app), in order: signals, the source (live or replay),
 the control thread (SIGHUP/watched-file reload, SIGUSR1 reopens outputs, SIGUSR2 stats, kernel-drop
 checks), the web server; loop. Teardown always runs, each stop on its own: the web server, the
 control thread, the source, then every output queue is flushed within
@@ -12,194 +12,34 @@ printed.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import logging
-import os
-import socket
 import sys
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import tiercel
-from tiercel import node
-from tiercel.app import Step, run_steps
-from tiercel.config import DEFAULT_RULES as CONFIG_DEFAULT_RULES
-from tiercel.config import Config, load_config
-from tiercel.container.registry import EngineOptions
-from tiercel.errors import TiercelError
-from tiercel.events.model import Event
-from tiercel.events.syscalls import FD_OPTIONAL_SYSCALLS, FD_STATE_SYSCALLS, STATE_SYSCALLS, SyscallTable
+from tiercel.commands.app import Step, run_steps
+from tiercel.commands.logs import setup_logging
+from tiercel.commands.matcher import Matcher
+from tiercel.commands.options import RunOptions, effective_config, engine_options, load, syscalls_for
+from tiercel.common import node
+from tiercel.common.errors import TiercelError
+from tiercel.config import Config
+from tiercel.events.syscalls import SyscallTable
 from tiercel.kfilter.derive import derive
-from tiercel.logs import setup_logging
-from tiercel.outputs.alert import Alert, make_alert
+from tiercel.outputs.alert import Alert
 from tiercel.outputs.append import Extras
 from tiercel.outputs.build import build_dispatcher
 from tiercel.outputs.dispatcher import Dispatcher, OutputStats
-from tiercel.outputs.hold import MetadataWait, snapshot, waiting_for
+from tiercel.outputs.hold import MetadataWait
 from tiercel.outputs.reader_gone import ReaderWatch
-from tiercel.priority import NAMES, SHORT
-from tiercel.rules import Ruleset, load_rules
-from tiercel.rules.matching.ruleset import CompiledRule
-from tiercel.sources.base import CaptureOptions, Counters, FilteredSource, Sink, Source
+from tiercel.rules import Ruleset
+from tiercel.sources.base import Counters, FilteredSource, Sink, Source
 from tiercel.telemetry.stats import AgentStats, render_text
 from tiercel.telemetry.tables import measure as measure_state
 from tiercel.telemetry.versions import engine_version
 from tiercel.telemetry.webserver import WebServer
-
-DEFAULT_RULES = Path(CONFIG_DEFAULT_RULES)
-
-
-class RulesProblem(TiercelError):
-    exit_code = 1
-
-
-@dataclass
-class RunOptions:
-    rules: list[Path] = field(default_factory=list)
-    disable: list[str] = field(default_factory=list)       # -D substrings
-    disable_tags: list[str] = field(default_factory=list)  # -T
-    only_tags: list[str] = field(default_factory=list)     # -t
-    priority: str | None = None
-    json: bool | None = None                                # None: the config's json_output
-    stats: bool = False
-    match_all: bool = False
-    trace: Path | None = None                               # -e: replay this capture file
-    capture: CaptureOptions = field(default_factory=CaptureOptions)
-    config: Path | None = None                              # -c
-    overrides: list[str] = field(default_factory=list)      # -o key=value
-    cri: list[str] = field(default_factory=list)            # --cri PATH (repeatable)
-
-
-def effective_config(opts: RunOptions) -> Config:
-    """The config file and -o overrides, then the command line's own flags on top."""
-    cfg = load_config(opts.config, opts.overrides)
-    changes: dict[str, Any] = {}
-    if opts.rules:
-        changes["rules_files"] = tuple(str(p) for p in opts.rules)
-    if opts.json is not None:
-        changes["delivery"] = dataclasses.replace(cfg.delivery, json_output=opts.json)
-    if opts.match_all:
-        changes["rule_matching"] = "all"
-    if opts.priority:
-        changes["priority"] = opts.priority
-    if opts.cri:  # as Falco's --cri: these sockets, in this order, instead of the configured ones
-        engines = cfg.container_engines
-        changes["container_engines"] = dataclasses.replace(
-            engines, cri=dataclasses.replace(engines.cri, enabled=True, sockets=tuple(opts.cri)))
-    return dataclasses.replace(cfg, **changes)
-
-
-def engine_options(cfg: Config) -> EngineOptions:
-    ce = cfg.container_engines
-    return EngineOptions(docker=ce.docker.enabled, cri=ce.cri.enabled, cri_sockets=ce.cri.sockets)
-
-
-def load(cfg: Config, opts: RunOptions, err: IO[str]) -> Ruleset:
-    if opts.only_tags and (opts.disable or opts.disable_tags):
-        # as Falco: "run only these tags" and "disable these" together have no clear meaning
-        raise RulesProblem("-t (run only rules with a tag) cannot be combined with -D or -T "
-                           "(disable rules); use one or the other")
-    ruleset, result = load_rules(cfg.rules_files, match_all=cfg.rule_matching == "all")
-    if result.errors or result.warnings:
-        print(result.render_text(), file=err, flush=True)
-    if result.errors:
-        raise RulesProblem(f"{len(result.errors)} error(s) in the rule files")
-    for entry in cfg.rules:  # Falco's `rules:` selection, in order; the command line's flags after it
-        chosen = entry.enable if entry.enable is not None else entry.disable
-        if chosen is not None:
-            ruleset.select(entry.enable is not None, chosen.rule, chosen.tag)
-    for sub in opts.disable:
-        ruleset.disable_matching(sub)
-    if opts.disable_tags:
-        ruleset.disable_tags(opts.disable_tags)
-    if opts.only_tags:
-        ruleset.only_tags(opts.only_tags)
-    names = [p.lower() for p in NAMES]
-    level = "informational" if cfg.priority.lower() == "info" else cfg.priority.lower()
-    if level not in names:
-        raise RulesProblem(f"unknown priority '{cfg.priority}': one of {', '.join(NAMES)}")
-    ruleset.min_priority(names.index(level))
-    return ruleset
-
-
-def syscalls_for(ruleset: Ruleset, table: SyscallTable) -> set[str]:
-    """The syscalls the enabled rules can match, plus those the process and fd state needs."""
-    if ruleset.matches_any_type:
-        return set(table.by_name)
-    wanted = {t for t in ruleset.needed_event_types() if t in table.by_name}
-    # close is the busiest fd syscall (one per open) and the state can do without it: every fd
-    # the state names is re-created by the open, socket, accept or dup that reuses its number.
-    optional = FD_OPTIONAL_SYSCALLS - wanted
-    return (wanted | STATE_SYSCALLS | FD_STATE_SYSCALLS) - optional
-
-
-class Matcher:
-    """The source's sink: matches each event and hands its alerts to the dispatcher. A reload swaps
-    rules, outputs and extras in one assignment, between two events."""
-
-    def __init__(self, ruleset: Ruleset, dispatcher: Dispatcher, extras: Extras, cfg: Config) -> None:
-        self.hostname = os.environ.get("FALCO_HOSTNAME") or socket.gethostname()  # as Falco
-        self.by_rule: Counter[str] = Counter()
-        self.by_priority: Counter[str] = Counter()
-        # (rule, priority, source, tags): Falco's falcosecurity_falco_rules_matches_total labels
-        self.matches: Counter[tuple[str, str, str, tuple[str, ...]]] = Counter()
-        self.hold: MetadataWait | None = None   # set for a live source asking a container runtime
-        self.retired_rule_errors = 0   # counted by the rulesets that reloads replaced
-        self.current = _current(ruleset, dispatcher, extras, cfg)
-
-    def swap(self, ruleset: Ruleset, dispatcher: Dispatcher, extras: Extras, cfg: Config) -> None:
-        old = self.current[0]
-        self.current = _current(ruleset, dispatcher, extras, cfg)
-        self.retired_rule_errors += old.errors
-
-    @property
-    def ruleset(self) -> Ruleset:
-        return self.current[0]
-
-    @property
-    def rule_errors(self) -> int:
-        """Rule evaluations that raised, over every ruleset this run has had."""
-        return self.retired_rule_errors + self.ruleset.errors
-
-    def __call__(self, ev: Event) -> None:
-        ruleset, dispatcher, extras, iso = self.current
-        for m in ruleset.match(ev):
-            rule = m.rule
-            self.by_rule[rule.name] += 1
-            self.by_priority[NAMES[rule.priority]] += 1
-            self.matches[rule.name, NAMES[rule.priority], rule.source, tuple(rule.tags)] += 1
-            container = waiting_for(ev) if self.hold is not None else None
-            if self.hold is not None and container is not None:  # its metadata is on its way
-                self.hold.hold(container, functools.partial(self.render, rule, snapshot(ev), extras, iso))
-                continue
-            dispatcher.emit(self.render(rule, ev, extras, iso))
-
-    def render(self, rule: CompiledRule, ev: Event, extras: Extras | None, iso: bool) -> Alert:
-        alert = make_alert(rule, ev, hostname=self.hostname, time_iso8601=iso)
-        return extras.apply(alert, rule, ev) if extras is not None else alert
-
-    def emit_current(self, alert: Alert) -> None:
-        """A held alert goes to the outputs of now (a reload may have replaced those of its match)."""
-        self.current[1].emit(alert)
-
-    def summary(self, err: IO[str]) -> None:
-        print(f"Events detected: {sum(self.by_rule.values())}", file=err)
-        print("Rule counts by severity:", file=err)
-        for p, short in zip(NAMES, SHORT, strict=True):
-            if self.by_priority[p]:
-                print(f"   {short}: {self.by_priority[p]}", file=err)
-        print("Triggered rules by rule name:", file=err)
-        for name, n in self.by_rule.most_common():
-            print(f"   {name}: {n}", file=err)
-
-
-def _current(ruleset: Ruleset, dispatcher: Dispatcher, extras: Extras,
-             cfg: Config) -> tuple[Ruleset, Dispatcher, Extras | None, bool]:
-    return ruleset, dispatcher, extras if extras else None, cfg.time_format_iso_8601
 
 
 def make_source(opts: RunOptions, sink: Sink) -> Source:
@@ -214,7 +54,7 @@ def make_source(opts: RunOptions, sink: Sink) -> Source:
 class Agent:
     """What `run` keeps while it runs: config, matcher, outputs; reloads and accounting.
 
-    The control thread drives it through `tiercel.control.Controlled`: reload, snapshot, request_stop.
+    The control thread drives it through `commands.control.Controlled`: reload, snapshot, request_stop.
     """
 
     def __init__(self, opts: RunOptions, out: IO[str] | None, err: IO[str]) -> None:
@@ -348,7 +188,7 @@ class Agent:
                           state=measure_state(self.source))
 
     def run(self) -> int:
-        from tiercel.control import Control
+        from tiercel.commands.control import Control
 
         self.opts.capture.syscalls = syscalls_for(self.matcher.ruleset, SyscallTable())
         self.opts.capture.engines = engine_options(self.cfg)

@@ -34,9 +34,9 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from tiercel.common.safeyaml import FileRefused, read_text
 from tiercel.config.yamlfile import compose, where, yaml_problems, yaml_reason
 from tiercel.rules.matching.ruleset import CompiledRule
-from tiercel.safeyaml import FileRefused, read_text
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
-from tiercel.app import on_stop_signals
+from tiercel.commands.app import on_stop_signals
 from tiercel.config import Config
 from tiercel.outputs.alert import Alert
 from tiercel.rules import LoadResult, rule_files

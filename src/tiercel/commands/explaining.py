@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import orjson
 
-from tiercel.errors import TiercelError
+from tiercel.common.errors import TiercelError
 from tiercel.events.model import Event
 from tiercel.rules.explain import Explainer, Explanation, exception_offsets
 

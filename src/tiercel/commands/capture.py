@@ -20,7 +20,7 @@ from typing import IO
 
 import orjson
 
-from tiercel.app import Step, on_stop_signals, run_steps
+from tiercel.commands.app import Step, on_stop_signals, run_steps
 from tiercel.events.jsonview import EventView
 from tiercel.events.model import Event
 from tiercel.sources.base import CaptureOptions, Sink
