@@ -65,7 +65,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from agentrun import AgentProcess, attached_tracepoints, cpu_seconds, note, rss_mb
-from busyhost import ALL_WORKLOADS, ATTACKER, TOOLS, Action, Attacker, Env, Workload, make_workloads
+from busyhost import ALL_WORKLOADS, ATTACKER, TEST_NET, TOOLS, Action, Attacker, Env, Workload, make_workloads
 from sidebyside import (
     BPF_READY,
     BpftraceRun,
@@ -84,7 +84,7 @@ except ImportError:  # any Python 3.11 will do; the venv's has orjson
 
 ACTION_KINDS = {"s": "shadow", "c": "connect", "e": "etc"}   # the letter in an action's token
 LETTERS = {kind: letter for letter, kind in ACTION_KINDS.items()}
-ACTION_PROGRAMS = {"cat": "shadow", "bash": "connect", "touch": "etc"}
+PROGRAMS = {"shadow": "cat", "connect": "bash", "etc": "touch"}     # the program each kind runs
 ALL_MONITORS = ("tiercel", "tiercel-upstream", "bpftrace-count")
 FLOOR = "bpftrace-count"
 LOST_BY_KIND = re.compile(r'^falcosecurity_scap_n_drops_buffer_total\{drop="([^"]+)"\}$')
@@ -115,6 +115,7 @@ class Cell:
     alerted: dict[str, int] | None = None                   # kind -> of those, alerted
     latencies_s: list[float] = field(default_factory=list)  # action start -> first alert read
     missed: list[str] = field(default_factory=list)         # "kind index" of the actions not alerted
+    misnamed: dict[str, int] = field(default_factory=dict)  # kind -> alerted, never under its program
     attack_rules: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> rule -> alerts
     p99_latency_s: float | None = None
     other_alerts: dict[str, int] | None = None              # "rule (proc.name)" -> alerts
@@ -156,6 +157,16 @@ def p99(values: list[float]) -> float | None:
     return ordered[math.ceil(0.99 * len(ordered)) - 1] if ordered else None
 
 
+def kind_of(f: dict[str, object]) -> str | None:
+    """The kind of action an alert's fields point to, when no token or pid says which one it is."""
+    name, fd = f.get("proc.name"), str(f.get("fd.name"))
+    kind = next((k for k, program in PROGRAMS.items() if program == name), None)
+    if kind is None and name == ATTACKER:   # its child, known by the parent's name (exec not seen)
+        kind = ("shadow" if fd == "/etc/shadow" else "etc" if fd.startswith("/etc/tiercel-workloads-")
+                else "connect" if f"{TEST_NET}." in fd else None)
+    return kind
+
+
 def attribute(cell: Cell, alerts: list[tuple[float, bytes]], actions: list[Action], token: str) -> None:
     """Which actions were alerted and how late; every alert that is none of theirs, by rule."""
     main = [a for a in actions if a.kind in ACTION_KINDS.values()]
@@ -166,6 +177,7 @@ def attribute(cell: Cell, alerts: list[tuple[float, bytes]], actions: list[Actio
     first: dict[tuple[str, int], float] = {}
     other: Counter[str] = Counter()
     rules: dict[str, Counter[str]] = {k: Counter() for k in ACTION_KINDS.values()}
+    named_right: set[tuple[str, int]] = set()
     for t, line in alerts:
         try:
             alert = loads(line)
@@ -181,19 +193,22 @@ def attribute(cell: Cell, alerts: list[tuple[float, bytes]], actions: list[Actio
             action = by_name.get((ACTION_KINDS[m.group(1).decode()], int(m.group(2))))
         elif isinstance(f.get("proc.pid"), int) and f["proc.pid"] in by_pid:
             action = by_pid[f["proc.pid"]]
-        elif f.get("proc.pname") == ATTACKER and name in ACTION_PROGRAMS:
-            kind = ACTION_PROGRAMS[name]   # the earliest of its kind not yet alerted
+        elif ATTACKER in (f.get("proc.pname"), name) and (kind := kind_of(f)) is not None:
             action = next((a for a in main if a.kind == kind and (a.kind, a.index) not in first
-                           and a.t <= t), None)
+                           and a.t <= t), None)   # the earliest of its kind not yet alerted
         if action is not None:
             key = (action.kind, action.index)
             first[key] = min(first.get(key, t), t)
             rules[action.kind][rule] += 1
+            if name in (PROGRAMS[action.kind], None):
+                named_right.add(key)
         else:
             other[rule + (f" ({name})" if name else "")] += 1
     cell.alerted = {k: sum(1 for (kind, _) in first if kind == k) for k in ACTION_KINDS.values()}
     cell.latencies_s = sorted(first[k] - by_name[k].t for k in first)
     cell.missed = [f"{a.kind} {a.index}" for a in main if (a.kind, a.index) not in first]
+    cell.misnamed = {k: sum(1 for key in first if key[0] == k and key not in named_right)
+                     for k in ACTION_KINDS.values()}
     cell.p99_latency_s = p99(cell.latencies_s)
     cell.other_alerts = dict(other.most_common())
     cell.attack_rules = {k: dict(n.most_common()) for k, n in rules.items()}
@@ -469,7 +484,11 @@ def fmt_lost(c: Cell) -> str:
 
 
 def fmt_alerted(c: Cell, kind: str) -> str:
-    return "—" if c.alerted is None else f"{c.alerted.get(kind, 0)}/{c.actions.get(kind, 0)}"
+    if c.alerted is None:
+        return "—"
+    misnamed = c.misnamed.get(kind, 0)   # alerted, but under its parent's name
+    return (f"{c.alerted.get(kind, 0)}/{c.actions.get(kind, 0)}"
+            + (f" ({misnamed} misnamed)" if misnamed else ""))
 
 
 def fmt_other(others: dict[str, int] | None) -> str:
