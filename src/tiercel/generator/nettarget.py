@@ -1,12 +1,14 @@
 """The test host for outbound actions: a network namespace joined to the host by a veth pair.
 
-Addresses come from the documentation range 192.0.2.0/24 (a /30 per run), so connections leave the
-host's loopback (they are outbound for the rules) but never the machine. A listener inside accepts and
+Addresses come from the documentation ranges (a /30 per run, none that overlaps a network the host's
+interfaces are on: a VM may itself sit in 192.0.2.0/24), so connections leave the host's loopback
+(they are outbound for the rules) but never the machine. A listener inside accepts and
 closes connections on the ports the actions use.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 from dataclasses import dataclass
@@ -30,6 +32,25 @@ loop(socks[0])
 """
 
 
+DOC_RANGES = ("198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24")
+
+
+def free_block(taken: list[ipaddress.IPv4Network], seed: int) -> ipaddress.IPv4Network:
+    """A /30 of the documentation ranges that overlaps none of `taken`, from `seed` on."""
+    blocks = [b for r in DOC_RANGES for b in ipaddress.IPv4Network(r).subnets(new_prefix=30)]
+    for i in range(len(blocks)):
+        b = blocks[(seed + i) % len(blocks)]
+        if not any(b.overlaps(t) for t in taken):
+            return b
+    raise RuntimeError("every documentation /30 overlaps a network of this host")
+
+
+def host_networks() -> list[ipaddress.IPv4Network]:
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True).stdout
+    return [ipaddress.IPv4Interface(line.split()[3]).network for line in out.splitlines()
+            if len(line.split()) > 3]
+
+
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -44,9 +65,10 @@ class TestHost:
 
     @classmethod
     def create(cls) -> TestHost:
-        k = os.getpid() % 63
+        block = free_block(host_networks(), os.getpid())
+        host_ip, peer_ip = list(block.hosts())
         th = cls(ns=f"tiercel-gen-{os.getpid()}", host_if=f"tcgen{os.getpid()}"[:15],
-                 host_ip=f"192.0.2.{4 * k + 1}", peer_ip=f"192.0.2.{4 * k + 2}")
+                 host_ip=str(host_ip), peer_ip=str(peer_ip))
         try:
             th._setup()
         except BaseException:
