@@ -8,16 +8,16 @@
  * space from one table (src/tiercel/events/syscalls.py). No kernel struct is read, so the probe
  * is right even when the headers it is compiled against are not the running kernel's.
  *
- * Records no loaded rule could match stay in the kernel (kfilter*.bpf.c). Rule records may use only part
- * of the ring; the rest is kept for the records the state needs (exec, fork, exit ...), so a storm of
- * rule records cannot push those out.
+ * Records no loaded rule could match stay in the kernel (kfilter*.bpf.c). A record a rule may match can
+ * fill the whole ring; those only the state needs may fill only part of it (enum rec_class), so a
+ * storm of state records never leaves a rule record without room.
  *
  * With EXIT_ONLY (kernels with BTF and bpf_task_pt_regs, >= 5.15), a syscall's arguments are read at
  * exit from the task's saved user registers, so only execve/execveat attach their enter tracepoint;
  * otherwise every syscall attaches the enter/exit pair and arguments travel through `inflight`.
  *
  * Compile-time constants (-D): AGENT_TGID, NR_EXIT, NR_EXIT_GROUP, NR_CLONE, NR_CLONE3, NR_OPENAT2,
- * NR_FORK, NR_VFORK, RINGBUF_PAGES, RESERVE_BYTES, EXIT_ONLY; and, when the running kernel's BTF gives them,
+ * NR_FORK, NR_VFORK, RINGBUF_PAGES, PROC_BYTES, FD_BYTES, EXIT_ONLY; and, when the running kernel's BTF gives them,
  * OFF_TASK_MM, OFF_MM_ARG_START, OFF_MM_ARG_END, and the cgroup ones OFF_TASK_CGROUPS ...
  * CGROUP_V1_SUBSYS, and the pid-namespace ones OFF_TASK_THREAD_PID ... UPID_SIZE
  * (see src/tiercel/probe/btf.py).
@@ -96,21 +96,24 @@ static __always_inline void count_lost(__u32 kind)
 #define RB_NO_WAKEUP 1
 #define RB_FORCE_WAKEUP 2
 
-/* Send a record. A record the state does not need is refused once the ring holds more than
- * RESERVE_BYTES, so the rest stays free for exec, fork and exit records.
+/* Send a record. Admission by what it is for (enum rec_class): a rule record is refused only when
+ * the ring is full; a record only the process state needs, once the ring holds more than PROC_BYTES;
+ * one only the fd state needs, past FD_BYTES. State degrades first, and can be repaired: a process
+ * never seen is read from /proc, an fd is described by the kernel in the next record that uses it.
  * Waking the reader costs the writer an interrupt (measured here, in a VM: ~10 us, more than all the
  * rest of a fork's or exit's record), and by default every record written to an empty ring wakes
  * it: every fork, exec and exit of a storm the reader keeps up with. The reader looks at the ring
  * every poll interval anyway (live.POLL_MS), so only a record that takes what is pending past a
  * multiple of WAKE_BYTES wakes it: soon enough that the ring never fills meanwhile. */
-static __always_inline int send(void *rec, __u32 size, __u32 kind, int state)
+static __always_inline int send(void *rec, __u32 size, __u32 kind, int cls)
 {
     __u32 p = 0, c = 1;
     __u64 *produced = ring_acct.lookup(&p), *consumed = ring_acct.lookup(&c);
     __u64 cost = (size + 8 + 7) & ~7ULL;      /* the ring's 8-byte header and alignment */
     __u64 pending = produced && consumed ? *produced - *consumed : 0;
-    if (!state && produced && consumed && (__s64)pending + cost > RESERVE_BYTES) {
-        count_lost(LOST_RESERVED);
+    if (cls != CLASS_RULE && produced && consumed &&
+        (__s64)pending + cost > (cls == CLASS_FD ? FD_BYTES : PROC_BYTES)) {
+        count_lost(kind);
         return -1;
     }
     __u64 wake = pending / WAKE_BYTES != (pending + cost) / WAKE_BYTES ? RB_FORCE_WAKEUP : RB_NO_WAKEUP;

@@ -39,7 +39,7 @@ static __always_inline int exit_emit(struct tp_sys_exit *ctx, __u64 id, __u32 nr
     __u32 tid = (__u32)id;
     kf_count(1);
     struct kf_class *cls = kf_classes.lookup(&nr);
-    int state = cls ? cls->state : 0;
+    int klass = cls ? cls->state : CLASS_RULE;
     if (cls && cls->fd_track && ctx->ret >= 0) {
         __u64 key = ((id >> 32) << 32) | (__u32)ctx->ret;
         __u8 one = 1;
@@ -63,6 +63,14 @@ static __always_inline int exit_emit(struct tp_sys_exit *ctx, __u64 id, __u32 nr
     rec->len0 = 0;
     rec->len1 = 0;
     rec->len2 = 0;
+#ifdef FD_DESCRIBED
+    /* the fd it used or made, from the task's file table: the record carries what rules read about
+     * it, whatever records before it stayed in the kernel */
+    __u8 fa = sh->fd;
+    if (fa != SHAPE_NONE && (fa != SHAPE_RET || ctx->ret >= 0) &&
+        fd_describe(rec, fa == SHAPE_RET ? ctx->ret : (long)(int)kf_arg(args, fa)))
+        rec->h.flags |= REC_F_FD;
+#endif
 
     __u8 i0 = sh->str0, i1 = sh->str1, i2 = sh->str2, is = sh->sock, il = sh->socklen;
     if (i0 < 6)
@@ -107,7 +115,8 @@ static __always_inline int exit_emit(struct tp_sys_exit *ctx, __u64 id, __u32 nr
     rec->repeats = 0;
     if (cls && cls->coalesce && coalesced(rec, tid))
         return 0;
-    if (send(rec, size, state ? LOST_STATE : LOST_RULE, state) < 0) {
+    if (send(rec, size, klass == CLASS_FD ? LOST_FD : klass == CLASS_PROC ? LOST_STATE : LOST_RULE,
+             klass) < 0) {
         /* the repeats it carried are lost with it: counted too */
         __u32 kind = LOST_RULE;
         __u64 *n = lost.lookup(&kind);
@@ -153,6 +162,17 @@ int sys_exit(struct tp_sys_exit *ctx)
 #endif
     if (nr == NR_OPENAT2)
         read_open_how(args);
+#ifdef FD_DESCRIBED
+    /* which end its socket is now, for every later record that describes it (a non-blocking
+     * connect under way, EINPROGRESS, is a client already) */
+    if (sh->role && (ctx->ret >= 0 || ctx->ret == -115) && sh->fd != SHAPE_NONE)
+        fd_set_role(sh->fd == SHAPE_RET ? ctx->ret : (long)(int)kf_arg(args, sh->fd), sh->role);
+    if (sh->fd != SHAPE_NONE) {
+        struct kf_class *sc = kf_classes.lookup(&nr);
+        if (sc && sc->mode && sc->sock_test)
+            sock_values(ctx->ret, sh, args);
+    }
+#endif
     if (sh->str0 < 6) {
         /* the tables' generations before anything is decided from them: a decision remembered
          * (kf_remember: only a path's) under them is one any later change invalidates */

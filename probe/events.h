@@ -25,12 +25,23 @@ enum lost_kind {
     LOST_RULE = 1,      /* a record a rule could match: the ring was full */
     LOST_CLONE = 2,     /* a task creation */
     LOST_EXIT = 3,      /* a task exit */
-    LOST_STATE = 4,     /* a syscall the state needs (exec, chdir, fd state) */
-    LOST_RESERVED = 5,  /* a rule record refused: the rest of the ring is kept for state records */
+    LOST_STATE = 4,     /* a syscall the process state needs (exec, chdir): past its share of the ring */
+    LOST_FD = 5,        /* a record only the fd state needs: past its share of the ring (FD_BYTES) */
     LOST_KINDS = 6,
 };
 
+/* What a record is for, which decides how much of the ring it may fill (probe: send): a record a rule
+ * may match, the whole ring; one only the process state needs, up to PROC_BYTES; one only the fd
+ * state needs, up to FD_BYTES. State can be repaired (/proc, the kernel's own fd table at the next
+ * record); a rule record refused is an attack missed. */
+enum rec_class {
+    CLASS_RULE = 0,
+    CLASS_PROC = 1,
+    CLASS_FD = 2,
+};
+
 #define SHAPE_NONE 0xff     /* "no such argument" in a shape field */
+#define SHAPE_RET 0xfe      /* shape.fd: the fd is the syscall's return value */
 #define SLOT0_OFF 0         /* first string (or sockaddr) */
 #define SLOT0_SIZE 4096
 #define SLOT1_OFF 4096      /* second string, or argv (twice the size: see the argv loop) */
@@ -46,6 +57,7 @@ enum lost_kind {
 #define REC_F_RESOLVED 4        /* open family: the kernel filter found the opened file by its inode
                                  * at a place a rule names (reached through a link): args[5] is
                                  * index << 8 | level, slot 1 the names below that place, leaf first */
+#define REC_F_FD 8              /* fdi holds the fd the kernel's file table had at the event */
 
 struct shape {
     __u8 kind;          /* enum shape_kind */
@@ -55,7 +67,34 @@ struct shape {
     __u8 sock;          /* argument index of a struct sockaddr pointer, read into slot 0 */
     __u8 socklen;       /* argument index of its length */
     __u8 socklen_ptr;   /* 1: that argument points to the length (accept), 0: it is the length */
-    __u8 pad;
+    __u8 fd;            /* argument index of the fd the probe describes from the task's file table
+                         * (fd_describe), SHAPE_RET for the return value, or SHAPE_NONE */
+    __u8 role;          /* the end of a connection its socket is after it succeeds (enum sock_role) */
+    __u8 pad[7];
+};
+
+/* Which end of a connection a socket is, as the last call that decided it said: connect makes a
+ * client, accept, bind and listen a server (libsinsp's fd.is_server). Kept per socket (sk_roles), so
+ * a copy (dup, fork) is the same end whichever records left the kernel. */
+enum sock_role {
+    ROLE_NONE = 0,
+    ROLE_CLIENT = 1,
+    ROLE_SERVER = 2,
+};
+
+/* An fd as the task's file table holds it at the event (probe: fd_describe). */
+struct fd_info {
+    __s32 fd;
+    __u16 mode;         /* its inode's i_mode: S_IFSOCK, S_IFREG, S_IFDIR, S_IFIFO ... (0: none) */
+    __u16 family;       /* a socket's AF_* */
+    __u16 type;         /* SOCK_STREAM, SOCK_DGRAM ... */
+    __u16 proto;        /* IPPROTO_TCP, IPPROTO_UDP ... */
+    __u16 lport;        /* local port, host order */
+    __u16 rport;        /* remote port, host order (0: not connected) */
+    __u8 laddr[16];     /* local address: 4 bytes for AF_INET, 16 for AF_INET6, network order */
+    __u8 raddr[16];     /* remote address */
+    __u8 role;          /* enum sock_role */
+    __u8 pad[7];
 };
 
 struct rec_hdr {
@@ -84,6 +123,7 @@ struct rec_syscall {
     __u32 repeats;      /* records identical to the previous one sent for this thread, coalesced in
                          * the kernel since it was sent (each stands for one more of it) */
     __u32 pad2;
+    struct fd_info fdi; /* with REC_F_FD: the fd the syscall used or made, as the kernel has it */
     char data[DATA_SIZE];
 };
 

@@ -24,7 +24,8 @@
 
 struct kf_class {
     __u8 mode;          /* 0: every record passes; 1: filtered */
-    __u8 state;         /* 1: the state needs these records (they may use the reserved ring space) */
+    __u8 state;         /* enum rec_class of the records that pass: CLASS_PROC, the process state needs
+                         * them all; CLASS_FD, the fd state; CLASS_RULE otherwise */
     __u8 path_slot;     /* 0: string slot 0 holds the path fd.name is made from; 0xff: none */
     __u8 flags_arg;     /* argument index of open flags; 0xff: none */
     __u8 has_comm;      /* some slot tests the exec comm */
@@ -35,7 +36,8 @@ struct kf_class {
     __u8 enum_arg;      /* argument index of a value tested against sets (kf_enums); 0xff: none */
     __u8 resolve;       /* open family: a file its path test missed may still be one a slot names,
                          * reached through a link (kf_inodes) */
-    __u8 pad[5];
+    __u8 sock_test;     /* some slot tests the socket's server port or its kind (sock_values) */
+    __u8 pad[4];
     __u64 all;          /* bits of the slots in use */
     __u64 ret_ok;
     __u64 ret_fail;
@@ -49,6 +51,10 @@ struct kf_class {
     __u64 bit_slots[32];    /* by flag bit: slots whose flags test holds when it is set */
     __u32 bits_used;        /* the bits some slot's test names */
     __u8 needle_len[KF_NEEDLES];
+    __u64 port_any;         /* slots with no test of the server port (fd.sport) */
+    __u64 kind_any;         /* slots with no test of the socket's kind (family and l4proto) */
+    __u64 not_local;        /* slots that cannot hold when the server address (fd.sip) is a loopback
+                             * or the unspecified address (sock_values: KF_SOCK_LOCAL) */
 };
 
 struct kf_path_key {
@@ -63,9 +69,14 @@ struct kf_comm_key {
 
 struct kf_enum_key {
     __u32 nr;
-    __u32 pad;
+    __u32 dim;          /* KF_DIM_*: what the value is */
     __u64 value;
 };
+#define KF_DIM_ARG 0        /* the class's enum_arg argument */
+#define KF_DIM_PORT 1       /* a socket's server port (fd.sport), from the kernel (fd_describe) */
+#define KF_DIM_KIND 2       /* a socket's kind: family << 8 | l4 code (sock_kind) */
+#define KF_SOCK_VALID (1ULL << 62)  /* args[6] (port), args[7] (kind): the kernel told the value */
+#define KF_SOCK_LOCAL (1ULL << 61)  /* args[7]: the server address is 127.0.0.0/8, ::1, 0.0.0.0 or :: */
 
 struct kf_comm {
     char comm[16];
@@ -144,6 +155,64 @@ static __always_inline __u64 kf_arg(__u64 *args, __u8 i)
 
 #define KF_PATH_PENDING 2
 
+#ifdef FD_DESCRIBED
+/* A socket's kind as the filter tests it: its family (unix, inet, inet6, netlink; any other 0) << 8 |
+ * its l4 code (0 none, 1 tcp, 2 udp, 3 raw, 4 icmp), as state/fds.py kernel_l4proto reads fd.l4proto:
+ * only an inet socket with an end (bound, connected, accepted) has one. */
+static __always_inline __u64 sock_kind(struct fd_info *fi)
+{
+    __u16 f = fi->family;
+    __u64 fam = (f == 1 || f == 2 || f == 10 || f == 16) ? f : 0, l4 = 0;
+    if ((f == 2 || f == 10) && (fi->lport || fi->rport)) {
+        if (fi->type == 3)
+            l4 = 3;
+        else if (fi->proto == 6)
+            l4 = 1;
+        else if (fi->proto == 17)
+            l4 = 2;
+        else if (fi->proto == 1 || fi->proto == 58)
+            l4 = 4;
+        else if (fi->type == 1)
+            l4 = 1;
+        else if (fi->type == 2)
+            l4 = 2;
+    }
+    return fam << 8 | l4;
+}
+
+/* args[6] and args[7] for kf_decide's socket tests: the socket's server port (fd.sport: the local
+ * port of a server's end, the remote one of a client's) and its kind, each with KF_SOCK_VALID when
+ * the kernel tells it. An end the kernel has not got yet (a failed connect) is left untold. */
+static __always_inline void sock_values(long ret, struct shape *sh, __u64 *args)
+{
+    __u32 zero = 0;
+    struct rec_syscall *rec = scratch.lookup(&zero);
+    __u8 fa = sh->fd;
+    if (!rec || fa == SHAPE_NONE || (fa == SHAPE_RET && ret < 0))
+        return;
+    if (!fd_describe(rec, fa == SHAPE_RET ? ret : (long)(int)kf_arg(args, fa)))
+        return;
+    struct fd_info *fi = &rec->fdi;
+    if ((fi->mode & FD_S_IFMT) != FD_S_IFSOCK)
+        return;
+    args[7] = KF_SOCK_VALID | sock_kind(fi);
+    __u16 port = fi->role == ROLE_SERVER ? fi->lport : fi->role == ROLE_CLIENT ? fi->rport : 0;
+    if (port)
+        args[6] = KF_SOCK_VALID | port;
+    /* the server's address is a local one: told only with its port (an end the kernel has) */
+    __u8 *a = fi->role == ROLE_SERVER ? fi->laddr : fi->raddr;
+    if (port && fi->family == FD_AF_INET && (a[0] == 127 || !(a[0] | a[1] | a[2] | a[3])))
+        args[7] |= KF_SOCK_LOCAL;
+    if (port && fi->family == FD_AF_INET6) {
+        __u64 hi = 0, lo = 0;
+        __builtin_memcpy(&hi, a, 8);
+        __builtin_memcpy(&lo, a + 8, 8);
+        if (!hi && (!lo || lo == 0x0100000000000000ULL))    /* :: or ::1 (network order) */
+            args[7] |= KF_SOCK_LOCAL;
+    }
+}
+#endif
+
 /* 1 when some loaded rule could match this record, or the state needs it; 0 when none can;
  * KF_PATH_PENDING when only slots with a path test still hold (kf_scratch says which): the path is
  * read and tested in kf_path_exit, a program of its own, whose loops verified on each of sys_exit's
@@ -179,6 +248,24 @@ static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid
         struct kf_enum_key ek = {.nr = nr, .value = args[BOUNDED(cls->enum_arg, 7)]};
         __u64 *m = kf_enums.lookup(&ek);
         cand &= (m ? *m : 0) | cls->enum_any;
+        if (!cand)
+            return 0;
+    }
+    if (cls->sock_test) {
+        /* the socket's server port and kind as the kernel has them (sys_exit: sock_values); a
+         * value it could not tell leaves the test holding */
+        if (args[6] & KF_SOCK_VALID) {
+            struct kf_enum_key pk = {.nr = nr, .dim = KF_DIM_PORT, .value = args[6] & 0xffff};
+            __u64 *m = kf_enums.lookup(&pk);
+            cand &= (m ? *m : 0) | cls->port_any;
+        }
+        if (args[7] & KF_SOCK_VALID) {
+            struct kf_enum_key kk = {.nr = nr, .dim = KF_DIM_KIND, .value = args[7] & 0xffff};
+            __u64 *m = kf_enums.lookup(&kk);
+            cand &= (m ? *m : 0) | cls->kind_any;
+            if (args[7] & KF_SOCK_LOCAL)
+                cand &= ~cls->not_local;
+        }
         if (!cand)
             return 0;
     }

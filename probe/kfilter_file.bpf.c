@@ -1,7 +1,7 @@
 /* The kernel filter's file resolution: the file an open just made (kf_file), and whether it, or one of
  * its nearest directories, is a file a path test names under another name (kf_resolve, kf_names).
  * The maps are declared whatever the kernel's BTF gives (user space fills kf_inodes); the code that
- * reads kernel structs needs the offsets (OFF_TASK_FILES ...). */
+ * reads kernel structs needs the offsets (OFF_TASK_FILES ...) and the file table (fdtable.bpf.c). */
 
 /* {syscall, device, inode} of the files (and directories) the open family's path tests name, as user
  * space found them: a file opened under another name (a symlink, a hard link, a bind mount,
@@ -37,52 +37,11 @@ BPF_PERCPU_ARRAY(kf_miss_map, struct kf_miss, 1);
 #define KF_RESOLVED (1ULL << 63)
 
 #ifdef OFF_TASK_FILES
-/* Two 8-aligned fields of one struct, `a` and `b` bytes into it, with one helper call when they lie
- * within 64 bytes of each other (the offsets are constants: the other way is compiled out). Helper
- * calls are most of what the inode walk costs. */
-static __always_inline void read_pair(__u64 base, __u32 a, __u32 b, __u64 *va, __u64 *vb)
-{
-    __u32 lo = a < b ? a : b, hi = a < b ? b : a;
-    if (hi - lo < 64 && !((hi - lo) & 7)) {
-        __u64 buf[8] = {};
-        bpf_probe_read_kernel(buf, hi - lo + 8, (void *)(base + lo));
-        *va = buf[((a - lo) / 8) & 7];
-        *vb = buf[((b - lo) / 8) & 7];
-    } else {
-        bpf_probe_read_kernel(va, 8, (void *)(base + a));
-        bpf_probe_read_kernel(vb, 8, (void *)(base + b));
-    }
-}
-
 /* The dentry of file descriptor `fd` (just opened), its parent and its inode: 0 when fd is not open. */
 static __always_inline int kf_file(long fd, __u64 *d, __u64 *parent, __u64 *inode)
 {
-    __u64 fda = 0, file = 0, max = 0;
+    __u64 file = fd_file(fd);
     *d = 0;
-#ifdef EXIT_ONLY
-    /* loads through the task's BTF pointer as far as the types lead (the fd array holds plain
-     * pointers: helper reads from there) */
-    char *task = ((void *(*)(void))158)();
-    char *files = *(char **)(task + OFF_TASK_FILES);
-    if (!files)
-        return 0;
-    char *fdt = *(char **)(files + OFF_FILES_FDT);
-    if (!fdt)
-        return 0;
-    max = *(__u32 *)(fdt + OFF_FDT_MAX_FDS);
-    fda = *(__u64 *)(fdt + OFF_FDT_FD);
-#else
-    __u64 task = bpf_get_current_task(), files = 0, fdt = 0;
-    bpf_probe_read_kernel(&files, sizeof(files), (void *)(task + OFF_TASK_FILES));
-    if (files)
-        bpf_probe_read_kernel(&fdt, sizeof(fdt), (void *)(files + OFF_FILES_FDT));
-    if (!fdt)
-        return 0;
-    read_pair(fdt, OFF_FDT_MAX_FDS, OFF_FDT_FD, &max, &fda);   /* max_fds: an unsigned int */
-#endif
-    if (fd < 0 || fd >= (__u32)max)
-        return 0;
-    bpf_probe_read_kernel(&file, sizeof(file), (void *)(fda + fd * 8));
     if (file)
         bpf_probe_read_kernel(d, sizeof(*d), (void *)(file + OFF_FILE_PATH + OFF_PATH_DENTRY));
     if (!*d)

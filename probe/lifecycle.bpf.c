@@ -183,7 +183,7 @@ static __always_inline int exit_exec(struct tp_sys_exit *ctx, __u64 id)
                  BOUNDED(rec->len1, SLOT1_SIZE * 2 - 1) + BOUNDED(rec->len2, SLOT2_SIZE * 2 - 1);
     if (size > sizeof(*rec))
         size = sizeof(*rec);
-    send(rec, size, LOST_STATE, 1);
+    send(rec, size, LOST_STATE, CLASS_PROC);
     exec_stash.delete(&tid);
     return 0;
 }
@@ -246,7 +246,7 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
             }
         }
     }
-    send(&c, sizeof(c), LOST_CLONE, 1);
+    send(&c, sizeof(c), LOST_CLONE, CLASS_PROC);
     return 0;
 }
 
@@ -299,6 +299,6 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
         __u32 tgid = tid;
         exec_comm.delete(&tgid);
     }
-    send(&e, sizeof(e), LOST_EXIT, 1);
+    send(&e, sizeof(e), LOST_EXIT, CLASS_PROC);
     return 0;
 }

@@ -3,11 +3,13 @@ each row's roles (fd effects, paths, renderings, category) with its parameters a
 
 from __future__ import annotations
 
+import ctypes
 import re
 from pathlib import Path
 
 import pytest
 
+from tiercel.events import wire
 from tiercel.events.decode import _FD_PARAMS, plan
 from tiercel.events.flags import ENUM, GROUP, RENDERINGS, USER
 from tiercel.events.syscalls import (
@@ -41,7 +43,7 @@ def test_shapes_are_consistent(sc: object) -> None:
     assert ("s1" in srcs or "argv" in srcs) == (sc.str1 != 0xFF)  # type: ignore[attr-defined]
     assert ("s2" in srcs) == (sc.str2 != 0xFF)  # type: ignore[attr-defined]
     assert ("addr" in srcs) == (sc.sock != 0xFF)  # type: ignore[attr-defined]
-    assert len(sc.shape_bytes()) == 8  # type: ignore[attr-defined]
+    assert len(sc.shape_bytes()) == ctypes.sizeof(wire.Shape)  # type: ignore[attr-defined]
 
 
 # ---- the row's roles: fd effects, paths, renderings, category -------------------------------------

@@ -13,7 +13,7 @@ from tiercel.events import wire
 PROBE = Path(__file__).resolve().parents[2] / "probe"
 STRUCTS = {
     "rec_hdr": wire.RecHdr, "rec_syscall": wire.RecSyscall, "rec_clone": wire.RecClone,
-    "rec_exit": wire.RecExit, "shape": wire.Shape,
+    "rec_exit": wire.RecExit, "shape": wire.Shape, "fd_info": wire.FdInfo,
 }
 
 
@@ -55,5 +55,5 @@ def test_syscall_format_ends_where_data_starts(c_layout: dict[str, int]) -> None
 def test_constants_match_header() -> None:
     text = (PROBE / "events.h").read_text()
     for const in ("SLOT0_OFF", "SLOT0_SIZE", "SLOT1_OFF", "SLOT1_SIZE", "SLOT2_OFF", "SLOT2_SIZE",
-                  "DATA_SIZE", "ARGV_MAX_ARGS"):
+                  "DATA_SIZE", "ARGV_MAX_ARGS", "REC_F_FD"):
         assert f"#define {const} {getattr(wire, const)}" in " ".join(text.split()), const

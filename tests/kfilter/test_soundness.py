@@ -9,6 +9,7 @@ without the filter must be identical.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,11 +40,11 @@ RULE_SETS = {
 }
 
 
-def _ruleset(paths: list[Path]) -> tuple[Any, FilterTables]:
+def _ruleset(paths: list[Path], kernel_fds: bool = False) -> tuple[Any, FilterTables]:
     rs, _result = load_rules(paths)
     for r in rs.rules:          # every rule on, as the strictest case for the filter
         rs.enable(r.name)
-    tables = derive(rs, rs._compile, TABLE, set(TABLE.by_name))
+    tables = derive(rs, rs._compile, TABLE, set(TABLE.by_name), kernel_fds)
     return rs, tables
 
 
@@ -59,10 +60,12 @@ def _captures(oracles: Path) -> list[Any]:
 
 
 @pytest.mark.oracle_cases("rules_name, capture", _captures)
-def test_captures_alert_the_same_with_the_filter(rules_name: str, capture: Path, oracles: Path) -> None:
-    rs, tables = _ruleset(RULE_SETS[rules_name](oracles))
+@pytest.mark.parametrize("kernel_fds", [False, True], ids=["fds-from-records", "fds-from-kernel"])
+def test_captures_alert_the_same_with_the_filter(rules_name: str, capture: Path, oracles: Path,
+                                                 kernel_fds: bool) -> None:
+    rs, tables = _ruleset(RULE_SETS[rules_name](oracles), kernel_fds)
     assert any(not f.open for f in tables.syscalls.values()), "nothing filtered: the test proves nothing"
-    assert replay_alerts(capture, rs, tables) == replay_alerts(capture, rs, None)
+    assert replay_alerts(capture, rs, tables, kernel_fds) == replay_alerts(capture, rs, None, kernel_fds)
 
 
 # -- a synthetic stream from the rules' own constants ----------------------------------------------
@@ -102,7 +105,9 @@ ANY_FDS = (0, 1, 2, *FILE_FDS, *SOCKET_FDS)
 SOCKET_CALLS = frozenset({"connect", "bind", "listen", "accept", "accept4"})
 
 
-def _stream(rs: Any, tables: FilterTables, seed: int, count: int, enricher: Enricher) -> Iterator[Event]:
+def _stream(rs: Any, tables: FilterTables, seed: int, count: int, *enrichers: Enricher) -> Iterator[Event]:
+    """Random events of the filtered syscalls by processes put in each enricher's table (each its
+    own objects: a truth state must share nothing with the state it describes)."""
     rng = random.Random(seed)
     paths, names = _constants(rs)
     names += ["bash", "sh", "cat", "python3", "nginx", "verylongprocessname", "x" * 15]
@@ -112,7 +117,6 @@ def _stream(rs: Any, tables: FilterTables, seed: int, count: int, enricher: Enri
     container = Container(id="0123456789ab", full_id="0123456789ab" * 5 + "cdef", type="docker",
                           name="web", image="nginx:1")
     procs: list[Process] = []
-    table: ProcessTable = enricher.table
     for pid in range(1000, 1300):
         parent = rng.choice(procs) if procs else None
         comm = rng.choice(names)
@@ -122,8 +126,14 @@ def _stream(rs: Any, tables: FilterTables, seed: int, count: int, enricher: Enri
                     parent=parent, tty=rng.choice([0, 34816]))
         if rng.random() < 0.3:
             p.container_id, p.container = container.id, container
-        table.add(p, [pid])
         procs.append(p)
+    for enricher in enrichers:
+        table: ProcessTable = enricher.table
+        own: dict[int, Process] = {}
+        for p in procs:
+            q = dataclasses.replace(p, parent=own.get(p.ppid), fds={}, threads=set(), args=list(p.args))
+            own[p.pid] = q
+            table.add(q, [q.pid])
     filtered = [n for n, f in tables.syscalls.items() if n not in STATE_SYSCALLS]
     opens = [n for n in filtered if n in ("open", "openat", "openat2", "creat")]
     for num in range(1, count + 1):
@@ -156,13 +166,16 @@ def _stream(rs: Any, tables: FilterTables, seed: int, count: int, enricher: Enri
 
 
 @pytest.mark.oracle_cases("rules_name", _sets)
-def test_synthetic_stream_alerts_the_same_with_the_filter(rules_name: str, oracles: Path) -> None:
-    rs, tables = _ruleset(RULE_SETS[rules_name](oracles))
+@pytest.mark.parametrize("kernel_fds", [False, True], ids=["fds-from-records", "fds-from-kernel"])
+def test_synthetic_stream_alerts_the_same_with_the_filter(rules_name: str, oracles: Path,
+                                                          kernel_fds: bool) -> None:
+    rs, tables = _ruleset(RULE_SETS[rules_name](oracles), kernel_fds)
     runs = []
     for filtered in (None, tables):
         enricher = Enricher(NO_PROC, table=ProcessTable(NO_PROC))
-        events = _stream(rs, tables, seed=20261201, count=30_000, enricher=enricher)
-        runs.append(stream_alerts(events, rs, filtered, enricher))
+        truth = Enricher(NO_PROC, table=ProcessTable(NO_PROC)) if kernel_fds else None
+        events = _stream(rs, tables, 20261201, 30_000, enricher, *([truth] if truth else []))
+        runs.append(stream_alerts(events, rs, filtered, enricher, truth))
     plain, kept = runs
     assert len(plain) > 100, "too few alerts for the stream to prove anything"
     assert kept == plain

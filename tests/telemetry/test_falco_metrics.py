@@ -39,7 +39,7 @@ def served(stats: AgentStats) -> tuple[dict[str, list[tuple[dict[str, str], floa
 
 def stats() -> AgentStats:
     return AgentStats(records=1000, events=900, lost=12, produced=5, filtered=4000,
-                      lost_by_kind={"rule": 5, "state": 4, "clone": 2, "exit": 1, "reserved": 0},
+                      lost_by_kind={"rule": 5, "state": 4, "clone": 2, "exit": 1, "fd": 0},
                       outputs={"stdout": OutputStats(offered=5, delivered=3, dropped_full=2)},
                       by_rule=Counter({READ[0]: 3, SHELL[0]: 2}), matches=Counter({READ: 3, SHELL: 2}),
                       alerts_waited=4, alerts_incomplete=1, version="0.1.0", engine_version="0.57.0",
@@ -55,7 +55,7 @@ def test_falco_names_and_labels() -> None:
     assert m["falcosecurity_scap_n_evts_total"] == [({}, 1000)]
     assert m["falcosecurity_scap_n_drops_total"] == [({}, 12)]
     assert dict((lab["drop"], v) for lab, v in m["falcosecurity_scap_n_drops_buffer_total"]) == {
-        "rule": 5, "state": 4, "clone_fork": 2, "proc_exit": 1, "reserved": 0}
+        "rule": 5, "state": 4, "clone_fork": 2, "proc_exit": 1, "fd": 0}
     assert m["falcosecurity_falco_outputs_queue_num_drops_total"] == [({}, 2)]
     assert m["falcosecurity_falco_version_info"] == [({"version": "0.1.0", "engine_version": "0.57.0"}, 1)]
     assert m["falcosecurity_evt_hostname_info"] == [({"hostname": "node-1"}, 1)]

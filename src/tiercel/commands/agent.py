@@ -160,7 +160,7 @@ class Agent:
         if not isinstance(self.source, FilteredSource) or ruleset.compiler is None:
             return                  # a capture file has no kernel to filter in
         table = SyscallTable()
-        tables = derive(ruleset, ruleset.compiler, table, table.by_name)
+        tables = derive(ruleset, ruleset.compiler, table, table.by_name, self.source.kernel_fds)
         for notice in tables.notices:
             self.log(f"tiercel: kernel filter: {notice}")
         self.source.set_filter(tables, cfg.kernel_filter)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tiercel.events import wire
-from tiercel.events.model import DIR_ENTER, DIR_EXIT, Event
+from tiercel.events.model import DIR_ENTER, DIR_EXIT, Event, KernelFd
 from tiercel.events.syscalls import SyscallTable
 
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
@@ -45,6 +45,18 @@ def sockaddr(raw: bytes) -> tuple[Any, ...] | None:
             return ("unix", "@" + text(path[1:].rstrip(b"\0")))
         return ("unix", text(path.split(b"\0", 1)[0]))
     return (str(family),)
+
+
+def kernel_fd(f: Sequence[Any]) -> KernelFd:
+    """A record's fd_info (its unpacked fields: fd, mode, family, type, proto, lport, rport, laddr,
+    raddr, role) -> KernelFd. An address of all zeros is no address: unbound, or not connected."""
+    num, mode, family, stype, proto, lport, rport, laddr, raddr, role = f
+    if family in (AF_INET, AF_INET6):
+        af, n = (socket.AF_INET, 4) if family == AF_INET else (socket.AF_INET6, 16)
+        local = socket.inet_ntop(af, laddr[:n]) if any(laddr[:n]) or lport else ""
+        remote = socket.inet_ntop(af, raddr[:n]) if any(raddr[:n]) or rport else ""
+        return KernelFd(num, mode, family, stype, proto, local, lport, remote, rport, role)
+    return KernelFd(num, mode, family, stype, proto, role=role)
 
 
 _RES, _ARG, _ARGFD, _STR, _ADDR, _ARGV = range(6)
@@ -127,6 +139,8 @@ class Decoder:
         ev.repeats_before = f[21]
         base = wire.SYSCALL_DATA_OFF
         args = ev.args
+        if f[1] & wire.REC_F_FD:
+            ev.kfd = kernel_fd(f[22:32])
         if f[1] & wire.REC_F_RESOLVED:
             at = base + wire.SLOT1_OFF
             ev.realpath = self._resolved(raw_args[5], data[at:at + lens[1]])

@@ -48,6 +48,24 @@ FD_TYPES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class KernelFd:
+    """An fd as the task's file table had it at the event (live capture: the probe's fd_describe).
+    The state builds `Event.fd` from it, so a record is right about its fd whether or not the records
+    that made that fd ever left the kernel."""
+
+    num: int
+    mode: int                     # the inode's i_mode (S_IFSOCK, S_IFREG ...; 0: no inode)
+    family: int = 0               # a socket's AF_*
+    sock_type: int = 0            # SOCK_STREAM, SOCK_DGRAM ...
+    proto: int = 0                # IPPROTO_*
+    laddr: str = ""               # the local end ("" when unbound), and the remote one
+    lport: int = 0
+    raddr: str = ""
+    rport: int = 0
+    role: int = 0                 # which end: 1 the client's (connect), 2 the server's, 0 not known
+
+
 @dataclass(slots=True, eq=False)
 class Pod:
     """The Kubernetes pod a container runs in (k8s.* fields), from its CRI pod sandbox."""
@@ -159,6 +177,7 @@ class Event:
     #                               it was opened under another name (a link): fd.name then
     count: int = 1                # evt.count: how many identical syscalls this event stands for
     repeats_before: int = 0       # live: the thread's previous event repeated this often (coalesced)
+    kfd: KernelFd | None = None   # live: the fd it used or made, as the kernel had it (state: Event.fd)
 
     @property
     def failed(self) -> bool:

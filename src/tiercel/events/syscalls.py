@@ -34,6 +34,8 @@ from typing import Literal
 
 SHAPE_PLAIN, SHAPE_EXEC, SHAPE_CLONE, SHAPE_EXIT = 0, 1, 2, 3
 NONE = 0xFF
+RET = 0xFE      # shape.fd: the fd the probe describes is the return value
+ROLE_NONE, ROLE_CLIENT, ROLE_SERVER = 0, 1, 2   # probe/events.h enum sock_role
 F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030      # the kernel's numbers of the fcntl commands that copy an fd
 
 
@@ -46,6 +48,7 @@ class Fx(enum.Flag):
     COPIES_FD = enum.auto()      # the new fd is a copy of the one it uses (dup, fcntl): of any kind
     NAMES_SOCKET = enum.auto()   # it sets the address of the socket it uses (connect, bind)
     SOCKET = enum.auto()         # the fd it creates or uses is a socket
+    SERVER = enum.auto()         # that socket is the server's end (accept, bind, listen)
     PROCESS = enum.auto()        # the process table needs every record of it (exec, clone, exit, cwd)
 
 
@@ -80,6 +83,7 @@ class Syscall:
     fx: Fx = Fx.NONE
     uses_fd: int = NONE          # the raw argument holding the fd it acts on (EF_USES_FD)
     fd_values: frozenset[int] = frozenset()  # it creates an fd only for these values of its enum argument
+    fd_values_param: str = ""    # ... that argument's parameter
     paths: tuple[PathArg, ...] = ()
     source_target: bool = False  # its two paths are a source and its target (rename, link, symlink)
     render: tuple[tuple[str, str], ...] = ()
@@ -97,10 +101,33 @@ class Syscall:
             return None
         return next((p for p, src in self.params if src == f"a{self.uses_fd}"), None)
 
+    def makes_fd(self, args: dict[str, object]) -> bool:
+        """Whether this event (its parameters) created an fd: fcntl only for its copying commands."""
+        return bool(self.fx & Fx.CREATES_FD) and (
+            not self.fd_values or args.get(self.fd_values_param) in self.fd_values)
+
+    @property
+    def described_fd(self) -> int:
+        """The fd the probe describes from the task's file table at the event (probe: fd_describe):
+        RET for the fd a socket call or a copy makes, the argument index of the socket it uses, or
+        NONE. These are the events whose fd fields a rule reads on a socket; an open's file is its
+        own path argument."""
+        if not self.fx & (Fx.SOCKET | Fx.COPIES_FD):
+            return NONE
+        return RET if self.fx & Fx.CREATES_FD else self.uses_fd
+
+    @property
+    def role(self) -> int:
+        """Which end its socket is once it succeeds (probe/events.h enum sock_role): the server's for
+        accept, bind and listen, the client's for connect, none for the others."""
+        if self.fx & Fx.SERVER:
+            return ROLE_SERVER
+        return ROLE_CLIENT if self.fx & Fx.NAMES_SOCKET else ROLE_NONE
+
     def shape_bytes(self) -> bytes:
         """The probe's `struct shape` for this syscall (probe/events.h)."""
         return bytes([self.kind, self.str0, self.str1, self.str2, self.sock, self.socklen,
-                      int(self.socklen_ptr), 0])
+                      int(self.socklen_ptr), self.described_fd, self.role, 0, 0, 0, 0, 0, 0, 0])
 
 
 def _path(token: str) -> PathArg:
@@ -144,18 +171,18 @@ SYSCALLS_X86_64: tuple[Syscall, ...] = (
     _sc("dup3", 292, "IO_other", "res=res oldfd=a0 newfd=a1 flags=a2",
         fx=_COPY, uses_fd=0, render="flags=file_flags", handler="dup"),
     _sc("fcntl", 72, "IO_other", "res=res fd=a0 cmd=a1 arg=a2", fx=_COPY, uses_fd=0,
-        fd_values=(F_DUPFD, F_DUPFD_CLOEXEC), render="cmd=fcntl_cmd", handler="fcntl"),
+        fd_values=(F_DUPFD, F_DUPFD_CLOEXEC), fd_values_param="cmd", render="cmd=fcntl_cmd", handler="fcntl"),
     _sc("socket", 41, "net", "fd=res domain=a0 type=a1 proto=a2",
         fx=_NEW_SOCKET, render="domain=socket_family flags=file_flags", handler="socket"),
     _sc("connect", 42, "net", "res=res tuple=- fd=a0 addr=addr", sock=1, socklen=2,
         fx=_SOCKET_ADDR, uses_fd=0, handler="connect"),
     _sc("bind", 49, "net", "res=res addr=addr fd=a0", sock=1, socklen=2,
-        fx=_SOCKET_ADDR, uses_fd=0, handler="bind"),
-    _sc("listen", 50, "net", "res=res fd=a0 backlog=a1", fx=Fx.SOCKET, uses_fd=0, handler="fd"),
+        fx=_SOCKET_ADDR | Fx.SERVER, uses_fd=0, handler="bind"),
+    _sc("listen", 50, "net", "res=res fd=a0 backlog=a1", fx=Fx.SOCKET | Fx.SERVER, uses_fd=0, handler="fd"),
     _sc("accept", 43, "net", "fd=res tuple=addr", sock=1, socklen=2, socklen_ptr=True,
-        fx=_NEW_SOCKET, uses_fd=0, handler="accept"),
+        fx=_NEW_SOCKET | Fx.SERVER, uses_fd=0, handler="accept"),
     _sc("accept4", 288, "net", "fd=res tuple=addr flags=a3", sock=1, socklen=2, socklen_ptr=True,
-        fx=_NEW_SOCKET, uses_fd=0, handler="accept"),
+        fx=_NEW_SOCKET | Fx.SERVER, uses_fd=0, handler="accept"),
     _sc("execve", 59, "process", "res=res exe=- args=argv filename=s0", kind=SHAPE_EXEC, str0=0, str1=1,
         fx=Fx.PROCESS, paths="filename", render="flags=execve_flags", handler="exec"),
     _sc("execveat", 322, "process", "res=res exe=- args=argv dirfd=a0 filename=s0 flags=a4",

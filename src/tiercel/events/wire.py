@@ -14,6 +14,7 @@ REC_SYSCALL, REC_CLONE, REC_EXIT = 1, 2, 3
 REC_F_ARGV_TRUNCATED = 1
 REC_F_CGROUP_READ = 2
 REC_F_RESOLVED = 4
+REC_F_FD = 8
 
 SLOT0_OFF, SLOT0_SIZE = 0, 4096
 SLOT1_OFF, SLOT1_SIZE = 4096, 4096
@@ -30,12 +31,22 @@ class RecHdr(ctypes.Structure):
     ]
 
 
+class FdInfo(ctypes.Structure):
+    _fields_ = [
+        ("fd", ctypes.c_int32), ("mode", ctypes.c_uint16), ("family", ctypes.c_uint16),
+        ("type", ctypes.c_uint16), ("proto", ctypes.c_uint16), ("lport", ctypes.c_uint16),
+        ("rport", ctypes.c_uint16), ("laddr", ctypes.c_uint8 * 16), ("raddr", ctypes.c_uint8 * 16),
+        ("role", ctypes.c_uint8), ("pad", ctypes.c_uint8 * 7),
+    ]
+
+
 class RecSyscall(ctypes.Structure):
     _fields_ = [
         ("h", RecHdr), ("ret", ctypes.c_int64), ("args", ctypes.c_uint64 * 6),
         ("nr", ctypes.c_uint32), ("len0", ctypes.c_uint16), ("len1", ctypes.c_uint16),
         ("len2", ctypes.c_uint16), ("pad", ctypes.c_uint16), ("vpid", ctypes.c_uint32),
-        ("repeats", ctypes.c_uint32), ("pad2", ctypes.c_uint32), ("data", ctypes.c_char * DATA_SIZE),
+        ("repeats", ctypes.c_uint32), ("pad2", ctypes.c_uint32), ("fdi", FdInfo),
+        ("data", ctypes.c_char * DATA_SIZE),
     ]
 
 
@@ -52,13 +63,15 @@ class RecExit(ctypes.Structure):
 
 
 class Shape(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_uint8) for n in
-                ("kind", "str0", "str1", "str2", "sock", "socklen", "socklen_ptr", "pad")]
+    _fields_ = [*((n, ctypes.c_uint8) for n in
+                  ("kind", "str0", "str1", "str2", "sock", "socklen", "socklen_ptr", "fd", "role")),
+                ("pad", ctypes.c_uint8 * 7)]
 
 
 # struct formats, in the same order as the ctypes fields above (little-endian, no implicit padding).
 HDR = struct.Struct("<HHIQIIII16s")
-SYSCALL = struct.Struct("<" + HDR.format[1:] + "q6QIHHH2xII4x")  # header .. repeats, then data
+# header .. repeats, then the fd described (fd_info), then data
+SYSCALL = struct.Struct("<" + HDR.format[1:] + "q6QIHHH2xII4x" + "i6H16s16sB7x")
 CLONE = struct.Struct("<" + HDR.format[1:] + "IIQI4x")
 EXIT = struct.Struct("<" + HDR.format[1:] + "qI4x")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import ipaddress
 import random
 from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
@@ -34,7 +35,10 @@ from tiercel.probe.filtertables import (
     ACC_ALL,
     BITS_WIDTH,
     COMM_LEN,
+    KIND_FAMILIES,
+    L4_CODES,
     MAX_NEEDLES,
+    MAX_PORTS,
     MAX_SLOTS,
     NEEDLE_LEN,
     OPEN_FAMILY,
@@ -43,6 +47,8 @@ from tiercel.probe.filtertables import (
     PathSet,
     Slot,
     SyscallFilter,
+    is_local_addr,
+    kind_of,
 )
 from tiercel.rules.language import syntax as ast
 from tiercel.rules.matching.implied_checks import FieldKey, necessary
@@ -98,10 +104,15 @@ class Rules(Protocol):
     def enabled_rules(self) -> list[Any]: ...
 
 
-def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Iterable[str]) -> FilterTables:
-    """The filter tables for these attached syscalls under these rules."""
+def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Iterable[str],
+           kernel_fds: bool = False) -> FilterTables:
+    """The filter tables for these attached syscalls under these rules. `kernel_fds`: the probe
+    describes the fd of each event whose row names one (Syscall.described_fd) from the task's own
+    file table, so a rule reading those events' socket fields needs no earlier record."""
     notices: list[str] = []
-    fd_needed = _fd_state_needs(ruleset.enabled_rules(), compile_)
+    described = frozenset(sc.name for sc in table.entries if sc.described_fd != NONE) if kernel_fds \
+        else frozenset()
+    fd_needed = _fd_state_needs(ruleset.enabled_rules(), compile_, described)
     kinds = "" if not fd_needed else "any" if any(m not in SOCKET_MAKERS for m in fd_needed) else "socket"
     tracked = FD_RESULT if kinds == "any" else FD_RESULT & SOCKET_MAKERS if kinds else frozenset()
     out: dict[str, SyscallFilter] = {}
@@ -118,15 +129,18 @@ def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Ite
             out[name] = SyscallFilter(
                 name, sc.nr, False, f"fd state for rule '{fd_needed[name]}'",
                 (Slot(values=STATE_VALUES[name], rules=(fd_needed[name],)),),
-                enum_arg=int(params[value_param][1]), state=True, fd_result=True, fd_track=name in tracked)
+                enum_arg=int(params[value_param][1]), state=True, fd_state=True, fd_result=True,
+                fd_track=name in tracked)
             continue
         if name in fd_needed:
             out[name] = SyscallFilter(name, sc.nr, True, f"fd state for rule '{fd_needed[name]}'",
-                                      state=True, fd_result=name in FD_RESULT, fd_track=name in tracked)
+                                      state=True, fd_state=True, fd_result=name in FD_RESULT,
+                                      fd_track=name in tracked)
             continue
         f = _syscall_filter(name, sc.nr, dict(sc.params), ruleset.candidates(name), compile_,
                             fd_result=bool(fd_needed) and name in FD_RESULT,
-                            fd_close=bool(fd_needed) and Fx.DESTROYS_FD in sc.fx, fd_track=name in tracked)
+                            fd_close=bool(fd_needed) and Fx.DESTROYS_FD in sc.fx, fd_track=name in tracked,
+                            sock=name in described and not sc.fd_values)
         if f.open and f.reason.startswith("rule "):
             opened_by.setdefault(f.reason, []).append(name)
         out[name] = f
@@ -144,13 +158,18 @@ def derive(ruleset: Rules, compile_: Compile, table: SyscallTable, attached: Ite
 
 
 def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[Any],
-                    compile_: Compile, fd_result: bool, fd_close: bool, fd_track: bool) -> SyscallFilter:
+                    compile_: Compile, fd_result: bool, fd_close: bool, fd_track: bool,
+                    sock: bool = False) -> SyscallFilter:
+    """`sock`: the probe describes this call's socket before it decides (its server port and kind
+    can be tested)."""
     first = path_param(params)
     path_slot = 0 if first is not None else None
     flag_param, value_param = flags_param(name, params), enum_param(name, params)
     flags_arg = int(params[flag_param][1]) if flag_param is not None else None
     enum_arg = int(params[value_param][1]) if value_param is not None else None
     dims = _dimensions(name, first, flag_param, value_param)
+    if sock:
+        dims.update(SOCKET_DIMS)
     found: list[Slot] = []
     for rule in rules:
         if rule.node is None:
@@ -170,7 +189,9 @@ def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[
     if len(slots) > MAX_SLOTS:
         return SyscallFilter(name, nr, True, f"more than {MAX_SLOTS} distinct rule conditions")
     return SyscallFilter(name, nr, False, "", tuple(slots.values()), path_slot, flags_arg, enum_arg,
-                         fd_result=fd_result, fd_close=fd_close, fd_track=fd_track)
+                         fd_result=fd_result, fd_close=fd_close, fd_track=fd_track,
+                         sock_test=any(s.ports is not None or s.kinds is not None or not s.local
+                                       for s in slots.values()))
 
 
 def path_param(params: dict[str, str]) -> str | None:
@@ -249,6 +270,9 @@ def _rule_slot(node: ast.Node, evttype: str, params: frozenset[str], dims: dict[
             continue
         if kind.startswith("values:"):
             slot = _narrow_values(slot, kind[7:], [n for _, n in atoms], evttype, compile_)
+            continue
+        if kind in ("port", "kind", "local"):
+            slot = _narrow_socket(slot, kind, [n for _, n in atoms], evttype, compile_)
             continue
         if kind == "path" and any(k[0] == "fd.directory" for k, _ in atoms):
             # fd.name starts with fd.directory, so a prefix of the directory is one of the name
@@ -332,6 +356,78 @@ def _narrow_values(slot: Slot, param: str, atoms: list[ast.Node], evttype: str, 
     if values is None or (slot.values is not None and len(slot.values) <= len(values)):
         return slot
     return _replace(slot, values=values)
+
+
+# Fields of a socket the probe reads from the kernel (fd_describe) before it decides: the server port,
+# and what its family and l4 protocol make of fd.typechar, fd.type, fd.sockfamily and fd.l4proto.
+SOCKET_DIMS = {"fd.sport": "port", "fd.sip": "local", "fd.snet": "local",
+               **dict.fromkeys(("fd.l4proto", "fd.typechar", "fd.type", "fd.sockfamily"), "kind")}
+# Server addresses the probe calls local (filtertables.is_local_addr): each a sample of the class, to
+# which every constant of an atom that lies in it is added, with its neighbours
+LOCAL_SAMPLES = ("127.0.0.1", "127.0.0.0", "127.255.255.255", "127.0.0.53", "127.1.2.3", "0.0.0.0",
+                 "::1", "::")
+PORTS = range(65536)
+
+
+def _narrow_socket(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, compile_: Compile) -> Slot:
+    """`slot` further restricted by the `or` of these atoms on the socket's server port or its kind:
+    the exact set of values they hold for, found by trying every port (every kind), when small."""
+    pred = _or_predicate([_check(compile_, a) for a in atoms])
+    if kind == "local":
+        local = _memo(("local", tuple(atoms), evttype), lambda: any(
+            _safe(pred, _socket_event(evttype, Fd(3, "6" if ":" in a else "4", l4proto="tcp", sip=a)))
+            for a in _local_samples(atoms)))
+        return slot if local else _replace(slot, local=False)
+    if kind == "port":
+        ports = _memo(("ports", tuple(atoms), evttype), lambda: _port_set(pred, evttype))
+        if ports is None:
+            return slot
+        return _replace(slot, ports=ports if slot.ports is None else slot.ports & ports)
+    kinds = _memo(("kinds", tuple(atoms), evttype), lambda: frozenset(
+        kind_of(tc, l4) for tc in KIND_FAMILIES for l4 in L4_CODES
+        if _safe(pred, _socket_event(evttype, Fd(3, tc, l4proto=l4)))))
+    return _replace(slot, kinds=kinds if slot.kinds is None else slot.kinds & kinds)
+
+
+def _local_samples(atoms: list[ast.Node]) -> list[str]:
+    """Addresses of the local class to try an atom on: the fixed samples, and each address an atom
+    names (alone or as a network) that lies in the class, with the addresses on either side of it:
+    an atom of =, in and network tests is constant between the addresses it names."""
+    out = list(LOCAL_SAMPLES)
+    for atom in atoms:
+        for node in ast.walk(atom):
+            if not isinstance(node, ast.Value):
+                continue
+            try:
+                net = ipaddress.ip_network(node.text, strict=False)
+            except ValueError:
+                continue
+            top = (1 << net.max_prefixlen) - 1
+            for edge in (int(net.network_address), int(net.broadcast_address)):
+                for n in (edge - 1, edge, edge + 1):
+                    if not 0 <= n <= top:
+                        continue
+                    a = str(ipaddress.IPv4Address(n) if net.version == 4 else ipaddress.IPv6Address(n))
+                    if is_local_addr(a):
+                        out.append(a)
+    return out
+
+
+def _port_set(pred: Predicate, evttype: str) -> frozenset[int] | None:
+    fd = Fd(3, "4", l4proto="tcp")
+    ev = _socket_event(evttype, fd)
+    found = []
+    for port in PORTS:
+        fd.sport = port
+        if _safe(pred, ev):
+            found.append(port)
+            if len(found) > MAX_PORTS:
+                return None
+    return frozenset(found)
+
+
+def _socket_event(evttype: str, fd: Fd) -> Event:
+    return Event(num=1, ts=0, type=evttype, dir="<", tid=1, pid=1, res=0, args={"fd": 3, "res": 0}, fd=fd)
 
 
 # Every value an enumerated argument is rendered by name for is below 256 or a ptrace request
@@ -611,8 +707,11 @@ def _flag_test(pred: Predicate, evttype: str) -> tuple[int, int]:
 
 # -- what the fd state needs ----------------------------------------------------------------------
 
-def _fd_state_needs(rules: Sequence[Any], compile_: Compile) -> dict[str, str]:
-    """fd-creating syscall -> the first rule that reads fd fields of an fd another event made."""
+def _fd_state_needs(rules: Sequence[Any], compile_: Compile,
+                    described: frozenset[str] = frozenset()) -> dict[str, str]:
+    """fd-creating syscall -> the first rule that reads fd fields of an fd another event made. A rule
+    that reads only socket fields, on events whose fd the probe describes itself (`described`), needs
+    none: its events carry their socket as the kernel has it."""
     needs: dict[str, str] = {}
     for rule in rules:
         if rule.node is None:
@@ -622,6 +721,8 @@ def _fd_state_needs(rules: Sequence[Any], compile_: Compile) -> dict[str, str]:
         if not readers or not _reads_fds(rule.node):
             continue
         sockets_only = all(t in SOCKET_READERS or _socket_only(rule.node, t) for t in readers)
+        if sockets_only and readers <= described:
+            continue
         for maker in (SOCKET_MAKERS if sockets_only else FD_MAKERS):
             needs.setdefault(maker, rule.name)
     return needs

@@ -20,6 +20,7 @@ from tiercel.probe.filtertables import (
     PATH_MAX_K,
     STATE_OPEN_FLAGS,
     FilterTables,
+    sock_values,
     tracked,
 )
 
@@ -38,6 +39,9 @@ class KernelView:
     fd_known: bool = False          # the state holds an entry for the fd number returned
     arg_fd_known: bool = False      # ... for the fd argument (close)
     value: int | None = None        # the enumerated argument, where the call has one
+    port: int | None = None         # its socket's server port, as the kernel has it (None: untold)
+    kind: int | None = None         # ... its kind (probe/filtertables.sock_values)
+    local: bool | None = None       # ... its server address is a loopback or unspecified one
 
 
 def judgeable(path: bytes | None) -> bool:
@@ -74,6 +78,12 @@ def passes(tables: FilterTables, view: KernelView) -> bool:
             continue
         if s.values is not None and f.enum_arg is not None and view.value not in s.values:
             continue
+        if s.ports is not None and view.port is not None and view.port not in s.ports:
+            continue
+        if s.kinds is not None and view.kind is not None and view.kind not in s.kinds:
+            continue
+        if not s.local and view.local:
+            continue
         if f.flags_arg is not None and s.acc_ok != ACC_ALL and not (
                 s.acc_ok >> acc & 1 or view.flags & s.bits_any):
             continue
@@ -96,8 +106,9 @@ def view_of(ev: Event, proc: Process | None, fd_kinds: str = "any") -> KernelVie
     arg_fd = fds.get(arg) if isinstance(arg, int) else None
     arg_known = arg_fd is not None and tracked(arg_fd, fd_kinds)
     value = ev.args.get(value_arg)
+    port, kind, local = sock_values(ev.kfd)
     return KernelView(ev.type, res, comm, path, flags if isinstance(flags, int) else 0, known, arg_known,
-                      value & (1 << 64) - 1 if isinstance(value, int) else None)
+                      value & (1 << 64) - 1 if isinstance(value, int) else None, port, kind, local)
 
 
 @functools.cache

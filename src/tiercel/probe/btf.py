@@ -118,6 +118,25 @@ class Btf:
 # likely first to be set up by a container runtime (and least likely to be a host's own layout).
 V1_CONTROLLERS = ("cpu_cgrp_id", "pids_cgrp_id", "cpuset_cgrp_id", "memory_cgrp_id")
 
+# What the probe reads of an fd at the event (probe: fd_describe): the file's inode mode, and for a
+# socket its family, type, protocol and both ends. skc_daddr/skc_rcv_saddr and skc_dport/skc_num
+# are pairs the kernel keeps side by side (skc_addrpair, skc_portpair): one read each.
+SOCKET_FIELDS = {
+    "OFF_FILE_INODE": ("file", "f_inode"),
+    "OFF_FILE_PRIVATE": ("file", "private_data"),
+    "OFF_INODE_MODE": ("inode", "i_mode"),
+    "OFF_SOCKET_SK": ("socket", "sk"),
+    "OFF_SK_FAMILY": ("sock_common", "skc_family"),
+    "OFF_SK_DADDR": ("sock_common", "skc_daddr"),
+    "OFF_SK_RCV_SADDR": ("sock_common", "skc_rcv_saddr"),
+    "OFF_SK_DPORT": ("sock_common", "skc_dport"),
+    "OFF_SK_NUM": ("sock_common", "skc_num"),
+    "OFF_SK_V6_DADDR": ("sock_common", "skc_v6_daddr"),
+    "OFF_SK_V6_RCV_SADDR": ("sock_common", "skc_v6_rcv_saddr"),
+    "OFF_SK_TYPE": ("sock", "sk_type"),
+    "OFF_SK_PROTOCOL": ("sock", "sk_protocol"),
+}
+
 
 def kernel_offsets(path: Path = VMLINUX) -> dict[str, int] | None:
     """The offsets the probe needs, or None when the kernel has no BTF or lacks a field.
@@ -189,6 +208,9 @@ def kernel_offsets(path: Path = VMLINUX) -> dict[str, int] | None:
         })
         if repeat is not None:
             out.update(repeat)
+        sockets = _find(btf, SOCKET_FIELDS)
+        if sockets is not None:
+            out.update(sockets)
     v1 = next((v for v in map(btf.enum_value, V1_CONTROLLERS) if v is not None), None)
     if cgroups is not None and v1 is not None:
         out.update(cgroups)

@@ -19,6 +19,15 @@ BPF_NOEXIST = 1
 NONE = 0xFF
 
 
+# probe/events.h enum rec_class: how much of the ring a syscall's passing records may fill
+CLASS_RULE, CLASS_PROC, CLASS_FD = 0, 1, 2
+
+
+def ring_class(f: SyscallFilter) -> int:
+    """Records a rule may match may fill the whole ring; those only the state needs less of it."""
+    return CLASS_FD if f.fd_state else CLASS_PROC if f.state else CLASS_RULE
+
+
 def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True, roots: Iterable[str] = ("",)
                 ) -> tuple[Places, int]:
     """Fill the maps, the files rules name looked up under each of `roots` (see fill_inodes).
@@ -26,7 +35,7 @@ def load_tables(bpf: Any, tables: FilterTables, enabled: bool = True, roots: Ite
     classes = bpf[b"kf_classes"]
     for f in tables.syscalls.values():       # first: let everything through
         leaf = classes.Leaf()
-        leaf.state = int(f.state)
+        leaf.state = ring_class(f)
         leaf.fd_result = int(f.fd_result)
         leaf.fd_close = int(f.fd_close)
         leaf.fd_track = int(f.fd_track)
@@ -162,7 +171,7 @@ def bump(bpf: Any) -> None:
 
 def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
     leaf.mode = 1
-    leaf.state = int(f.state)
+    leaf.state = ring_class(f)
     leaf.fd_result = int(f.fd_result)
     leaf.fd_close = int(f.fd_close)
     leaf.fd_track = int(f.fd_track)
@@ -171,6 +180,7 @@ def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
     leaf.flags_arg = f.flags_arg if f.flags_arg is not None else NONE
     leaf.enum_arg = f.enum_arg if f.enum_arg is not None else NONE
     leaf.has_comm = int(any(s.comms is not None for s in f.slots))
+    leaf.sock_test = int(f.sock_test)
     needles = sorted({n for s in f.slots if s.needles for n in s.needles})
     for j, n in enumerate(needles):
         leaf.needle[j] = int.from_bytes(n, "little")
@@ -190,6 +200,12 @@ def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
             leaf.needle_any |= bit
         if s.values is None:
             leaf.enum_any |= bit
+        if s.ports is None:
+            leaf.port_any |= bit
+        if s.kinds is None:
+            leaf.kind_any |= bit
+        if not s.local:
+            leaf.not_local |= bit
         for n in s.needles or ():
             leaf.needle_slots[needles.index(n)] |= bit
         for acc in range(4):
@@ -202,14 +218,20 @@ def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
     return leaf
 
 
+# probe/kfilter.bpf.c KF_DIM_*: what a kf_enums value is
+DIM_ARG, DIM_PORT, DIM_KIND = 0, 1, 2
+
+
 def _fill_values(enums: Any, f: SyscallFilter) -> None:
-    masks: dict[int, int] = {}
+    masks: dict[tuple[int, int], int] = {}
     for i, slot in enumerate(f.slots):
-        for v in slot.values or ():
-            masks[v] = masks.get(v, 0) | 1 << i
-    for value, mask in masks.items():
+        for dim, values in ((DIM_ARG, slot.values), (DIM_PORT, slot.ports), (DIM_KIND, slot.kinds)):
+            for v in values or ():
+                masks[dim, v] = masks.get((dim, v), 0) | 1 << i
+    for (dim, value), mask in masks.items():
         key = enums.Key()
         key.nr = f.nr
+        key.dim = dim
         key.value = value
         enums[key] = ctypes.c_uint64(mask)
 

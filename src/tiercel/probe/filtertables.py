@@ -18,9 +18,13 @@ probe can decide on what it reads anyway:
     flags    open flags: the access mode is one of `acc_ok`, or one of `bits_any` is set (for other
              calls, a bits argument such as chmod's mode: one of `bits_any` is set)
     values   an enumerated argument (ptrace's request, ...) is one of these values
+    ports    the socket's server port (fd.sport), as the kernel has it, is one of these
+    kinds    the socket's kind (its family and l4 protocol: sock_kind) is one of these
+    local    the server address (fd.sip) may be a loopback or the unspecified address (LOCAL_ADDRS)
 
 A record leaves the kernel when some slot holds. A test the probe cannot decide for a record (no exec
-comm known, a relative or non-normal path, a path longer than PATH_MAX_K) holds
+comm known, a relative or non-normal path, a path longer than PATH_MAX_K, a socket end not yet known)
+holds
 (kfilter.offline.passes is the decision in Python).
 """
 
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tiercel.events.model import Fd
+from tiercel.events.model import Fd, KernelFd
 
 PATH_MAX_K = 240            # the probe judges paths shorter than this (bytes, without the NUL)
 COMM_LEN = 15               # bytes of a task's comm
@@ -42,6 +46,39 @@ BITS_WIDTH = 32             # the probe's bits test holds 32 bits (kf_class.bit_
 # Calls whose path argument names the file they open (fd.name): the probe may find it by inode.
 OPEN_FAMILY = frozenset({"open", "openat", "openat2", "creat"})
 SOCKET_CHARS = frozenset("46un")   # fd.typechar of sockets (ipv4, ipv6, unix, netlink)
+MAX_PORTS = 64              # server ports per slot (entries of the probe's kf_enums)
+# A socket's kind (probe: sock_kind): family << 8 | l4 code, families as the kernel numbers them
+# (any other: 0), l4 codes as fd.l4proto reads them
+KIND_FAMILIES = {"u": 1, "4": 2, "6": 10, "n": 16, "o": 0}
+L4_CODES = {"": 0, "tcp": 1, "udp": 2, "raw": 3, "icmp": 4}
+S_IFMT, S_IFSOCK = 0o170000, 0o140000
+ROLE_CLIENT, ROLE_SERVER = 1, 2
+
+
+def kind_of(typechar: str, l4proto: str) -> int:
+    """The kind of a socket fd.typechar and fd.l4proto describe."""
+    return KIND_FAMILIES[typechar] << 8 | L4_CODES[l4proto]
+
+
+def is_local_addr(addr: str) -> bool:
+    """127.0.0.0/8, ::1, 0.0.0.0 or :: (the probe's KF_SOCK_LOCAL)."""
+    return addr.startswith("127.") or addr in ("0.0.0.0", "::", "::1")
+
+
+def sock_values(k: KernelFd | None) -> tuple[int | None, int | None, bool | None]:
+    """(server port, kind, server address is local) of a socket the kernel described, as the probe's
+    sock_values reads them; None where it cannot tell (not a socket, an end not known yet)."""
+    if k is None or k.mode & S_IFMT != S_IFSOCK:
+        return None, None, None
+    fam = k.family if k.family in (1, 2, 10, 16) else 0
+    l4 = 0
+    if k.family in (2, 10) and (k.lport or k.rport):
+        l4 = 3 if k.sock_type == 3 else {6: 1, 17: 2, 1: 4, 58: 4}.get(k.proto) or \
+            {1: 1, 2: 2}.get(k.sock_type, 0)
+    port = k.lport if k.role == ROLE_SERVER else k.rport if k.role == ROLE_CLIENT else 0
+    addr = k.laddr if k.role == ROLE_SERVER else k.raddr
+    local = bool(port) and k.family in (2, 10) and is_local_addr(addr)
+    return port or None, fam << 8 | l4, local
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +108,14 @@ class Slot:
     rules: tuple[str, ...] = field(default=(), compare=False)
     needles: frozenset[bytes] | None = None
     values: frozenset[int] | None = None
+    ports: frozenset[int] | None = None
+    kinds: frozenset[int] | None = None
+    local: bool = True
 
     @property
     def key(self) -> tuple[object, ...]:
         return (self.ret_ok, self.ret_fail, self.comms, self.paths, self.acc_ok, self.bits_any,
-                self.needles, self.values)
+                self.needles, self.values, self.ports, self.kinds, self.local)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +128,13 @@ class SyscallFilter:
     path_slot: int | None = None    # which string slot holds fd.name's path (open family: 0)
     flags_arg: int | None = None    # which argument holds the open flags (or another call's bits)
     enum_arg: int | None = None     # which argument the value sets test
-    state: bool = False             # the state needs these records (ring space is kept for them)
+    state: bool = False             # the state needs these records (not coalesced)
+    fd_state: bool = False          # ... only the fd state: they may fill less of the ring (probe: send)
     fd_result: bool = False         # the return value is a new fd the state keeps, and some rule
     #                                 reads the fd table: a record reusing a known fd number passes
     fd_close: bool = False          # close: a record closing an fd the state knows passes
     fd_track: bool = False          # a passing record's fd becomes known (probe: known_fds)
+    sock_test: bool = False         # some slot tests its socket (ports, kinds): the probe reads it
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ TRACEFS_DIRS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 FRAGMENTS = (
     "core.bpf.c",               # ring buffer and its accounting, shapes, inflight, scratch
     "syscall_args.bpf.c",       # arguments from the saved registers or the enter record
+    "fdtable.bpf.c",            # the task's file table: an fd's file, an fd described
     "kfilter.bpf.c",            # the kernel filter's tables and kf_decide
     "kfilter_path.bpf.c",       # its path tests
     "kfilter_file.bpf.c",       # the opened file, resolved by inode
@@ -109,8 +110,13 @@ def check_bpf_allowed() -> None:
 
 
 # probe/events.h enum lost_kind
-LOST_KINDS = {1: "rule", 2: "clone", 3: "exit", 4: "state", 5: "reserved"}
-RESERVE_SHARE = 0.75        # of the ring, the most rule records may fill (the rest: state records)
+LOST_KINDS = {1: "rule", 2: "clone", 3: "exit", 4: "state", 5: "fd"}
+# Of the ring, the most that records only the state needs may fill (probe: send): a rule record may
+# fill all of it, so a state storm never leaves one without room. The process state's records (exec,
+# fork, exit) are a rule's context and cannot be re-read once the process is gone: most of the ring;
+# the fd state's, which the kernel describes again at the next record that uses the fd: a quarter.
+PROC_SHARE = 0.875
+FD_SHARE = 0.25
 
 
 @dataclass
@@ -122,14 +128,16 @@ class Probe:
     attached: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     exit_only: bool = False
+    describes_fds: bool = False     # fd_describe compiled in: records carry their fd, as the kernel has it
 
     def lost(self) -> int:
         """Records the kernel side could not send (ring buffer full), all kinds together."""
         return sum(self.lost_by_kind().values())
 
     def lost_by_kind(self) -> dict[str, int]:
-        """Lost records by why: rule records (ring full, or refused to keep room for the state),
-        clone, exit and state records."""
+        """Lost records by kind: rule records (the ring was full), clone, exit and the process
+        state's syscall records (exec, chdir: past their share of the ring), fd state records (past
+        theirs)."""
         if not self.bpf:
             return {}
         out = dict.fromkeys(LOST_KINDS.values(), 0)
@@ -201,7 +209,8 @@ def compile_probe(table: SyscallTable, headers: str | None = None, ringbuf_pages
         "NR_CLONE": table.nr("clone"), "NR_CLONE3": table.nr("clone3"), "NR_OPENAT2": table.nr("openat2"),
         "NR_FORK": table.nr("fork"), "NR_VFORK": table.nr("vfork"),
         "RINGBUF_PAGES": ringbuf_pages, "KF_INHERIT_FDS": filtermaps.INHERIT_FDS,
-        "RESERVE_BYTES": int(ringbuf_pages * 4096 * RESERVE_SHARE),
+        "PROC_BYTES": int(ringbuf_pages * 4096 * PROC_SHARE),
+        "FD_BYTES": int(ringbuf_pages * 4096 * FD_SHARE),
     }
     exit_only = exit_only_supported()
     if exit_only:
@@ -218,7 +227,9 @@ def compile_probe(table: SyscallTable, headers: str | None = None, ringbuf_pages
     except Exception as e:  # BCC raises bare Exception for compile and load errors
         raise EnvironmentProblem(_explain_bcc_failure(str(e), hdr)) from e
     release_compiler_memory()   # now, not after the attach and the seed: the peak is the compile's
-    return Probe(bpf, exit_only=exit_only)
+    # fd_describe needs the file table's offsets and the socket ones (probe/fdtable.bpf.c)
+    describes = offsets is not None and "OFF_TASK_FILES" in offsets and "OFF_SK_FAMILY" in offsets
+    return Probe(bpf, exit_only=exit_only, describes_fds=describes)
 
 
 def _explain_bcc_failure(message: str, headers: Path) -> str:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from tiercel.container.registry import EngineOptions
 from tiercel.common.errors import TiercelError
+from tiercel.container.registry import EngineOptions
 from tiercel.events.model import Event
 from tiercel.probe.filtertables import FilterTables
 
@@ -32,6 +32,7 @@ class CaptureOptions:
     docker_socket: str | None = None  # None: the first of tiercel.container.docker.SOCKETS found
     containers: bool = True           # ask the container runtime for metadata
     engines: EngineOptions = field(default_factory=EngineOptions)  # container_engines, --cri
+    ringbuf_pages: int = 2048         # the ring buffer's size in pages (a power of two)
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Counters:
     coalesced: int = 0        # records the kernel counted into an identical one before them
     repeats_unmatched: int = 0  # coalesced repeats whose first record was lost
     inodes_left_out: int = 0  # files rules name the probe could not know by inode (kf_inodes full)
-    lost_by_kind: dict[str, int] = field(default_factory=dict)  # rule, state, clone, exit, reserved
+    lost_by_kind: dict[str, int] = field(default_factory=dict)  # rule, state, clone, exit, fd
     # a capture file's entries and events over the reader's bounds, by what they were (replay)
     not_kept: dict[str, int] = field(default_factory=dict)
 
@@ -106,6 +107,8 @@ class Source(Protocol):
 @runtime_checkable
 class FilteredSource(Protocol):
     """A source with a kernel to filter in (a capture file has the events it has)."""
+
+    kernel_fds: bool    # its records carry their fd as the kernel has it: derive() may count on it
 
     def set_filter(self, tables: FilterTables, enabled: bool = True) -> None:
         """Keep in the kernel the records these tables say no rule could match (`enabled` False:

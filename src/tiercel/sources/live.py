@@ -3,9 +3,8 @@
     probe (compile, attach) -> state seeded from /proc -> ring buffer loop
     record -> decode -> enrich -> sink
 
-Attach first, then read /proc: what happens in between is queued in the ring buffer. The kernel
-filter's upkeep (known fds, repeats, files by inode) is the probe's FilterKeeper, called at a few
-points of the event path.
+Attach first, then read /proc: what happens in between is queued in the ring buffer. The kernel filter's
+upkeep (known fds, repeats, files by inode) is the probe's FilterKeeper, called at a few points.
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ class LiveSource:
         self.table = SyscallTable()
         self._counters = Counters()
         self.probe: loader.Probe | None = None
+        self.kernel_fds = False  # records carry their fd as the kernel has it (probe: fd_describe)
         self._stopping = False
         self._started = False   # every part below exists
         self.containers: Registry | None = None
@@ -48,8 +48,9 @@ class LiveSource:
 
     def start(self) -> None:
         names = self.opts.syscalls or {s.name for s in self.table.entries}
-        self.probe = loader.compile_probe(self.table, self.opts.kernel_headers)
+        self.probe = loader.compile_probe(self.table, self.opts.kernel_headers, self.opts.ringbuf_pages)
         self.keeper = FilterKeeper(self.probe.bpf, self.opts.host_proc)
+        self.kernel_fds = self.probe.describes_fds
         loader.attach(self.probe, self.table, names)
         if self.opts.containers:
             engines = self.opts.engines

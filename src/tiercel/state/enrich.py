@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tiercel.container.registry import Containers
 from tiercel.events.model import Event, Process
-from tiercel.events.syscalls import SYSCALLS_X86_64, HandlerName, Syscall
+from tiercel.events.syscalls import SYSCALLS_X86_64, Fx, HandlerName, Syscall
 from tiercel.state import fds, procfs
 from tiercel.state.processes import ProcessTable
 
@@ -132,6 +132,11 @@ HANDLER_FACTORIES: dict[HandlerName, Callable[[Syscall], Handler]] = {
 }
 HANDLERS: dict[str, Handler] = {sc.name: HANDLER_FACTORIES[sc.handler](sc)
                                 for sc in SYSCALLS_X86_64 if sc.handler is not None}
+# the events whose socket is the server's end: the kernel's local address is fd.sip for them
+SERVER_SIDE = frozenset(sc.name for sc in SYSCALLS_X86_64 if sc.fx & Fx.SERVER)
+# the events that make an fd only for some values of an argument (fcntl): their result, which the
+# probe describes, is an fd only then
+ONLY_SOME_MAKE_FDS = {sc.name: sc for sc in SYSCALLS_X86_64 if sc.fd_values}
 
 
 class Enricher:
@@ -164,4 +169,7 @@ class Enricher:
         handler = HANDLERS.get(ev.type)
         if handler is not None:
             handler(self, proc, ev)
+        some = ONLY_SOME_MAKE_FDS.get(ev.type)
+        if ev.kfd is not None and (some is None or some.makes_fd(ev.args)):
+            fds.from_kernel(proc, ev, ev.type in SERVER_SIDE)
         return ev

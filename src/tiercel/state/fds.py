@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import posixpath
 
-from tiercel.events.model import Event, Fd, Process
-from tiercel.events.syscalls import F_DUPFD, F_DUPFD_CLOEXEC
+from tiercel.events.model import Event, Fd, KernelFd, Process
+from tiercel.events.syscalls import F_DUPFD, F_DUPFD_CLOEXEC, ROLE_SERVER
 
 AT_FDCWD = -100
 O_DIRECTORY = 0o200000
@@ -164,3 +164,64 @@ def on_memfd(proc: Process, ev: Event) -> None:
 def by_number(proc: Process, ev: Event, param: str = "fd") -> None:
     """Events that use an fd without changing it (fchdir, fchmod, fchown, setns, finit_module)."""
     ev.fd = proc.fds.get(ev.args.get(param, -1))
+
+
+S_IFMT, S_IFSOCK = 0o170000, 0o140000
+IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6 = 1, 6, 17, 58
+_L4_BY_PROTO = {IPPROTO_TCP: "tcp", IPPROTO_UDP: "udp", IPPROTO_ICMP: "icmp", IPPROTO_ICMPV6: "icmp"}
+
+
+def kernel_l4proto(k: KernelFd) -> str:
+    """fd.l4proto as libsinsp has it: known once the socket has an end (bound, connected or
+    accepted); "" (<NA>) before, and for unix and netlink sockets."""
+    if k.family not in (2, 10) or not (k.lport or k.rport):
+        return ""
+    if k.sock_type == SOCK_RAW:
+        return "raw"
+    return _L4_BY_PROTO.get(k.proto) or _L4.get(k.sock_type, "")
+
+
+def from_kernel(proc: Process, ev: Event, server: bool) -> None:
+    """Event.fd from the kernel's own description of it (Event.kfd, live capture): the fd table is a
+    cache, and what the kernel said at the event wins over it. `server`: the event's socket is the
+    server's end (accept, bind, listen). A file keeps the table's name (the kernel sends a socket's
+    ends, not a path); a socket's type, protocol and ends are the kernel's, an address the event
+    passed (connect's, when the kernel has none: a failed connect) stays."""
+    k = ev.kfd
+    if k is None or k.num < 0:
+        return
+    fd = ev.fd if ev.fd is not None and ev.fd.num == k.num else proc.fds.get(k.num)
+    if k.mode & S_IFMT != S_IFSOCK:
+        if fd is not None and fd.typechar in ("4", "6", "u", "n"):   # the table's entry is stale
+            proc.fds.pop(k.num, None)
+            if ev.fd is fd:
+                ev.fd = None
+        return
+    typechar = _FAMILY_CHAR.get(k.family, "o")
+    if fd is None or fd.typechar not in (typechar, "o"):
+        fd = Fd(k.num, typechar, openflags=fd.openflags if fd is not None else 0)
+    fd.typechar = typechar
+    if typechar not in ("4", "6"):
+        fd.l4proto = ""                 # libsinsp's <NA>: unix and netlink sockets have none
+    else:
+        fd.l4proto = kernel_l4proto(k)
+        if k.role:                      # the kernel's: the last connect, accept, bind or listen said
+            server = k.role == ROLE_SERVER
+        elif not server and not ev.type.startswith("connect") and fd.is_server:
+            server = True               # a copy (dup, fcntl) of a server's socket
+        local, remote = (k.laddr, k.lport), (k.raddr, k.rport)
+        near, far = ("sip", "sport"), ("cip", "cport")
+        if not server:
+            near, far = far, near
+        if local[0]:
+            setattr(fd, near[0], local[0])
+            setattr(fd, near[1], local[1])
+        if remote[0]:
+            setattr(fd, far[0], remote[0])
+            setattr(fd, far[1], remote[1])
+        fd.is_server = server
+        fd.name = socket_name(fd)
+    proc.fds[k.num] = fd
+    ev.fd = fd
+    if "tuple" in ev.args and typechar in ("4", "6"):
+        ev.args["tuple"] = fd.name

@@ -31,7 +31,7 @@ class AgentStats:
     reloads_failed: int = 0
     rules_loaded: int = 0
     filtered: int = 0          # records the kernel filter kept in the kernel (no rule could match)
-    lost_by_kind: dict[str, int] = field(default_factory=dict)  # rule, state, clone, exit, reserved
+    lost_by_kind: dict[str, int] = field(default_factory=dict)  # rule, state, clone, exit, fd
     alerts_waited: int = 0     # alerts held for their container's metadata (outputs/hold.py)
     alerts_incomplete: int = 0  # of those, sent without it (the runtime had not answered in time)
     # (rule, priority, source, tags) -> matches: Falco's falcosecurity_falco_rules_matches_total

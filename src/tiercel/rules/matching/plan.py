@@ -73,6 +73,8 @@ def _evttype_check(node: syntax.Compare, evttype: str) -> syntax.Node | bool:
     if left.name == "evt.num" and node.op in ("=", "==") and isinstance(right, syntax.Value) \
             and right.text == "0":
         return False            # Falco's `never_true` idiom: tiercel numbers events from 1
+    if node.op in ("in", "intersects") and isinstance(right, syntax.ListValue) and not right.items:
+        return False            # an empty list (a template list left for users to fill) holds nothing
     if left.name != "evt.type":
         return node
     if isinstance(right, syntax.Value) and node.op in ("=", "==", "!="):

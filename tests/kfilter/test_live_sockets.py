@@ -1,0 +1,104 @@
+"""A connection storm against a local server stays in the kernel (its sockets are described and
+judged there: no record is needed for the fd state), while a system binary connecting out to a test
+host, a socket dup'ed onto stdin and a shadow read made in the middle of it all alert."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.livecapture import build_c
+from tiercel.commands.options import syscalls_for
+from tiercel.events.model import Event
+from tiercel.events.syscalls import SyscallTable
+from tiercel.generator import actions_net
+from tiercel.generator.base import Context
+from tiercel.generator.nettarget import TestHost
+from tiercel.kfilter.derive import derive
+from tiercel.rules.files.loader import load_rules
+from tiercel.sources.base import CaptureOptions
+from tiercel.sources.live import LiveSource
+
+pytestmark = pytest.mark.live
+CHECKOUT = Path(__file__).resolve().parents[2]
+CONNECTS = 3000
+
+
+def _server() -> tuple[socket.socket, threading.Thread]:
+    """A listener in this (the agent's) process: its own accepts never reach the probe."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(512)
+
+    def serve() -> None:
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            c.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return srv, t
+
+
+def test_a_connection_storm_stays_in_the_kernel_and_attacks_alert(tmp_path: Path) -> None:
+    rs, result = load_rules([CHECKOUT / "rules"])
+    assert not result.errors
+    table = SyscallTable()
+    alerts: list[tuple[str, Event]] = []
+    connects: list[Event] = []
+
+    def sink(ev: Event) -> None:
+        if ev.type == "connect" and ev.comm == "connstorm":
+            connects.append(ev)
+        alerts.extend((m.rule.name, ev) for m in rs.match(ev))
+
+    storm = build_c(Path(__file__).parent / "connstorm.c", tmp_path / "connstorm")
+    srv, _t = _server()
+    host = TestHost.create()
+    ctx = Context(target=host.target)
+    source = LiveSource(CaptureOptions(syscalls=syscalls_for(rs, table), containers=False), sink)
+    source.start()
+    try:
+        if not source.kernel_fds:
+            pytest.skip("this kernel's BTF lacks the socket fields fd_describe reads")
+        tables = derive(rs, rs.compiler, table, table.by_name, source.kernel_fds)
+        assert not tables.syscalls["connect"].open and not tables.syscalls["socket"].open
+        source.set_filter(tables)
+        assert source.probe is not None
+        kept_before = source.probe.filter_counts()[0]
+        load = subprocess.Popen([str(storm), str(srv.getsockname()[1]), str(CONNECTS)])
+        shadow = subprocess.Popen(["cat", "/etc/shadow"], stdout=subprocess.DEVNULL)
+        out = actions_net.system_binary_connects(ctx)
+        redirect = actions_net.reverse_shell_redirect(ctx)
+        while load.poll() is None or shadow.poll() is None:
+            source.poll(50)
+        for _ in range(40):
+            source.poll(50)
+            names = {name for name, _ev in alerts}
+            if {"System procs network activity", "Redirect STDOUT/STDIN to network connection",
+                    "Read sensitive file untrusted"} <= names:
+                break
+        source.reader.drain()
+        kept = source.probe.filter_counts()[0] - kept_before
+    finally:
+        source.stop()
+        ctx.close()
+        host.close()
+        srv.close()
+    assert load.returncode == 0
+    by_rule = {(name, ev.pid) for name, ev in alerts}
+    assert ("System procs network activity", out["proc.pid"]) in by_rule
+    assert ("Redirect STDOUT/STDIN to network connection", redirect["proc.pid"]) in by_rule
+    assert ("Read sensitive file untrusted", shadow.pid) in by_rule
+    redirected = next(ev for name, ev in alerts if name == "Redirect STDOUT/STDIN to network connection")
+    assert redirected.fd is not None and redirected.fd.sip == host.target[0]
+    # the storm's connects (and its sockets and closes) were judged in the kernel, not sent
+    assert len(connects) < CONNECTS // 100, len(connects)
+    assert kept >= CONNECTS
