@@ -121,6 +121,20 @@ static __always_inline int fd_describe(struct rec_syscall *rec, long fd)
     } else if (fi->family == FD_AF_INET6) {
         bpf_probe_read_kernel(fi->raddr, 16, (void *)(sk + OFF_SK_V6_DADDR));
         bpf_probe_read_kernel(fi->laddr, 16, (void *)(sk + OFF_SK_V6_RCV_SADDR));
+        /* a dual-stack socket talking IPv4 (both ends ::ffff:a.b.c.d, or unset) is an IPv4 one, as
+         * libscap reports it: the rules' IPv4 networks (127.0.0.0/8 ...) must see its addresses */
+        __u32 l[4], r[4];
+        __builtin_memcpy(l, fi->laddr, 16);
+        __builtin_memcpy(r, fi->raddr, 16);
+        int lmap = !l[0] && !l[1] && l[2] == 0xffff0000, rmap = !r[0] && !r[1] && r[2] == 0xffff0000;
+        int lnone = !(l[0] | l[1] | l[2] | l[3]), rnone = !(r[0] | r[1] | r[2] | r[3]);
+        if ((lmap || rmap) && (lmap || lnone) && (rmap || rnone)) {
+            fi->family = FD_AF_INET;
+            __builtin_memset(fi->laddr, 0, 16);
+            __builtin_memset(fi->raddr, 0, 16);
+            __builtin_memcpy(fi->laddr, &l[3], 4);
+            __builtin_memcpy(fi->raddr, &r[3], 4);
+        }
     }
     return 1;
 }
