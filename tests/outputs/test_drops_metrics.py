@@ -34,6 +34,19 @@ def test_drop_alert_is_falcos() -> None:
     assert logs == [f"tiercel: {RULE}. 200 system calls dropped in last second."]
 
 
+def test_drop_alert_says_which_kinds() -> None:
+    """A lost rule record is an attack that may have gone unseen; a lost fd record is state: the
+    alert tells them apart, for the last second only (the /metrics labels)."""
+    m, alerts, _ = monitor(rate=1000, max_burst=10)
+    m.check(0, 0, lost_by_kind={"rule": 1, "fd": 10, "clone": 0})
+    m.check(800, 200, lost_by_kind={"rule": 1, "fd": 205, "clone": 5})
+    (a,) = alerts
+    assert a.output_fields["n_drops_buffer_fd"] == "195"
+    assert a.output_fields["n_drops_buffer_clone_fork"] == "5"
+    assert "n_drops_buffer_rule" not in a.output_fields      # none in the last second
+    assert a.output.endswith("200 system calls dropped in last second (fd 195, clone_fork 5).")
+
+
 def test_drops_below_threshold_and_rate_limited() -> None:
     m, alerts, _ = monitor(threshold=0.1, actions=["alert"], rate=0.0001, max_burst=1)
     m.check(0, 0)

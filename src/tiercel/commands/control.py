@@ -107,7 +107,7 @@ class Control:
 
     def _tick(self) -> None:
         stats = self.agent.snapshot()
-        if not self.drops.check(stats.records, stats.lost):
+        if not self.drops.check(stats.records, stats.lost, lost_by_kind=stats.lost_by_kind):
             self.agent.request_stop(1)
         if self.agent.current_config().watch_config_files and self._watch_state() != self.watched:
             self.agent.log("tiercel: a watched config or rules file changed; reloading")
