@@ -157,7 +157,7 @@ static __always_inline __u64 kf_arg(__u64 *args, __u8 i)
 
 #ifdef FD_DESCRIBED
 /* A socket's kind as the filter tests it: its family (unix, inet, inet6, netlink; any other 0) << 8 |
- * its l4 code (0 none, 1 tcp, 2 udp, 3 raw, 4 icmp), as state/fds.py kernel_l4proto reads fd.l4proto:
+ * its l4 code (0 none, 1 tcp, 2 udp, 3 raw, 4 icmp), as events/model.py KernelFd.l4proto reads fd.l4proto:
  * only an inet socket with an end (bound, connected, accepted) has one. */
 static __always_inline __u64 sock_kind(struct fd_info *fi)
 {

@@ -48,6 +48,15 @@ FD_TYPES = {
 }
 
 
+# fd.typechar of a socket by its family (AF_UNIX, AF_INET, AF_INET6, AF_NETLINK; any other: "o"), and
+# fd.l4proto by its protocol (IPPROTO_TCP, UDP, ICMP, ICMPV6), else by its type (SOCK_STREAM ...)
+FAMILY_CHARS = {1: "u", 2: "4", 10: "6", 16: "n"}
+PROTO_L4 = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp"}
+SOCK_L4 = {1: "tcp", 2: "udp", 3: "raw"}
+SOCK_RAW = 3
+S_IFMT, S_IFSOCK = 0o170000, 0o140000
+
+
 @dataclass(frozen=True, slots=True)
 class KernelFd:
     """An fd as the task's file table had it at the event (live capture: the probe's fd_describe).
@@ -64,6 +73,26 @@ class KernelFd:
     raddr: str = ""
     rport: int = 0
     role: int = 0                 # which end: 1 the client's (connect), 2 the server's, 0 not known
+
+    @property
+    def is_socket(self) -> bool:
+        return self.mode & S_IFMT == S_IFSOCK
+
+    @property
+    def typechar(self) -> str:
+        """fd.typechar of this socket (call only for a socket)."""
+        return FAMILY_CHARS.get(self.family, "o")
+
+    @property
+    def l4proto(self) -> str:
+        """fd.l4proto as libsinsp has it: known once an inet socket has an end (bound, connected or
+        accepted); "" (<NA>) before, and for unix and netlink sockets. The probe's sock_kind reads
+        the same (kfilter.bpf.c)."""
+        if self.family not in (2, 10) or not (self.lport or self.rport):
+            return ""
+        if self.sock_type == SOCK_RAW:
+            return "raw"
+        return PROTO_L4.get(self.proto) or SOCK_L4.get(self.sock_type, "")
 
 
 @dataclass(slots=True, eq=False)

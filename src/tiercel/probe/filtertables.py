@@ -51,7 +51,6 @@ MAX_PORTS = 64              # server ports per slot (entries of the probe's kf_e
 # (any other: 0), l4 codes as fd.l4proto reads them
 KIND_FAMILIES = {"u": 1, "4": 2, "6": 10, "n": 16, "o": 0}
 L4_CODES = {"": 0, "tcp": 1, "udp": 2, "raw": 3, "icmp": 4}
-S_IFMT, S_IFSOCK = 0o170000, 0o140000
 ROLE_CLIENT, ROLE_SERVER = 1, 2
 
 
@@ -68,17 +67,12 @@ def is_local_addr(addr: str) -> bool:
 def sock_values(k: KernelFd | None) -> tuple[int | None, int | None, bool | None]:
     """(server port, kind, server address is local) of a socket the kernel described, as the probe's
     sock_values reads them; None where it cannot tell (not a socket, an end not known yet)."""
-    if k is None or k.mode & S_IFMT != S_IFSOCK:
+    if k is None or not k.is_socket:
         return None, None, None
-    fam = k.family if k.family in (1, 2, 10, 16) else 0
-    l4 = 0
-    if k.family in (2, 10) and (k.lport or k.rport):
-        l4 = 3 if k.sock_type == 3 else {6: 1, 17: 2, 1: 4, 58: 4}.get(k.proto) or \
-            {1: 1, 2: 2}.get(k.sock_type, 0)
     port = k.lport if k.role == ROLE_SERVER else k.rport if k.role == ROLE_CLIENT else 0
     addr = k.laddr if k.role == ROLE_SERVER else k.raddr
     local = bool(port) and k.family in (2, 10) and is_local_addr(addr)
-    return port or None, fam << 8 | l4, local
+    return port or None, kind_of(k.typechar, k.l4proto), local
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 
-from tiercel.events.model import Event, Fd, KernelFd, Process
+from tiercel.events.model import FAMILY_CHARS, SOCK_L4, Event, Fd, Process
 from tiercel.events.syscalls import F_DUPFD, F_DUPFD_CLOEXEC, ROLE_SERVER
 
 AT_FDCWD = -100
@@ -13,10 +13,7 @@ O_TMPFILE = 0o20200000
 O_CLOEXEC = 0o2000000   # the descriptor's close-on-exec flag, kept in Fd.openflags for every kind of fd
 SOCK_CLOEXEC = O_CLOEXEC
 MFD_CLOEXEC = 1
-SOCK_STREAM, SOCK_DGRAM, SOCK_RAW = 1, 2, 3
-_FAMILY_CHAR = {1: "u", 2: "4", 10: "6", 16: "n"}
 _FAMILY_OF_ADDR = {"inet": "4", "inet6": "6", "unix": "u"}
-_L4 = {SOCK_STREAM: "tcp", SOCK_DGRAM: "udp", SOCK_RAW: "raw"}
 
 
 def resolve(proc: Process, path: str, dirfd: int = AT_FDCWD) -> str:
@@ -90,7 +87,7 @@ def on_socket(proc: Process, ev: Event) -> None:
         return
     domain = ev.args.get("domain", 0)
     stype = ev.args.get("type", 0) or 0
-    fd = Fd(ev.res, _FAMILY_CHAR.get(domain, "o"), l4proto=_L4.get(stype & 0xF, ""),
+    fd = Fd(ev.res, FAMILY_CHARS.get(domain, "o"), l4proto=SOCK_L4.get(stype & 0xF, ""),
             openflags=stype & SOCK_CLOEXEC)
     proc.fds[ev.res] = fd
     ev.fd = fd
@@ -166,21 +163,6 @@ def by_number(proc: Process, ev: Event, param: str = "fd") -> None:
     ev.fd = proc.fds.get(ev.args.get(param, -1))
 
 
-S_IFMT, S_IFSOCK = 0o170000, 0o140000
-IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6 = 1, 6, 17, 58
-_L4_BY_PROTO = {IPPROTO_TCP: "tcp", IPPROTO_UDP: "udp", IPPROTO_ICMP: "icmp", IPPROTO_ICMPV6: "icmp"}
-
-
-def kernel_l4proto(k: KernelFd) -> str:
-    """fd.l4proto as libsinsp has it: known once the socket has an end (bound, connected or
-    accepted); "" (<NA>) before, and for unix and netlink sockets."""
-    if k.family not in (2, 10) or not (k.lport or k.rport):
-        return ""
-    if k.sock_type == SOCK_RAW:
-        return "raw"
-    return _L4_BY_PROTO.get(k.proto) or _L4.get(k.sock_type, "")
-
-
 def from_kernel(proc: Process, ev: Event, server: bool) -> None:
     """Event.fd from the kernel's own description of it (Event.kfd, live capture): the fd table is a
     cache, and what the kernel said at the event wins over it. `server`: the event's socket is the
@@ -191,20 +173,20 @@ def from_kernel(proc: Process, ev: Event, server: bool) -> None:
     if k is None or k.num < 0:
         return
     fd = ev.fd if ev.fd is not None and ev.fd.num == k.num else proc.fds.get(k.num)
-    if k.mode & S_IFMT != S_IFSOCK:
+    if not k.is_socket:
         if fd is not None and fd.typechar in ("4", "6", "u", "n"):   # the table's entry is stale
             proc.fds.pop(k.num, None)
             if ev.fd is fd:
                 ev.fd = None
         return
-    typechar = _FAMILY_CHAR.get(k.family, "o")
+    typechar = k.typechar
     if fd is None or fd.typechar not in (typechar, "o"):
         fd = Fd(k.num, typechar, openflags=fd.openflags if fd is not None else 0)
     fd.typechar = typechar
     if typechar not in ("4", "6"):
         fd.l4proto = ""                 # libsinsp's <NA>: unix and netlink sockets have none
     else:
-        fd.l4proto = kernel_l4proto(k)
+        fd.l4proto = k.l4proto
         if k.role:                      # the kernel's: the last connect, accept, bind or listen said
             server = k.role == ROLE_SERVER
         elif not server and not ev.type.startswith("connect") and fd.is_server:

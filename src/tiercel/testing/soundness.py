@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tiercel.events.model import DIR_ENTER, Event, Fd, KernelFd
+from tiercel.events.model import DIR_ENTER, S_IFSOCK, Event, Fd, KernelFd
 from tiercel.events.syscalls import NONE, RET, ROLE_CLIENT, ROLE_SERVER, SyscallTable
 from tiercel.kfilter.offline import kept
 from tiercel.probe.filtertables import FilterTables
@@ -86,7 +86,7 @@ def _alerts(ruleset: Any, ev: Event) -> list[Alert]:
 _TABLE = SyscallTable()
 _FAMILY = {"4": 2, "6": 10, "u": 1, "n": 16}
 _PROTO = {"tcp": (1, 6), "udp": (2, 17), "raw": (3, 0), "icmp": (3, 1)}
-S_IFSOCK, S_IFREG = 0o140000, 0o100000
+S_IFREG = 0o100000
 
 
 class _Truth:
