@@ -372,21 +372,29 @@ PORTS = range(65536)
 def _narrow_socket(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, compile_: Compile) -> Slot:
     """`slot` further restricted by the `or` of these atoms on the socket's server port or its kind:
     the exact set of values they hold for, found by trying every port (every kind), when small."""
-    pred = _or_predicate([_check(compile_, a) for a in atoms])
+    def pred() -> Predicate:         # compiled only when the memo has not got the answer
+        return _or_predicate([_check(compile_, a) for a in atoms])
+
     if kind == "local":
-        local = _memo(("local", tuple(atoms), evttype), lambda: any(
-            _safe(pred, _socket_event(evttype, Fd(3, "6" if ":" in a else "4", l4proto="tcp", sip=a)))
-            for a in _local_samples(atoms)))
+        local = _memo(("local", tuple(atoms), evttype), lambda: _holds_on_local(pred(), evttype, atoms))
         return slot if local else _replace(slot, local=False)
     if kind == "port":
-        ports = _memo(("ports", tuple(atoms), evttype), lambda: _port_set(pred, evttype))
+        ports = _memo(("ports", tuple(atoms), evttype), lambda: _port_set(pred(), evttype))
         if ports is None:
             return slot
         return _replace(slot, ports=ports if slot.ports is None else slot.ports & ports)
-    kinds = _memo(("kinds", tuple(atoms), evttype), lambda: frozenset(
-        kind_of(tc, l4) for tc in KIND_FAMILIES for l4 in L4_CODES
-        if _safe(pred, _socket_event(evttype, Fd(3, tc, l4proto=l4)))))
+    kinds = _memo(("kinds", tuple(atoms), evttype), lambda: _kind_set(pred(), evttype))
     return _replace(slot, kinds=kinds if slot.kinds is None else slot.kinds & kinds)
+
+
+def _holds_on_local(pred: Predicate, evttype: str, atoms: list[ast.Node]) -> bool:
+    return any(_safe(pred, _socket_event(evttype, Fd(3, "6" if ":" in a else "4", l4proto="tcp", sip=a)))
+               for a in _local_samples(atoms))
+
+
+def _kind_set(pred: Predicate, evttype: str) -> frozenset[int]:
+    return frozenset(kind_of(tc, l4) for tc in KIND_FAMILIES for l4 in L4_CODES
+                     if _safe(pred, _socket_event(evttype, Fd(3, tc, l4proto=l4))))
 
 
 def _local_samples(atoms: list[ast.Node]) -> list[str]:
