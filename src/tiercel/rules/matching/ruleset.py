@@ -11,12 +11,12 @@ severe than a level. A rule with `enabled: false` stays off unless enabled by na
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tiercel.common.priority import Priority
+from tiercel.common.wildcard import wildcard_matcher
 from tiercel.events.model import Event
 from tiercel.rules.files.diagnostics import SourceSpan
 from tiercel.rules.language import syntax
@@ -113,8 +113,8 @@ class Ruleset:
         tag matching `tag` (`*` is any text, all else literal); returns how many matched."""
         by_name, by_tag = _wildcard(rule), _wildcard(tag)
         hits = [r for r in self.rules
-                if (by_name is not None and by_name.fullmatch(r.name))
-                or (by_tag is not None and any(by_tag.fullmatch(t) for t in r.tags))]
+                if (by_name is not None and by_name(r.name))
+                or (by_tag is not None and any(by_tag(t) for t in r.tags))]
         for r in hits:
             self._active[r.name] = enable
         self._rebuild()
@@ -195,10 +195,8 @@ class Ruleset:
                     return
 
 
-def _wildcard(pattern: str | None) -> re.Pattern[str] | None:
-    if pattern is None:
-        return None
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
+def _wildcard(pattern: str | None) -> Callable[[str], bool] | None:
+    return None if pattern is None else wildcard_matcher(pattern)
 
 
 def _rule_id(rule: CompiledRule) -> int:
