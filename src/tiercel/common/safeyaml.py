@@ -5,6 +5,10 @@ a FIFO, a device (/dev/zero), a directory or a huge file is one clear error, nev
 endless read. The file is opened as captures are (`common.files.open_regular`): without blocking, so
 naming a FIFO cannot stall the agent.
 
+`check_node_count(text, name, loader)` counts the nodes while libyaml reads them, before anything
+is composed: a file of more than MAX_NODES nodes (a 16 MB flow list holds millions) is refused at
+the node past the limit, within a fraction of a second, instead of after composing gigabytes.
+
 `tree_problems(root)` checks a composed node tree before anything walks it, and returns each
 problem as (position, message):
 
@@ -24,11 +28,15 @@ composed tree, whatever it expands to.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+from typing import Any
 
+import yaml
 from yaml.constructor import SafeConstructor
-from yaml.error import Mark
+from yaml.error import Mark, MarkedYAMLError
+from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tiercel.common.files import NotRegularFile, open_regular
@@ -37,6 +45,7 @@ MAX_FILE_BYTES = 16 << 20
 MAX_ALIASES = 1000
 MAX_EXPANDED = 200_000
 MAX_DEPTH = 100
+MAX_NODES = MAX_EXPANDED   # as read; aliases may make the tree bigger, which check_tree bounds
 
 _STD = "tag:yaml.org,2002:"
 _CHECKED_SCALARS = {f"{_STD}{t}" for t in ("int", "float", "bool", "null", "timestamp", "binary")}
@@ -81,6 +90,31 @@ def read_text(path: Path | str, what: str, limit: int = MAX_FILE_BYTES) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise refuse(f"not UTF-8 text (byte {e.start})") from None
+
+
+class TooManyNodes(MarkedYAMLError):
+    """More than MAX_NODES nodes, found while reading; its `problem` says which limit."""
+
+
+def check_node_count(text: str, name: str, loader: Any, limit: int = MAX_NODES) -> None:
+    """Raise TooManyNodes (a yaml.MarkedYAMLError, at the first node past `limit`) when `text`
+    holds more than `limit` YAML nodes; a syntax error is left for the composer to report. Only
+    libyaml's events are built, one at a time, and reading stops at the limit."""
+    stream = io.StringIO(text)
+    stream.name = name
+    count = 0
+    try:
+        for event in yaml.parse(stream, Loader=loader):
+            if isinstance(event, ScalarEvent | CollectionStartEvent | AliasEvent):
+                count += 1
+                if count > limit:
+                    raise TooManyNodes(problem=f"more than {limit} YAML nodes (the limit on a "
+                                       "file's size in nodes); refused while reading",
+                                       problem_mark=event.start_mark)  # type: ignore[arg-type]
+    except TooManyNodes:
+        raise
+    except yaml.YAMLError:
+        return
 
 
 def _read_up_to(fd: int, n: int) -> bytes:

@@ -18,7 +18,7 @@ from yaml.error import Mark
 from yaml.nodes import MappingNode, Node
 
 from tiercel.common.errors import TiercelError, printable
-from tiercel.common.safeyaml import FileRefused, read_text, tree_problems
+from tiercel.common.safeyaml import FileRefused, check_node_count, read_text, tree_problems
 
 try:  # libyaml: fast, and it bounds nesting itself (PyYAML's own composer recurses in Python)
     from yaml import CSafeLoader as _Loader
@@ -68,7 +68,9 @@ def _at(m: Mark) -> str:
 
 
 def compose(text: str, name: str) -> Node | None:
-    """YAML text as nodes whose marks carry `name`; raises yaml.YAMLError."""
+    """YAML text as nodes whose marks carry `name`; raises yaml.YAMLError (TooManyNodes, before
+    composing, for a text of too many nodes)."""
+    check_node_count(text, name, _Loader)
     stream = io.StringIO(text)
     stream.name = name  # both composers name their marks after the stream
     return yaml.compose(stream, Loader=_Loader)

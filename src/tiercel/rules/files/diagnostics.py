@@ -137,5 +137,11 @@ def highlight(text: str | None, span: SourceSpan) -> list[str]:
     lines = text.splitlines()
     if not 1 <= span.line <= len(lines):
         return []
-    line = lines[span.line - 1].expandtabs(1)
-    return ["    " + line, "    " + " " * max(span.col - 1, 0) + "^"]
+    line, col = lines[span.line - 1].expandtabs(1), max(span.col - 1, 0)
+    if len(line) > _SHOWN:  # a window around the column: a line can be megabytes long
+        start = min(max(col - _SHOWN // 2, 0), len(line) - _SHOWN)
+        line, col = line[start:start + _SHOWN], col - start
+    return ["    " + line, "    " + " " * col + "^"]
+
+
+_SHOWN = 160

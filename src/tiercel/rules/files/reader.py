@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from tiercel.common.safeyaml import check_tree
+from tiercel.common.safeyaml import check_node_count, check_tree
 from tiercel.rules.files.diagnostics import (
     LOAD_ERR_YAML_PARSE,
     LOAD_ERR_YAML_VALIDATE,
@@ -129,6 +129,7 @@ def _convert(node: yaml.Node, source: Source) -> YNode:
 def parse_documents(source: Source, result: LoadResult) -> list[YNode] | None:
     """All documents of the file as YNodes, or None (with an error recorded) on a YAML syntax error."""
     try:
+        check_node_count(source.text, source.name, _Loader)  # before composing: bounded while read
         docs = list(yaml.compose_all(source.text, Loader=_Loader))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
