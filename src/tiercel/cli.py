@@ -260,14 +260,9 @@ def _falco_flag(config: Path | None, option: list[str], rules: list[Path], json_
 
 def _dry_run(cfg: Config) -> int:
     """--dry-run: config and rules loaded and checked (every error printed), nothing started."""
-    from tiercel.rules import load_rules
+    from tiercel.commands import falco_flags
 
-    ruleset, result = load_rules(cfg.rules_files)
-    if result.errors or result.warnings:
-        print(result.render_text(), file=sys.stderr)
-    print(f"tiercel: dry run: {len(ruleset.enabled_rules())} rules loaded; nothing started",
-          file=sys.stderr)
-    return 1 if result.errors else 0
+    return falco_flags.dry_run(cfg, sys.stderr)
 
 
 @app.command()

@@ -99,10 +99,15 @@ def test_rules_files_relative_to_the_config(tmp_path: Path) -> None:
     assert load_config(f).rules_files == (str(tmp_path / "etc" / "rules.d"), "/abs/r.yaml")
 
 
-def test_env_vars_in_strings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_vars_in_strings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TIERCEL_TEST_TOKEN", "s3cret")
-    cfg = load_config(None, ["http_output.custom_headers.Authorization=Bearer ${TIERCEL_TEST_TOKEN}"])
+    f = tmp_path / "c.yaml"
+    f.write_text("http_output:\n  custom_headers:\n    Authorization: Bearer ${TIERCEL_TEST_TOKEN}\n")
+    cfg = load_config(f)
     assert cfg.http_output.custom_headers == {"Authorization": "Bearer s3cret"}
+    # -o values are taken as given, as Falco does (the shell expands what it should)
+    cfg = load_config(f, ["http_output.custom_headers.Authorization=Bearer ${TIERCEL_TEST_TOKEN}"])
+    assert cfg.http_output.custom_headers == {"Authorization": "Bearer ${TIERCEL_TEST_TOKEN}"}
 
 
 def test_cli_refuses_to_start_on_an_invalid_config(tmp_path: Path) -> None:

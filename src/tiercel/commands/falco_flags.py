@@ -55,6 +55,21 @@ def describe_rules(cfg: Config, only: str | None, out: IO[str]) -> int:
     return 0
 
 
+def dry_run(cfg: Config, err: IO[str]) -> int:
+    """--dry-run: config and rules loaded, selected and checked as a run would (Falco's `rules:`
+    list, the priority), every error printed; what a run would load is said; nothing started."""
+    from tiercel.commands.options import RulesProblem, RunOptions, load
+
+    try:
+        ruleset = load(cfg, RunOptions(), err)
+    except RulesProblem as e:
+        err.write(f"tiercel: {e}\n")
+        return 1
+    enabled, loaded = len(ruleset.enabled_rules()), len(ruleset.rules)
+    err.write(f"tiercel: dry run: {enabled} rules enabled of {loaded} loaded; nothing started\n")
+    return 0
+
+
 def list_fields(source: str | None, names_only: bool, fmt: str, out: IO[str]) -> int:
     """--list [SOURCE]: tiercel's fields (only the syscall source exists)."""
     from tiercel.rules.fields.table import FIELDS

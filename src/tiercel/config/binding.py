@@ -6,14 +6,14 @@
 Each key goes through its type (the node's shape and scalar type, from the field's annotation), its
 words (a `Literal`, or a tuple of them: any case in the file, lower case in the value) and the check
 declared on its field; then each section's `problems()` (rules across fields). A key with a problem
-keeps its default, so one bad key never hides another. Strings get `${VAR}` from the environment.
+keeps its default, so one bad key never hides another. (`${VAR}`s were resolved as the file was
+read: config.envvars.)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import types
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
@@ -155,4 +155,4 @@ def _convert_scalar(tp: Any, node: Node, path: str, ctx: _Ctx,
         value = node.value  # static field values: `port: 80` means the text "80"
     if type(value) is not tp:
         return ctx.fail(node, path, _EXPECT[tp])
-    return True, os.path.expandvars(value) if tp is str else value
+    return True, value

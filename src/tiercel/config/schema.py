@@ -276,7 +276,7 @@ class RuleSelection:
 
 @dataclass(frozen=True)
 class Config:
-    config_files: tuple[str, ...] = ()   # read by load.py: files and directories merged in order
+    config_files: tuple[str, ...] | str = ()   # read by load.py: files and directories, in order
     rules_files: tuple[str, ...] = (DEFAULT_RULES,)
     rules_file: tuple[str, ...] | str | None = None   # Falco's older name, used when rules_files is absent
     rules: tuple[RuleSelection, ...] = ()

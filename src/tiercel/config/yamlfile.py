@@ -19,6 +19,7 @@ from yaml.nodes import MappingNode, Node
 
 from tiercel.common.errors import TiercelError, printable
 from tiercel.common.safeyaml import FileRefused, check_node_count, read_text, tree_problems
+from tiercel.config.envvars import ExpansionTooLarge, expand_tree
 
 try:  # libyaml: fast, and it bounds nesting itself (PyYAML's own composer recurses in Python)
     from yaml import CSafeLoader as _Loader
@@ -31,8 +32,9 @@ class ConfigError(TiercelError):
 
 
 def read_file(path: Path) -> Node | None:
-    """The file's root node (None for an empty file); a file that cannot be read or parsed, or whose
-    YAML has problems (tree_problems), is one error listing them."""
+    """The file's root node (None for an empty file), its `${VAR}`s resolved (config.envvars); a file
+    that cannot be read or parsed, or whose YAML has problems (tree_problems), is one error listing
+    them."""
     try:
         text = read_text(path, "configuration file")
     except FileRefused as e:
@@ -49,6 +51,11 @@ def read_file(path: Path) -> Node | None:
     if problems:
         raise ConfigError("invalid configuration (nothing was started):\n  "
                           + "\n  ".join(printable(p) for p in problems))
+    if root is not None:
+        try:
+            expand_tree(root)  # as Falco: every scalar of a file, before any key is read
+        except ExpansionTooLarge as e:
+            raise ConfigError(printable(str(e))) from None
     return root
 
 
