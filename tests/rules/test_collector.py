@@ -184,7 +184,7 @@ def test_defaults_and_optional_properties() -> None:
 
 
 def test_unknown_source_is_skipped_with_a_warning() -> None:
-    col = collect(RULE + "  source: k8s_audit\n")
+    col = collect(RULE + "  source: aws_cloudtrail\n")
     assert col.rules["r"].unknown_source
     assert [w.code for w in col.result.warnings] == ["LOAD_UNKNOWN_SOURCE"]
 
@@ -222,9 +222,16 @@ def test_required_engine_version() -> None:
 
 
 def test_plugin_versions_accepted_with_a_note() -> None:
-    col = collect("- required_plugin_versions:\n  - name: json\n    version: 0.7.0\n")
+    col = collect("- required_plugin_versions:\n  - name: cloudtrail\n    version: 0.7.0\n")
     assert not col.result.errors
     assert [w.code for w in col.result.warnings] == ["LOAD_PLUGIN_VERSIONS_IGNORED"]
+
+
+def test_built_in_plugins_satisfy_required_plugin_versions_once() -> None:
+    item = "- required_plugin_versions:\n  - name: k8saudit\n    version: 0.18.0\n  - name: json\n"
+    col = collect(item + item)
+    assert not col.result.errors and not col.result.warnings
+    assert len(col.result.notices) == 1 and "plugins k8saudit,json built in" in col.result.notices[0]
 
 
 def test_exception_forms_are_read() -> None:

@@ -87,10 +87,10 @@ def test_regex_is_linear_time() -> None:
 
 
 def test_macro_used_only_by_a_skipped_rule_is_not_unused() -> None:
-    text = ("- macro: only_k8s\n  condition: ka.verb = create\n"
-            + _rule("only_k8s", "  source: k8s_audit\n"))
+    text = ("- macro: only_ct\n  condition: ct.name = CreateUser\n"
+            + _rule("only_ct", "  source: aws_cloudtrail\n"))
     _, result = load_rules_text([("x.yaml", text)])
-    assert [d.message for d in result.warnings] == ["Unknown source k8s_audit, skipping"]
+    assert [d.message for d in result.warnings] == ["Unknown source aws_cloudtrail, skipping"]
 
 
 def _in_thread(fn: object) -> object:

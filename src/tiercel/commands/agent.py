@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections import Counter
+from collections.abc import Callable
 from typing import IO
 
 import tiercel
@@ -42,8 +42,14 @@ from tiercel.telemetry.versions import engine_version
 from tiercel.telemetry.webserver import WebServer
 
 
-def make_source(opts: RunOptions, sink: Sink) -> Source:
-    """The event source: a capture file to replay (-e), or the live kernel."""
+def make_source(opts: RunOptions, sink: Sink, matcher: Matcher | None = None,
+                log: Callable[[str], None] = print) -> Source:
+    """The event source: a capture file to replay (-e; a JSON file of Kubernetes audit events goes to
+    the k8s_audit rules), or the live kernel."""
+    if opts.trace is not None and matcher is not None:
+        from tiercel.k8saudit.replay import AuditFileSource, is_audit_file
+        if is_audit_file(opts.trace):
+            return AuditFileSource(opts.trace, matcher.other_source("k8s_audit"), log)
     if opts.trace is not None:
         from tiercel.sources.replay import ReplaySource
         return ReplaySource(opts.trace, opts.capture, sink)
@@ -168,6 +174,7 @@ class Agent:
     def snapshot(self) -> AgentStats:
         counts = self.source.counters if self.source is not None else Counters()
         hold = self.matcher.hold or self.held
+        by_rule, _, matches = self.matcher.totals()
         merged: dict[str, OutputStats] = {}
         produced = throttled = 0
         for d in [*self.retired, self.dispatcher]:
@@ -177,13 +184,13 @@ class Agent:
         return AgentStats(records=counts.records, events=counts.events, lost=counts.lost,
                           decode_errors=counts.decode_errors, event_errors=counts.event_errors,
                           rule_errors=self.matcher.rule_errors, produced=produced,
-                          throttled=throttled, outputs=merged, by_rule=Counter(self.matcher.by_rule),
+                          throttled=throttled, outputs=merged, by_rule=by_rule,
                           reloads=self.reloads, reloads_failed=self.reloads_failed,
                           rules_loaded=len(self.matcher.ruleset.enabled_rules()),
                           filtered=counts.filtered, lost_by_kind=dict(counts.lost_by_kind),
                           alerts_waited=hold.waited if hold is not None else 0,
                           alerts_incomplete=hold.incomplete if hold is not None else 0,
-                          matches=Counter(self.matcher.matches), version=tiercel.__version__,
+                          matches=matches, version=tiercel.__version__,
                           engine_version=engine_version(), hostname=self.matcher.hostname,
                           state=measure_state(self.source))
 
@@ -192,7 +199,8 @@ class Agent:
 
         self.opts.capture.syscalls = syscalls_for(self.matcher.ruleset, SyscallTable())
         self.opts.capture.engines = engine_options(self.cfg)
-        source = self.source = make_source(self.opts, self.matcher)
+        source = self.source = make_source(self.opts, self.matcher, self.matcher,
+                                           lambda m: self.log(m, logging.ERROR))
         control = Control(self, self.matcher.hostname)
         steps = [
             Step("summary", stop=self._final_report),   # first, so that it is printed last

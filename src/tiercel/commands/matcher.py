@@ -7,7 +7,9 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import IO
 
 from tiercel.common.priority import NAMES, SHORT
@@ -34,6 +36,10 @@ class Matcher:
         self.hold: MetadataWait | None = None   # set for a live source asking a container runtime
         self.retired_rule_errors = 0   # counted by the rulesets that reloads replaced
         self.current = _current(ruleset, dispatcher, extras, cfg)
+        # another source's counts, apart: its thread never writes the syscall source's
+        self._other: tuple[Counter[str], Counter[str], Counter[tuple[str, str, str, tuple[str, ...]]]] = (
+            Counter(), Counter(), Counter())
+        self._other_lock = threading.Lock()
 
     def swap(self, ruleset: Ruleset, dispatcher: Dispatcher, extras: Extras, cfg: Config) -> None:
         old = self.current[0]
@@ -53,14 +59,32 @@ class Matcher:
         ruleset, dispatcher, extras, iso = self.current
         for m in ruleset.match(ev):
             rule = m.rule
-            self.by_rule[rule.name] += 1
-            self.by_priority[NAMES[rule.priority]] += 1
-            self.matches[rule.name, NAMES[rule.priority], rule.source, tuple(rule.tags)] += 1
+            _count(rule, self.by_rule, self.by_priority, self.matches)
             container = waiting_for(ev) if self.hold is not None else None
             if self.hold is not None and container is not None:  # its metadata is on its way
                 self.hold.hold(container, functools.partial(self.render, rule, snapshot(ev), extras, iso))
                 continue
             dispatcher.emit(self.render(rule, ev, extras, iso))
+
+    def other_source(self, source: str) -> Callable[[Event], None]:
+        """The sink of another source's events (k8s_audit): its rules only, no container wait.
+        Another thread may call it beside the syscall source's: the counts are taken under a lock."""
+        def sink(ev: Event) -> None:
+            ruleset, dispatcher, extras, iso = self.current
+            for m in ruleset.match_source(source, ev):
+                with self._other_lock:
+                    _count(m.rule, *self._other)
+                dispatcher.emit(self.render(m.rule, ev, extras, iso))
+        return sink
+
+    def totals(self) -> tuple[Counter[str], Counter[str], Counter[tuple[str, str, str, tuple[str, ...]]]]:
+        """by rule, by priority, by (rule, priority, source, tags): every source's matches."""
+        with self._other_lock:
+            rules, prios, matches = Counter(self._other[0]), Counter(self._other[1]), Counter(self._other[2])
+        rules.update(self.by_rule)
+        prios.update(self.by_priority)
+        matches.update(self.matches)
+        return rules, prios, matches
 
     def render(self, rule: CompiledRule, ev: Event, extras: Extras | None, iso: bool) -> Alert:
         alert = make_alert(rule, ev, hostname=self.hostname, time_iso8601=iso)
@@ -71,14 +95,22 @@ class Matcher:
         self.current[1].emit(alert)
 
     def summary(self, err: IO[str]) -> None:
-        print(f"Events detected: {sum(self.by_rule.values())}", file=err)
+        by_rule, by_priority, _ = self.totals()
+        print(f"Events detected: {sum(by_rule.values())}", file=err)
         print("Rule counts by severity:", file=err)
         for p, short in zip(NAMES, SHORT, strict=True):
-            if self.by_priority[p]:
-                print(f"   {short}: {self.by_priority[p]}", file=err)
+            if by_priority[p]:
+                print(f"   {short}: {by_priority[p]}", file=err)
         print("Triggered rules by rule name:", file=err)
-        for name, n in self.by_rule.most_common():
+        for name, n in by_rule.most_common():
             print(f"   {name}: {n}", file=err)
+
+
+def _count(rule: CompiledRule, by_rule: Counter[str], by_priority: Counter[str],
+           matches: Counter[tuple[str, str, str, tuple[str, ...]]]) -> None:
+    by_rule[rule.name] += 1
+    by_priority[NAMES[rule.priority]] += 1
+    matches[rule.name, NAMES[rule.priority], rule.source, tuple(rule.tags)] += 1
 
 
 def _current(ruleset: Ruleset, dispatcher: Dispatcher, extras: Extras,

@@ -74,6 +74,8 @@ def load(cfg: Config, opts: RunOptions, err: IO[str]) -> Ruleset:
     ruleset, result = load_rules(cfg.rules_files, match_all=cfg.rule_matching == "all")
     if result.errors or result.warnings:
         print(result.render_text(), file=err, flush=True)
+    for notice in result.notices:
+        print(f"tiercel: {notice}", file=err, flush=True)
     if result.errors:
         raise RulesProblem(f"{len(result.errors)} error(s) in the rule files")
     for entry in cfg.rules:  # Falco's `rules:` selection, in order; the command line's flags after it

@@ -11,8 +11,8 @@ Argument forms, as the parser hands them over:
     evt.arg[flags]     resolve("evt.arg", "flags")      the same key in brackets
     evt.arg[0]         resolve("evt.arg", "0")          position
 
-Scope: the syscall source. Plugin sources (k8s_audit `ka.*`/`jevt.*`, `json.*`, cloudtrail `ct.*`)
-have their own field tables and are not resolved here.
+Scope: the syscall source. Another source's rules resolve against that source's table
+(`for_source`): `k8s_audit`'s `ka.*`/`jevt.*` are defined in tiercel.k8saudit.table.
 """
 
 from __future__ import annotations
@@ -97,6 +97,20 @@ class FieldTable:
             hostname=hostname if hostname is not None else socket.gethostname(),
         )
         self._dotted = [f for f in _DOTTED if f.name in self.fields] if fields is not None else _DOTTED
+        self._sources: dict[str, FieldTable] = {}
+
+    def for_source(self, source: str) -> FieldTable:
+        """The table a rule of `source` resolves against (this one for syscall), with the same
+        lookups; an unknown source raises KeyError."""
+        if source == "syscall":
+            return self
+        table = self._sources.get(source)
+        if table is None:
+            from tiercel.k8saudit.table import FIELDS as K8S_AUDIT_FIELDS
+            tables = {"k8s_audit": K8S_AUDIT_FIELDS}
+            table = self._sources[source] = FieldTable(self.env.user_name, self.env.group_name,
+                                                       self.env.hostname, fields=tables[source])
+        return table
 
     def resolve(self, name: str, arg: str | None = None) -> FieldDef:
         """The field `name` with its argument bound; raises UnknownField or FieldArgumentError."""

@@ -42,7 +42,9 @@ from tiercel.rules.files.diagnostics import (
 )
 from tiercel.rules.files.reader import YNode
 
-KNOWN_SOURCES = frozenset({"syscall"})
+KNOWN_SOURCES = frozenset({"syscall", "k8s_audit"})
+# Plugins whose fields and source tiercel has built in: a rules file requiring them is satisfied.
+BUILT_IN_PLUGINS = {"k8saudit": "the k8s_audit source", "json": "the jevt.* fields"}
 _IDENTIFIER = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
 _BARESTR = re.compile(r"[^()\"'\s=,]+")
 _RULE_APPENDABLE = ("condition", "output", "desc", "tags", "exceptions")
@@ -59,6 +61,7 @@ class Collector:
     macros: dict[str, MacroInfo] = field(default_factory=dict)
     rules: dict[str, RuleInfo] = field(default_factory=dict)
     required_engine_version: tuple[int, int, int] = (0, 0, 0)
+    built_in_plugins: list[str] = field(default_factory=list)   # required, and built in
     _counter: int = 0
 
     def collect(self, items: list[YNode]) -> None:
@@ -76,9 +79,7 @@ class Collector:
         if "required_engine_version" in item.entries:
             self._engine_version(item)
         elif "required_plugin_versions" in item.entries:
-            self.result.warning(LOAD_PLUGIN_VERSIONS_IGNORED,
-                                "required_plugin_versions accepted and ignored: tiercel loads no plugins",
-                                item.key_span("required_plugin_versions"))
+            self._plugin_versions(item)
         elif "list" in item.entries:
             self._list(item)
         elif "macro" in item.entries:
@@ -89,6 +90,38 @@ class Collector:
             self.result.warning(LOAD_UNKNOWN_ITEM, "Unknown top level item", item.span)
 
     # -- versions --------------------------------------------------------------------------------
+
+    def _built_in(self, name: str) -> None:
+        """One notice per load naming every required plugin tiercel has built in."""
+        names = self.built_in_plugins
+        if name in names:
+            return
+        notices = self.result.notices
+        old = notices.index(self._notice()) if names else len(notices)
+        names.append(name)
+        notices[old:old + 1] = [self._notice()]
+
+    def _notice(self) -> str:
+        names = self.built_in_plugins
+        what = "; ".join(BUILT_IN_PLUGINS[n] for n in names)
+        return f"required plugins {','.join(names)} built in ({what}): no plugin library is loaded"
+
+    def _plugin_versions(self, item: YNode) -> None:
+        """Plugins tiercel has built in are satisfied (a notice, once per load); others are
+        accepted and ignored (a warning)."""
+        node = item.entries["required_plugin_versions"]
+        others: list[str] = []
+        for entry in node.items if node.kind == "seq" else []:
+            names = [_entry_name(entry)] + [_entry_name(a) for a in _alternatives(entry)]
+            built_in = [n for n in names if n in BUILT_IN_PLUGINS]
+            if built_in:
+                self._built_in(built_in[0])
+            else:
+                others.append(names[0] or "?")
+        if others or node.kind != "seq":
+            self.result.warning(LOAD_PLUGIN_VERSIONS_IGNORED, "required_plugin_versions accepted and "
+                                f"ignored: tiercel loads no plugins ({', '.join(others)})",
+                                item.key_span("required_plugin_versions"))
 
     def _engine_version(self, item: YNode) -> None:
         node = item.entries["required_engine_version"]
@@ -313,3 +346,13 @@ def _merge_exceptions(rule: RuleInfo, new: list[ExceptionInfo], ctx: tuple[str, 
                             ex.span, ectx)
         prev.values.extend(ex.values)
         prev.value_spans.extend(ex.value_spans)
+
+
+def _entry_name(entry: YNode) -> str:
+    name = entry.entries.get("name") if entry.kind == "map" else None
+    return name.text if name is not None and name.kind == "scalar" else ""
+
+
+def _alternatives(entry: YNode) -> list[YNode]:
+    alts = entry.entries.get("alternatives") if entry.kind == "map" else None
+    return list(alts.items) if alts is not None and alts.kind == "seq" else []

@@ -96,6 +96,7 @@ class LoadResult:
     errors: list[Diagnostic] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)   # said once, not problems (a built-in plugin)
 
     @property
     def ok(self) -> bool:

@@ -136,7 +136,9 @@ class _Compilation:
         """The macros and lists a rule names count as used even when the rule is skipped (an unknown
         source, an error of its own): they are not what is unused."""
         try:
-            node = parse_condition(condition_with_exceptions(info, self._field_exists).text)
+            table = self.fields if info.unknown_source else self._table(info.source)
+            node = parse_condition(condition_with_exceptions(
+                info, lambda text: self._field_exists(text, table)).text)
         except (ItemError, ConditionSyntaxError):
             return
         self.used_macros.update(n.name for n in syntax.walk(node) if isinstance(n, syntax.Identifier))
@@ -198,14 +200,20 @@ class _Compilation:
 
     # -- rules -----------------------------------------------------------------------------------
 
+    def _table(self, source: str) -> Any:
+        """The field table of a rule's source (the loader's own for syscall rules)."""
+        for_source = getattr(self.fields, "for_source", None)
+        return self.fields if source == "syscall" or for_source is None else for_source(source)
+
     def _compile_rule(self, info: RuleInfo) -> CompiledRule | None:
         ctx = (f"rule '{info.name}'",)
+        table = self._table(info.source)
         try:
-            cond = condition_with_exceptions(info, self._field_exists)
+            cond = condition_with_exceptions(info, lambda text: self._field_exists(text, table))
         except ItemError as e:
             self.result.error(e.code, e.message, e.span, e.context)
             return None
-        output = self._compile_output(info, ctx)
+        output = self._compile_output(info, ctx, table)
         node = self.parse(cond, (*ctx, "condition"))
         if output is None or node is None:
             return None
@@ -213,12 +221,12 @@ class _Compilation:
         expanded = self.run_passes(node, cond, (*ctx, "condition"))
         if expanded is None:
             return None
-        predicate = self._compile_condition(info, cond, expanded.node, node)
+        predicate = self._compile_condition(info, cond, expanded.node, node, table)
         if predicate is None:
             return None
         if self.warn_unfilled:
-            self._warn_unfilled(info, expanded.node)
-        if expanded.evttypes is None and info.warn_evttypes:
+            self._warn_unfilled(info, expanded.node, table)
+        if expanded.evttypes is None and info.warn_evttypes and info.source == "syscall":
             self.result.warning(LOAD_NO_EVTTYPE, "Rule matches too many evt.type values. This has a "
                                 "significant performance penalty.", info.span, ctx)
         return CompiledRule(id=info.index, name=info.name, desc=info.desc, priority=info.priority,
@@ -226,9 +234,9 @@ class _Compilation:
                             evttypes=expanded.evttypes, predicate=predicate, output=output,
                             span=info.span, condition=cond.text, node=expanded.node)
 
-    def _compile_output(self, info: RuleInfo, ctx: tuple[str, ...]) -> OutputFormat | None:
+    def _compile_output(self, info: RuleInfo, ctx: tuple[str, ...], table: Any) -> OutputFormat | None:
         try:
-            return compile_output(info.output, self.fields)
+            return compile_output(info.output, table)
         except OutputFormatError as e:
             span = _output_span(info, e.pos)
             if info.skip_if_unknown_filter:
@@ -238,16 +246,16 @@ class _Compilation:
             return None
 
     def _compile_condition(self, info: RuleInfo, cond: CondText, node: syntax.Node,
-                           own: syntax.Node) -> Callable[[Event], bool] | None:
+                           own: syntax.Node, table: Any) -> Callable[[Event], bool] | None:
         """Compile; on failure, blame the macro that fails the same way, else the rule's own text."""
         warnings: list[tuple[str, int]] = []
         try:
-            predicate = compile_condition(node, self.fields, warnings).check
+            predicate = compile_condition(node, table, warnings).check
         except (CompileError, FieldError) as e:
             message, pos = _error_parts(e)
             ctx: tuple[str, ...] = (f"rule '{info.name}'", "condition")
             span = cond.span_at(pos)
-            for ref in _macro_refs(own):
+            for ref in _macro_refs(own) if table is self.fields else []:
                 culprit = self._macro_failure(ref)
                 if culprit is not None and culprit[1] == message:
                     name, _, mpos = culprit
@@ -267,10 +275,10 @@ class _Compilation:
                                 (f"rule '{info.name}'", "condition"))
         return predicate
 
-    def _warn_unfilled(self, info: RuleInfo, node: syntax.Node) -> None:
+    def _warn_unfilled(self, info: RuleInfo, node: syntax.Node, table: Any) -> None:
         """One warning per field of the condition that no tiercel source fills (FieldDef.unfilled)."""
         refs = {(n.name, n.arg): n for n in syntax.walk(node) if isinstance(n, syntax.FieldRef)}
-        names = [fd.name for fd in (self.fields.resolve(*key) for key in refs) if fd.unfilled]
+        names = [fd.name for fd in (table.resolve(*key) for key in refs) if fd.unfilled]
         for name in dict.fromkeys(names):
             self.result.warning(LOAD_UNFILLED_FIELD, f"field '{name}' has no value in tiercel (nothing "
                                 "fills it yet): every check on it is false", info.span,
@@ -295,12 +303,12 @@ class _Compilation:
         self.macro_failures[name] = found
         return found
 
-    def _field_exists(self, text: str) -> bool:
+    def _field_exists(self, text: str, table: Any) -> bool:
         m = _FIELD_WITH_ARG.fullmatch(text.strip())
         if m is None:
             return False
         try:
-            self.fields.resolve(m[1], m[2])
+            table.resolve(m[1], m[2])
         except FieldError:
             return False
         return True

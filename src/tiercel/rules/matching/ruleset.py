@@ -7,6 +7,9 @@ the first matching rule wins; `match_all=True` reports every matching rule inste
 Selection mirrors Falco's command line: `-D` disables rules whose name contains a substring, `-T`
 disables rules with a tag, `-t` runs only rules with one of the tags, `--priority` drops rules less
 severe than a level. A rule with `enabled: false` stays off unless enabled by name.
+
+Rules of another source than syscall (`source: k8s_audit`) are selected alike but never indexed by
+event type: `match` sees syscall rules only, `match_source` one other source's rules, in order.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class Ruleset:
         self._index: dict[str, tuple[CompiledRule, ...]] = {}
         self._catchall: tuple[CompiledRule, ...] = ()
         self._plans: dict[str, Plan] = {}
+        self._other: dict[str, tuple[CompiledRule, ...]] = {}   # source -> its enabled rules
         self._rebuild()
 
     @property
@@ -132,7 +136,12 @@ class Ruleset:
 
     def _rebuild(self) -> None:
         """Per event type: its rules and the catch-all rules, merged in definition order."""
-        enabled = self.enabled_rules()
+        everything = self.enabled_rules()
+        enabled = [r for r in everything if r.source == "syscall"]
+        self._other = {}
+        for r in everything:
+            if r.source != "syscall":
+                self._other[r.source] = (*self._other.get(r.source, ()), r)
         self._catchall = tuple(r for r in enabled if r.evttypes is None)
         types = {t for r in enabled if r.evttypes is not None for t in r.evttypes}
         self._index = {t: tuple(r for r in enabled if r.evttypes is None or t in r.evttypes)
@@ -172,6 +181,17 @@ class Ruleset:
         if len(hits) > 1:
             hits.sort(key=_rule_id)
         return [Match(r, event) for r in (hits if self.match_all else hits[:1])]
+
+    def sources(self) -> set[str]:
+        """The sources the enabled rules are for."""
+        syscall = {"syscall"} if self._index or self._catchall else set()
+        return syscall | set(self._other)
+
+    def match_source(self, source: str, event: Event) -> list[Match]:
+        """As `match`, for an event of another source: its enabled rules in definition order."""
+        hits: list[CompiledRule] = []
+        self._one_by_one(self._other.get(source, ()), event, hits)
+        return [Match(r, event) for r in hits]
 
     def _plan(self, evttype: str) -> Plan:
         rules = self.candidates(evttype)
