@@ -22,6 +22,8 @@ from typing import IO, Any, TextIO
 
 import orjson
 
+from tiercel.common.files import Unreadable, read_regular
+from tiercel.common.safeyaml import MAX_FILE_BYTES
 from tiercel.config import Config
 
 
@@ -138,13 +140,19 @@ def support(cfg: Config, out: IO[str]) -> int:
 
     uname = platform.uname()
     files = []
-    for f in rule_files(cfg.rules_files, LoadResult()):
-        try:
-            digest = hashlib.sha256(Path(f).read_bytes()).hexdigest()
-        except OSError as e:
-            digest = f"unreadable: {e.strerror}"
+    listed = LoadResult()
+    for f in rule_files(cfg.rules_files, listed):
+        try:  # through the one safe reader: a FIFO or /dev/zero named as a rules file is refused
+            digest = hashlib.sha256(read_regular(f, MAX_FILE_BYTES)).hexdigest()
+        except Unreadable as e:
+            digest = f"unreadable: {e.why}"
         files.append({"name": str(f), "sha256sum": digest})
-    conf_text = Path(cfg.path).read_text(errors="replace") if cfg.path else ""
+    files += [{"name": d.span.file if d.span else "", "sha256sum": f"unreadable: {d.message}"}
+              for d in listed.errors]   # missing, or a name the system refuses
+    try:
+        conf_text = read_regular(cfg.path, MAX_FILE_BYTES).decode(errors="replace") if cfg.path else ""
+    except Unreadable as e:  # it was read a moment ago; it may have changed since
+        conf_text = f"unreadable: {e.why}"
     _dump({"version": version_doc()["tiercel_version"],
            "system_info": {"sysname": uname.system, "nodename": uname.node, "release": uname.release,
                            "version": uname.version, "machine": uname.machine},

@@ -2,8 +2,7 @@
 
 `read_text(path, what)` reads a file only if it is a regular file of at most MAX_FILE_BYTES of UTF-8:
 a FIFO, a device (/dev/zero), a directory or a huge file is one clear error, never a hang or an
-endless read. The file is opened as captures are (`common.files.open_regular`): without blocking, so
-naming a FIFO cannot stall the agent.
+endless read (common.files.read_regular, the one safe reader).
 
 `check_node_count(text, name, loader)` counts the nodes while libyaml reads them, before anything
 is composed: a file of more than MAX_NODES nodes (a 16 MB flow list holds millions) is refused at
@@ -29,7 +28,6 @@ composed tree, whatever it expands to.
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +37,7 @@ from yaml.error import Mark, MarkedYAMLError
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from tiercel.common.files import NotRegularFile, open_regular
+from tiercel.common.files import Unreadable, read_regular
 
 MAX_FILE_BYTES = 16 << 20
 MAX_ALIASES = 1000
@@ -71,21 +69,9 @@ def read_text(path: Path | str, what: str, limit: int = MAX_FILE_BYTES) -> str:
         return FileRefused(f"cannot read the {what} {path}: {why}", why)
 
     try:
-        fd, st = open_regular(path)
-    except NotRegularFile as e:
-        raise refuse(str(e)) from None
-    except OSError as e:
-        raise refuse(e.strerror or str(e)) from None
-    try:
-        if st.st_size > limit:
-            raise refuse(f"larger than {limit >> 20} MiB ({st.st_size} bytes)")
-        data = _read_up_to(fd, limit + 1)
-    except OSError as e:
-        raise refuse(e.strerror or str(e)) from None
-    finally:
-        os.close(fd)
-    if len(data) > limit:  # it grew while we read it
-        raise refuse(f"larger than {limit >> 20} MiB")
+        data = read_regular(path, limit)
+    except Unreadable as e:
+        raise refuse(e.why) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -115,17 +101,6 @@ def check_node_count(text: str, name: str, loader: Any, limit: int = MAX_NODES) 
         raise
     except yaml.YAMLError:
         return
-
-
-def _read_up_to(fd: int, n: int) -> bytes:
-    chunks = []
-    while n > 0:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
 
 
 def short_tag(tag: str) -> str:

@@ -104,6 +104,8 @@ def _words(tp: Any, value: Any) -> tuple[Any, list[str]]:
 
 def _convert(tp: Any, node: Node, path: str, ctx: _Ctx) -> tuple[bool, Any]:
     origin = get_origin(tp)
+    if tp is object:  # a value kept as written (a plugin's own init_config)
+        return True, SafeConstructor().construct_object(node, deep=True)
     if dataclasses.is_dataclass(tp):
         return True, _build(tp, node, path, ctx)  # type: ignore[arg-type]
     if origin in (Union, types.UnionType):
@@ -155,4 +157,7 @@ def _convert_scalar(tp: Any, node: Node, path: str, ctx: _Ctx,
         value = node.value  # static field values: `port: 80` means the text "80"
     if type(value) is not tp:
         return ctx.fail(node, path, _EXPECT[tp])
+    if tp is str and "\x00" in value:  # no file name, address or program can hold one
+        ctx.errors.append(f"{where(node)}: {path}: a NUL byte in the value")
+        return False, None
     return True, value

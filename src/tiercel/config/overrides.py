@@ -16,6 +16,7 @@ from tiercel.common.safeyaml import child_nodes
 from tiercel.config.yamlfile import compose, empty_mapping, mark, where, yaml_problems, yaml_reason
 
 _STEP = re.compile(r"([A-Za-z0-9_]+)|\[(\d+)\]")
+_MAX_INDEX_DIGITS = 9   # no list has a billion items; 5,000 digits would not even convert
 
 
 def apply_override(root: MappingNode, arg: str, errors: list[str]) -> None:
@@ -25,6 +26,9 @@ def apply_override(root: MappingNode, arg: str, errors: list[str]) -> None:
     steps = _parse_path(key)
     if not sep or steps is None:
         errors.append(f"{label}: expected -o key=value with key like 'file_output.enabled'")
+        return
+    if any(isinstance(s, _LongIndex) for s in steps):
+        errors.append(f"{label}: a list index of more than {_MAX_INDEX_DIGITS} digits")
         return
     try:
         value = compose(text or "''", label) or ScalarNode("tag:yaml.org,2002:null", "")
@@ -49,6 +53,10 @@ def apply_override(root: MappingNode, arg: str, errors: list[str]) -> None:
         node = found
 
 
+class _LongIndex(str):
+    """An index of more digits than any list can need, refused after parsing."""
+
+
 def _parse_path(key: str) -> list[str | int] | None:
     steps: list[str | int] = []
     for part in key.split("."):
@@ -57,7 +65,11 @@ def _parse_path(key: str) -> list[str | int] | None:
             m = _STEP.match(part, pos)
             if m is None:
                 return None
-            steps.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+            index = m.group(2)
+            if index is None:
+                steps.append(m.group(1))
+            else:  # a too-long index stays text, refused by the caller
+                steps.append(int(index) if len(index) <= _MAX_INDEX_DIGITS else _LongIndex(index))
             pos = m.end()
     return steps or None
 

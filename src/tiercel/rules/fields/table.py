@@ -144,14 +144,24 @@ def _parse_arg(f: FieldSpec, arg: str | None) -> Any:
     if kind is ArgKind.NONE:
         raise FieldArgumentError(f"field '{f.name}' does not take an argument")
     if kind in (ArgKind.INDEX, ArgKind.INDEX_OPTIONAL):
-        if not arg.isdigit():
+        if not _is_index(arg):
             raise FieldArgumentError(f"field '{f.name}' needs a number as argument, not '{arg}'")
+        if len(arg) > _MAX_INDEX_DIGITS:  # 5,000 digits would not even convert
+            raise FieldArgumentError(f"field '{f.name}': an index of more than {_MAX_INDEX_DIGITS} "
+                                     "digits")
         return int(arg)
-    if kind is ArgKind.INDEX_OR_KEY and arg.isdigit():
+    if kind is ArgKind.INDEX_OR_KEY and _is_index(arg) and len(arg) <= _MAX_INDEX_DIGITS:
         return int(arg)
     if arg == "":
         raise FieldArgumentError(f"field '{f.name}' has an empty argument")
     return arg
+
+
+_MAX_INDEX_DIGITS = 9
+
+
+def _is_index(arg: str) -> bool:
+    return arg.isascii() and arg.isdigit()   # str.isdigit alone takes '²', which int() refuses
 
 
 def _unknown_message(name: str, fields: dict[str, FieldSpec]) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tiercel.common.files import Unreadable, path_kind
 from tiercel.common.safeyaml import FileRefused, read_text
 from tiercel.events.model import Event
 from tiercel.rules.fields.spec import FieldError, UnknownField
@@ -53,9 +54,15 @@ def rule_files(paths: Iterable[Path | str], result: LoadResult) -> list[Path]:
     """Files in the order given; a directory contributes its *.yaml files sorted by name (as Falco)."""
     out: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
+        try:  # a name the system refuses (too long, a NUL byte, a loop of links): one error, as missing
+            kind = path_kind(p)
+        except Unreadable as e:
+            result.error(LOAD_ERR_FILE_READ, f"Could not read rules file {p}: {e.why}",
+                         SourceSpan.whole_file(str(p)))
+            continue
+        if kind == "directory":
             out.extend(sorted(f for f in p.iterdir() if f.is_file() and f.suffix in RULE_FILE_SUFFIXES))
-        elif p.exists():
+        elif kind == "file":
             out.append(p)
         else:
             result.error(LOAD_ERR_FILE_READ, f"Could not read rules file {p}: no such file or directory",
