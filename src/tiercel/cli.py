@@ -166,6 +166,8 @@ def run(
     cri: Annotated[list[str] | None, typer.Option(
         "--cri", help="CRI runtime socket to ask for container and pod metadata (repeatable, tried in "
         "order; replaces container_engines.cri.sockets)")] = None,
+    disable_source: Annotated[list[str] | None, typer.Option(
+        "--disable-source", help="do not run this event source: syscall or k8s_audit (repeatable)")] = None,
 ) -> None:
     """Watch the host live (or replay a capture with -e) and print an alert for each rule match."""
     try:
@@ -202,7 +204,7 @@ def run(
                       disable_tags=list(disable_tag or ()), only_tags=list(only_tag or ()),
                       priority=priority, json=json_out, stats=stats, match_all=match_all,
                       trace=trace, capture=capture_opts, config=config, overrides=list(option or ()),
-                      cri=list(cri or ()))
+                      cri=list(cri or ()), disable_sources=list(disable_source or ()))
     try:
         raise typer.Exit(run_agent(opts))
     except TiercelError as e:

@@ -17,7 +17,7 @@ from tiercel.rules import load_rules
 ORACLES = Path("/work/shared/oracles")
 FALCO_YAML = ORACLES / "falco-config/falco.yaml"
 SUITE = ORACLES / "falco-regression/test"
-IGNORED = ["engine", "capture", "load_plugins", "plugins", "plugins_hostinfo", "buffer_format_base64",
+IGNORED = ["capture", "plugins_hostinfo", "buffer_format_base64",
            "libs_logger", "output_timeout", "syscall_event_timeouts", "metrics", "base_syscalls",
            "falco_libs", "http_output.mtls", "http_output.client_cert", "http_output.client_key",
            "http_output.echo", "http_output.compress_uploads", "http_output.keep_alive",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable
 from typing import IO
 
 import tiercel
@@ -42,14 +41,8 @@ from tiercel.telemetry.versions import engine_version
 from tiercel.telemetry.webserver import WebServer
 
 
-def make_source(opts: RunOptions, sink: Sink, matcher: Matcher | None = None,
-                log: Callable[[str], None] = print) -> Source:
-    """The event source: a capture file to replay (-e; a JSON file of Kubernetes audit events goes to
-    the k8s_audit rules), or the live kernel."""
-    if opts.trace is not None and matcher is not None:
-        from tiercel.k8saudit.replay import AuditFileSource, is_audit_file
-        if is_audit_file(opts.trace):
-            return AuditFileSource(opts.trace, matcher.other_source("k8s_audit"), log)
+def make_source(opts: RunOptions, sink: Sink) -> Source:
+    """The syscall source: a capture file to replay (-e), or the live kernel."""
     if opts.trace is not None:
         from tiercel.sources.replay import ReplaySource
         return ReplaySource(opts.trace, opts.capture, sink)
@@ -84,6 +77,7 @@ class Agent:
         self.lock = threading.Lock()
         self.held: MetadataWait | None = None   # the metadata wait, once stopped (its counts)
         self.stdout_watch: ReaderWatch | None = None
+        self.beside: threading.Thread | None = None   # the k8s_audit source's loop, beside syscall's
 
     def log(self, message: str, level: int = logging.INFO) -> None:
         self.logger.log(level, message)
@@ -199,8 +193,8 @@ class Agent:
 
         self.opts.capture.syscalls = syscalls_for(self.matcher.ruleset, SyscallTable())
         self.opts.capture.engines = engine_options(self.cfg)
-        source = self.source = make_source(self.opts, self.matcher, self.matcher,
-                                           lambda m: self.log(m, logging.ERROR))
+        source, beside = self._sources()
+        self.source = source
         control = Control(self, self.matcher.hostname)
         steps = [
             Step("summary", stop=self._final_report),   # first, so that it is printed last
@@ -208,6 +202,7 @@ class Agent:
             Step("metadata wait", self._start_hold, self._stop_hold),   # before the outputs' flush
             Step("signals", control.install),
             Step("source", self._start_source, source.stop),
+            Step("k8s audit source", lambda: self._start_beside(beside), lambda: self._stop_beside(beside)),
             Step("control thread", control.start, control.stop),
             Step("stdout reader", self._watch_stdout, self._unwatch_stdout),
             Step("webserver", self._start_webserver, self._stop_webserver),
@@ -217,6 +212,51 @@ class Agent:
         ]
         clean = run_steps(steps, lambda: source.run(self.opts.capture.duration), self.log)
         return self.exit_code or (0 if clean else 1)
+
+    def _sources(self) -> tuple[Source, Source | None]:
+        """The main source (its loop is the agent's) and the one that runs beside it, if any: the
+        syscall source (live or -e), the k8s_audit source (-e FILE.json, or Falco's k8saudit plugin
+        settings), or both."""
+        from tiercel.k8saudit.sources import audit_source, audit_trace
+        log = lambda m: self.log(m, logging.ERROR)  # noqa: E731 - Falco's words, on stderr
+        audit_sink = self.matcher.other_source("k8s_audit")
+        trace = audit_trace(self.opts.trace, audit_sink, log)
+        if trace is not None:
+            self.opts.capture.syscalls = set()
+            return trace, None
+        if self.opts.trace is not None:
+            return make_source(self.opts, self.matcher), None
+        syscall_on, audit = audit_source(self.cfg, self.opts.disable_sources, audit_sink, log,
+                                         self._warn_once)
+        if not syscall_on:
+            assert audit is not None   # audit_source refuses to run with neither
+            self.opts.capture.syscalls = set()
+            return audit, None
+        return make_source(self.opts, self.matcher), audit
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self.warned:
+            self.warned.add(message)
+            self.log(f"tiercel: {message}")
+
+    def _start_beside(self, beside: Source | None) -> None:
+        if beside is None:
+            return
+        beside.start()
+        self.beside = threading.Thread(target=beside.run, args=(None,), name="k8s-audit-events",
+                                       daemon=True)
+        self.beside.start()
+
+    def _stop_beside(self, beside: Source | None) -> None:
+        if beside is None:
+            return
+        beside.interrupt()
+        if self.beside is not None:
+            self.beside.join(10.0)
+        beside.stop()
+        summary = getattr(beside, "summary", None)
+        if summary is not None:
+            self.log(summary())
 
     def _start_source(self) -> None:
         assert self.source is not None
@@ -286,6 +326,9 @@ class Agent:
         if self.opts.stats or self.opts.trace is not None:  # Falco always prints it on replay
             self.matcher.summary(self.err)
         self.log(self.source.counters.line())
+        summary = getattr(self.source, "summary", None)
+        if summary is not None:
+            self.log(summary())
         stats = self.snapshot()
         if self.opts.stats:
             self.log(render_text(stats))

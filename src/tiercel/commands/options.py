@@ -40,6 +40,7 @@ class RunOptions:
     config: Path | None = None                              # -c
     overrides: list[str] = field(default_factory=list)      # -o key=value
     cri: list[str] = field(default_factory=list)            # --cri PATH (repeatable)
+    disable_sources: list[str] = field(default_factory=list)  # --disable-source syscall|k8s_audit
 
 
 def effective_config(opts: RunOptions) -> Config:

@@ -45,6 +45,8 @@ def _key(key: Key) -> dict[str, Any]:
 
 def _type(tp: Any) -> dict[str, Any]:
     origin = get_origin(tp)
+    if tp is object:
+        return {}
     if dataclasses.is_dataclass(tp):
         return _mapping(tp)  # type: ignore[arg-type]
     if origin in (Union, types.UnionType):

@@ -57,6 +57,31 @@ RuleMatching = Literal["first", "all"]
 DropAction = Literal["ignore", "log", "alert", "exit"]
 LogLevel = Literal["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"]
 _PLUGINS = "tiercel has no plugins (its sources are built in)"
+EngineKind = Literal["kmod", "ebpf", "modern_ebpf", "replay", "gvisor", "nodriver"]
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """One entry of Falco's `plugins:`. tiercel loads no library: `k8saudit` (with `json`) is its
+    built-in k8s_audit source, configured from `open_params` and `init_config`; others are noted."""
+
+    name: str = ""
+    library_path: str = ""
+    init_config: object = None    # the plugin's own settings: a mapping, or a JSON string
+    open_params: str = ""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Falco's `engine`: `kind: nodriver` runs no syscall source (the k8s_audit source alone); every
+    other kind is tiercel's BCC probe. The kinds' own settings are accepted as they are."""
+
+    kind: EngineKind = "modern_ebpf"
+    kmod: object = None
+    ebpf: object = None
+    modern_ebpf: object = None
+    replay: object = None
+    gvisor: object = None
 
 
 @dataclass(frozen=True)
@@ -297,10 +322,10 @@ class Config:
     log_stderr: bool = True
     log_syslog: bool = False
     log_level: LogLevel = "info"
-    engine: object = ignored("tiercel's only engine is its BCC probe (or -e for a capture)")
+    engine: Engine = field(default_factory=Engine)
     capture: object = ignored("tiercel capture -w writes captures")
-    load_plugins: object = ignored(_PLUGINS)
-    plugins: object = ignored(_PLUGINS)
+    load_plugins: tuple[str, ...] = ()
+    plugins: tuple[Plugin, ...] = ()
     plugins_hostinfo: object = ignored(_PLUGINS)
     buffer_format_base64: object = ignored("buffers are printed as text")
     libs_logger: object = ignored("there are no Falco libs in tiercel")
