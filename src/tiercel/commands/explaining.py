@@ -20,11 +20,13 @@ from typing import IO, Any
 
 import orjson
 
-from tiercel.common.errors import TiercelError
+from tiercel.common.errors import TiercelError, printable
+from tiercel.common.files import Unreadable, read_regular
 from tiercel.events.model import Event
 from tiercel.rules.explain import Explainer, Explanation, exception_offsets
 
 DEFAULT_MATCHES = 5
+MAX_EVENTS_BYTES = 64 << 20
 
 
 class ExplainError(TiercelError):
@@ -39,6 +41,7 @@ class Selection:
     all_events: bool = False
     limit: int = DEFAULT_MATCHES
     found: list[Explanation] = field(default_factory=list)
+    failure: str | None = None          # why the capture ended early (after `found` was gathered)
 
     def done(self) -> bool:
         return not self.nums and not self.all_events and len(self.found) >= self.limit
@@ -57,8 +60,11 @@ class Selection:
 
 
 def read_field_maps(path: Path) -> list[dict[str, Any]]:
-    """One JSON object, a list of them, or JSON lines."""
-    text = path.read_bytes()
+    """One JSON object, a list of them, or JSON lines (a regular file of at most MAX_EVENTS_BYTES)."""
+    try:
+        text = read_regular(path, MAX_EVENTS_BYTES)
+    except Unreadable as e:
+        raise ExplainError(f"cannot read the events file {path}: {e.why}") from None
     try:
         doc = orjson.loads(text)
         maps = doc if isinstance(doc, list) else [doc]
@@ -74,11 +80,20 @@ def read_field_maps(path: Path) -> list[dict[str, Any]]:
 
 def explain_maps(x: Explainer, maps: Sequence[dict[str, Any]], sel: Selection) -> None:
     for i, m in enumerate(maps, 1):
-        num = int(m.get("evt.num", i))
+        num = _event_number(m.get("evt.num", i), i)
         who = f"proc.name={m.get('proc.name', '<NA>')}"
         sel.offer(x, m, num, str(m.get("evt.type", "")), who)
         if sel.done():
             break
+
+
+def _event_number(value: Any, position: int) -> int:
+    if type(value) is not int or not 0 <= value < 1 << 64:   # bool is no number here
+        shown = orjson.dumps(value).decode()
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ExplainError(f"event {position}: evt.num must be a whole number from 0 to 2^64-1, "
+                           f"not {printable(shown)}")
+    return value
 
 
 def explain_capture(x: Explainer, capture: Path, sel: Selection) -> None:
@@ -94,9 +109,11 @@ def explain_capture(x: Explainer, capture: Path, sel: Selection) -> None:
             source.interrupt()
 
     source = ReplaySource(capture, CaptureOptions(containers=False), sink)
-    source.start()
     try:
+        source.start()
         source.run()
+    except TiercelError as e:  # a damaged capture: what was explained before it still counts
+        sel.failure = str(e)
     finally:
         source.stop()
 
@@ -140,4 +157,6 @@ def run_explain(rule_name: str, rules: Iterable[Path | str], *, capture: Path | 
                       "--event N or --all-events)\n")
         if missing:
             out.write(f"no event numbered {', '.join(map(str, missing))}\n")
+    if sel.failure is not None:
+        raise ExplainError(sel.failure)
     return 0

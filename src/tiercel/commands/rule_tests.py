@@ -34,6 +34,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from tiercel.common.errors import TiercelError, printable
+from tiercel.common.files import Unreadable, path_kind
 from tiercel.common.safeyaml import FileRefused, read_text
 from tiercel.config.yamlfile import compose, where, yaml_problems, yaml_reason
 from tiercel.rules.matching.ruleset import CompiledRule
@@ -61,11 +63,16 @@ def find_test_files(paths: Iterable[Path]) -> list[tuple[Path, tuple[Path, ...] 
     """(test file, the rules it runs against, None for its own default) for each path given."""
     out: list[tuple[Path, tuple[Path, ...] | None]] = []
     for p in paths:
-        if p.is_dir():
+        try:
+            kind = path_kind(p)
+            beside = _is_test_file(p) or path_kind(p.parent / "tests" / p.name) == "file"
+        except Unreadable:  # too long a name, a NUL byte: reading it says why, as a test file
+            kind, beside = None, False
+        if kind == "directory":
             out += [(t, (p,)) for t in sorted((p / "tests").glob("*.y*ml"))]
-        elif _is_test_file(p):
-            out.append((p, None))
-        elif (p.parent / "tests" / p.name).is_file():
+        elif _is_test_file(p) or not beside:
+            out.append((p, None))   # not a test file and none beside it: reading it says why
+        else:
             out.append((p.parent / "tests" / p.name, (p,)))
     return out
 
@@ -115,8 +122,15 @@ def _test(node: Node, path: Path, rules: tuple[Path, ...]) -> RuleTest:
     else:
         if not events:
             raise RuleTestError(f"{where(node)}: test '{t.name}': give events (field maps) or a capture")
-        t.events = [_value(_mapping(e, "an event (a map of field values)")) for e in events]
+        t.events = [_event(e) for e in events]
     return t
+
+
+def _event(node: Node) -> dict[str, Any]:
+    event = _value(_mapping(node, "an event (a map of field values)"))
+    if not isinstance(event.get("evt.type", ""), str):
+        raise RuleTestError(f"{where(node)}: evt.type is one event type (a string)")
+    return event
 
 
 def _mapping(node: Node, what: str) -> dict[str, Node]:
@@ -194,9 +208,11 @@ def fired_in_capture(test: RuleTest, rules: Sequence[CompiledRule]) -> set[str]:
                    if (r.evttypes is None or ev.type in r.evttypes) and r.predicate(ev))
 
     source = ReplaySource(test.capture, CaptureOptions(containers=False), sink)
-    source.start()
     try:
+        source.start()
         source.run()
+    except TiercelError as e:  # missing, not a capture, damaged: the test fails, with the reason
+        raise RuleTestError(f"{test.where}: test '{test.name}': {e}") from None
     finally:
         source.stop()
     return out
@@ -226,9 +242,12 @@ def run_tests(paths: Sequence[Path], out: IO[str]) -> int:
                     return 1
                 loaded[t.rules] = ruleset.rules
             count += 1
-            failures += check_test(t, loaded[t.rules])
-    for f in failures:
-        out.write(f + "\n")
+            try:
+                failures += check_test(t, loaded[t.rules])
+            except RuleTestError as e:
+                failures.append(str(e))
+    for f in failures:  # test names and file names are the user's: no control characters shown
+        out.write("\n".join(printable(line) for line in f.split("\n")) + "\n")
     out.write(f"tiercel test: {count} tests, {len(failures)} failures\n")
     return 1 if failures else 0
 

@@ -44,7 +44,7 @@ def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str
         old = cfg.rules_file
         cfg = dataclasses.replace(cfg, rules_files=(old,) if isinstance(old, str) else old)
     cfg = dataclasses.replace(cfg, path=str(path) if path is not None else None,
-                              warnings=tuple(dict.fromkeys(warnings)))
+                              warnings=tuple(dict.fromkeys(map(printable, warnings))))
     return _resolve_rules(cfg, base)
 
 
