@@ -26,7 +26,7 @@ from tiercel.events.model import Event
 from tiercel.rules.explain import Explainer, Explanation, exception_offsets
 
 DEFAULT_MATCHES = 5
-MAX_EVENTS_BYTES = 64 << 20
+MAX_EVENTS_BYTES = 16 << 20
 
 
 class ExplainError(TiercelError):
@@ -89,8 +89,11 @@ def explain_maps(x: Explainer, maps: Sequence[dict[str, Any]], sel: Selection) -
 
 def _event_number(value: Any, position: int) -> int:
     if type(value) is not int or not 0 <= value < 1 << 64:   # bool is no number here
-        shown = orjson.dumps(value).decode()
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        if isinstance(value, list | dict):
+            shown = "a list" if isinstance(value, list) else "an object"
+        else:  # at most a few dozen characters of it are shown: never serialise all of it
+            shown = orjson.dumps(value[:41] if isinstance(value, str) else value).decode()
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
         raise ExplainError(f"event {position}: evt.num must be a whole number from 0 to 2^64-1, "
                            f"not {printable(shown)}")
     return value

@@ -10,6 +10,12 @@ missing values render as `<NA>`. A field name is `ident(.ident)+`, so `(user=%us
 
 Event data in the message is escaped (`escape_value`), so that the line says only what the template
 says: no forged line, no hidden or reordered text.
+
+An alert is bounded whatever the template and the values (4,000 `%fd.name` of a 60 KB name would be
+240 MB): the message is at most MAX_MESSAGE characters and output_fields' strings MAX_FIELDS
+characters in all. What does not fit is cut where the budget ends, and the cut says so: the message
+ends `...[cut: N more characters, M fields not shown]`, a value `...[cut: N more characters]`. Nothing
+past the budget is built: the fields after the cut are not even extracted.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ from tiercel.events.model import Event
 
 NA = "<NA>"
 CONTAINER_INFO_EXPANSION = "container_id=%container.id container_name=%container.name"
+
+MAX_MESSAGE = 64 << 10
+MAX_FIELDS = 64 << 10
+MAX_WIDTH_DIGITS = 4        # `%9999proc.name` pads to 9,999 characters at most
 
 _TOKEN = re.compile(r"(\d*)([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)*)(?:\[([^\]\[]*)\])?")
 # Escaped in message text: C0 and C1 controls and DEL (`\xNN`); the line and paragraph separators,
@@ -99,8 +109,11 @@ def tokenize(template: str) -> list[str | RawToken]:
         m = _TOKEN.match(text, i + 1)
         if m is None:
             rest = text[i + 1:]
-            raise OutputFormatError(f"invalid formatting token {rest}" if rest else
+            raise OutputFormatError(f"invalid formatting token {_shown(rest)}" if rest else
                                     "invalid formatting syntax: formatting cannot end with a %", base + i)
+        if len(m.group(1)) > MAX_WIDTH_DIGITS:
+            raise OutputFormatError(f"invalid formatting token {_shown(text[i + 1:])}: a width of more "
+                                    f"than {MAX_WIDTH_DIGITS} digits", base + i)
         if literal:
             parts.append("".join(literal))
             literal = []
@@ -126,18 +139,57 @@ class OutputFormat:
     parts: tuple[str | FieldToken, ...]
 
     def render(self, event: Event) -> str:
+        """The message, at most MAX_MESSAGE characters (and the cut's note)."""
         out = []
-        for p in self.parts:
+        room = MAX_MESSAGE
+        for i, p in enumerate(self.parts):
             if isinstance(p, str):
-                out.append(p)
+                s = p
             else:
                 s = escape_value(render_value(p.extract(event), p.name))
-                out.append(s.ljust(p.width) if p.width else s)
+                if p.width:
+                    s = s.ljust(p.width)
+            if len(s) > room:
+                hidden = sum(1 for q in self.parts[i + 1:] if not isinstance(q, str))
+                out.append(f"{s[:room]}...[cut: {len(s) - room} more characters"
+                           + (f", {hidden} fields not shown]" if hidden else "]"))
+                break
+            out.append(s)
+            room -= len(s)
         return "".join(out)
 
     def fields(self, event: Event) -> dict[str, Any]:
-        """{key: JSON value}: strings as rendered, numbers and booleans typed, missing as None."""
-        return {p.key: json_value(p.extract(event), p.name) for p in self.parts if not isinstance(p, str)}
+        """{key: JSON value}: strings as rendered, numbers and booleans typed, missing as None;
+        the strings MAX_FIELDS characters in all (each key extracted once)."""
+        out: dict[str, Any] = {}
+        room = MAX_FIELDS
+        for p in self.parts:
+            if isinstance(p, str) or p.key in out:
+                continue
+            value, room = _fit(json_value(p.extract(event), p.name), room - len(p.key))
+            out[p.key] = value
+        return out
+
+
+def _fit(value: Any, room: int) -> tuple[Any, int]:
+    """`value` with its strings cut to the `room` left, and the room left after it."""
+    if isinstance(value, str):
+        if len(value) <= room:
+            return value, room - len(value)
+        room = max(room, 0)
+        return f"{value[:room]}...[cut: {len(value) - room} more characters]", 0
+    if isinstance(value, list):
+        items = []
+        for v in value:
+            v, room = _fit(v, room)
+            items.append(v)
+        return items, room
+    return value, room - 8   # a number, a boolean, null: a few characters
+
+
+def _shown(rest: str) -> str:
+    """The rest of a template in an error: its start, when it is long."""
+    return rest if len(rest) <= 200 else rest[:200] + "..."
 
 
 def compile_output(template: str, fields: FieldResolver) -> OutputFormat:
@@ -155,8 +207,8 @@ def compile_output(template: str, fields: FieldResolver) -> OutputFormat:
         except Exception as e:
             rest = template[p.pos + 1:]
             why = getattr(e, "message", None) or (str(e) if isinstance(e, TiercelError) else "")
-            raise OutputFormatError(f"invalid formatting token {rest}" + (f": {why}" if why else ""),
-                                    p.pos) from e
+            raise OutputFormatError(f"invalid formatting token {_shown(rest)}"
+                                    + (f": {_shown(why)}" if why else ""), p.pos) from e
         parts.append(FieldToken(p.key, p.name, p.arg, p.width, p.pos, fdef.extract))
     return OutputFormat(template, tuple(parts))
 
