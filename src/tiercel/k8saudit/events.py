@@ -49,6 +49,7 @@ class AuditEvent(Event):
     """
 
     doc: dict[str, Any] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict)   # field values, once per event (fields.py)
 
 
 _counter = itertools.count(1)

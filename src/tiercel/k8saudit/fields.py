@@ -75,18 +75,31 @@ def _strings(values: list[Any]) -> list[str]:
 DocFn = Callable[[Doc], Any]
 
 
-def _on_doc(fn: DocFn) -> Extractor:
-    def extract(ev: Event) -> Any:
-        doc = doc_of(ev)
-        return None if doc is None else fn(doc)
+def _on_doc(fn: DocFn, key: Any = None) -> Extractor:
+    """The extractor of `fn(doc)`, computed once per event (rules share their fields: a rule file
+    reads ka.verb and ka.target.resource in most of its rules). `key` names the field with its
+    argument when the extractor is built per use (a factory's); else `fn` is the key."""
+    memo_key = fn if key is None else key
+
+    def extract(ev: Any) -> Any:
+        memo = ev.memo
+        if memo_key in memo:
+            return memo[memo_key]
+        doc = ev.doc
+        value = memo[memo_key] = fn(doc) if "auditID" in doc else None
+        return value
     return extract
 
 
 def _key(*keys: str) -> Extractor:
     """A value at a fixed path, as text."""
     def fn(doc: Doc) -> str | None:
-        v = get(doc, *keys)
-        return None if v is _NA else text(v)
+        v: Any = doc
+        for k in keys:
+            if type(v) is not dict or k not in v:
+                return None
+            v = v[k]
+        return v if type(v) is str else text(v)
     return _on_doc(fn)
 
 
@@ -105,7 +118,7 @@ def _plain(name: str, desc: str, *keys: str) -> FieldSpec:
 def _indexed(name: str, desc: str, fn: Callable[[Doc, int | None], list[str] | None]) -> FieldSpec:
     """A list field whose optional `[N]` picks one container, volume or rule."""
     def factory(arg: Any, _env: FieldEnv) -> Extractor:
-        return _on_doc(lambda doc: fn(doc, arg))
+        return _on_doc(lambda doc: fn(doc, arg), (name, arg))
     return spec(name, "CHARBUF", desc, factory=factory, arg=ArgKind.INDEX_OPTIONAL, is_list=True)
 
 
@@ -231,7 +244,7 @@ def _uri_param_factory(arg: Any, _env: FieldEnv) -> Extractor:
             return None
         values = parse_qs(urlsplit(text(uri)).query, keep_blank_values=True).get(arg)
         return values[0] if values else None
-    return _on_doc(fn)
+    return _on_doc(fn, ("ka.uri.param", arg))
 
 
 def _volume_hostpath_factory(arg: Any, _env: FieldEnv) -> Extractor:
@@ -245,7 +258,7 @@ def _volume_hostpath_factory(arg: Any, _env: FieldEnv) -> Extractor:
             return None
         hit = any(p.startswith(prefix) if prefix is not None else p == arg for p in got)
         return "true" if hit else "false"
-    return _on_doc(fn)
+    return _on_doc(fn, ("ka.req.volume.hostpath", arg))
 
 
 def _subjects(kind: str, namespaced: bool = False) -> Callable[[Doc, int | None], list[str] | None]:
@@ -264,6 +277,10 @@ def _subjects(kind: str, namespaced: bool = False) -> Callable[[Doc, int | None]
             out.append(f"{'' if ns is _NA else text(ns)}:{name}" if namespaced else name)
         return out
     return fn
+
+
+def _true(_doc: Doc) -> str:
+    return "true"
 
 
 def _pod_name(doc: Doc) -> str | None:
@@ -347,7 +364,7 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
     _plain("ka.req.binding.role", "For a (cluster) role binding, the role it binds.",
            "requestObject", "roleRef", "name"),
     spec("ka.req.binding.subject.has_name", "CHARBUF", "Deprecated; always true, as Falco's own "
-         "audit support had it.", factory=lambda _a, _e: _on_doc(lambda _d: "true"), arg=ArgKind.KEY),
+         "audit support had it.", factory=lambda _a, _e: _on_doc(_true), arg=ArgKind.KEY),
     _plain("ka.req.configmap.name", "For a configmap, its name.", "objectRef", "name"),
     _plain("ka.req.configmap.obj", "For a configmap, its whole data object.", "requestObject", "data"),
     *_containers("containers", "containers"),

@@ -42,15 +42,18 @@ def resolve_pointer(doc: Any, tokens: tuple[str, ...]) -> Any:
 
 def _value_factory(arg: Any, _env: FieldEnv) -> Extractor:
     tokens = pointer(arg)
+    key = ("jevt.value", tokens)
 
-    def extract(ev: Event) -> str | None:
-        doc: Doc | None = getattr(ev, "doc", None)
-        if doc is None:
-            return None
+    def extract(ev: Any) -> str | None:
+        memo = ev.memo
+        if key in memo:
+            return memo[key]   # type: ignore[no-any-return]
         try:
-            return text(resolve_pointer(doc, tokens))
+            value = text(resolve_pointer(ev.doc, tokens))
         except (LookupError, IndexError):
-            return None
+            value = None
+        memo[key] = value
+        return value
     return extract
 
 

@@ -136,7 +136,7 @@ class Webhook:
         try:
             self._server = loop.run_until_complete(asyncio.start_server(
                 self._serve, self.config.host or None, self.config.port, ssl=tls,
-                limit=65_536, backlog=128))
+                limit=262_144, backlog=128))
         except OSError as e:
             loop.close()
             raise TiercelError(f"k8s audit webhook: cannot listen on {self.config.host or '0.0.0.0'}:"
@@ -209,7 +209,7 @@ class Webhook:
             event = conn.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            data = await asyncio.wait_for(reader.read(65_536), self.config.timeout)
+            data = await asyncio.wait_for(reader.read(262_144), self.config.timeout)
             conn.receive_data(data)
 
     async def _one_request(self, conn: h11.Connection, reader: asyncio.StreamReader,
@@ -234,7 +234,20 @@ class Webhook:
         writer.write(conn.send(h11.Data(data=text.encode() + b"\n")) or b"")
         writer.write(conn.send(h11.EndOfMessage()) or b"")
         await writer.drain()
+        if not keep:
+            await self._linger(reader)
         return keep and conn.our_state is h11.DONE
+
+    async def _linger(self, reader: asyncio.StreamReader) -> None:
+        """Refused before its body was read: take (and drop) what the client is still sending, up
+        to twice max_body and a second, so that it gets to read the answer instead of a reset."""
+        budget = 2 * self.config.max_body
+        end = time.monotonic() + 1.0
+        while budget > 0 and (left := end - time.monotonic()) > 0:
+            data = await asyncio.wait_for(reader.read(min(budget, 1 << 20)), left)
+            if not data:
+                return
+            budget -= len(data)
 
     def _check(self, request: h11.Request) -> None:
         path = request.target.decode("latin-1").split("?", 1)[0]

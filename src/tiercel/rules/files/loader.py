@@ -107,7 +107,11 @@ def load_rules_text(sources: Sequence[tuple[str, str]], fields: Any = None,
     def compile_(node: syntax.Node) -> Compiled:
         return compile_condition(node, table)
 
-    return Ruleset(rules, match_all=match_all, compile_=compile_), result
+    def source_compile(source: str) -> Callable[[syntax.Node], Compiled]:
+        source_table = state.table_for(source)
+        return lambda node: compile_condition(node, source_table)
+
+    return Ruleset(rules, match_all=match_all, compile_=compile_, source_compile=source_compile), result
 
 
 @dataclass
@@ -143,7 +147,7 @@ class _Compilation:
         """The macros and lists a rule names count as used even when the rule is skipped (an unknown
         source, an error of its own): they are not what is unused."""
         try:
-            table = self.fields if info.unknown_source else self._table(info.source)
+            table = self.fields if info.unknown_source else self.table_for(info.source)
             node = parse_condition(condition_with_exceptions(
                 info, lambda text: self._field_exists(text, table)).text)
         except (ItemError, ConditionSyntaxError):
@@ -207,14 +211,14 @@ class _Compilation:
 
     # -- rules -----------------------------------------------------------------------------------
 
-    def _table(self, source: str) -> Any:
+    def table_for(self, source: str) -> Any:
         """The field table of a rule's source (the loader's own for syscall rules)."""
         for_source = getattr(self.fields, "for_source", None)
         return self.fields if source == "syscall" or for_source is None else for_source(source)
 
     def _compile_rule(self, info: RuleInfo) -> CompiledRule | None:
         ctx = (f"rule '{info.name}'",)
-        table = self._table(info.source)
+        table = self.table_for(info.source)
         try:
             cond = condition_with_exceptions(info, lambda text: self._field_exists(text, table))
         except ItemError as e:

@@ -56,6 +56,8 @@ _COARSE = frozenset({
     "container.id", "container.type", "container.privileged", "proc.tty", "user.uid", "user.name",
     "group.gid", "group.name", "user.loginuid", "user.loginname", "thread.ismain", "evt.is_async",
     "evt.is_io", "evt.is_io_read", "evt.is_io_write", "evt.is_wait", "evt.is_syslog",
+    # k8s_audit: every rule's `kevt` (jevt.value[/stage] in (ResponseComplete)) holds on most events
+    "jevt.value", "ka.stage", "ka.auth.decision", "ka.response.code",
 })
 
 

@@ -60,9 +60,11 @@ class Ruleset:
     """The rules of one load, with the current selection and the per-event-type index."""
 
     def __init__(self, rules: Sequence[CompiledRule], match_all: bool = False,
-                 compile_: Compile | None = None) -> None:
+                 compile_: Compile | None = None,
+                 source_compile: Callable[[str], Compile] | None = None) -> None:
         """`compile_` (condition tree -> Compiled) enables shared-check plans; without it each
-        candidate rule's predicate is called in turn."""
+        candidate rule's predicate is called in turn. `source_compile` gives the same for another
+        source's rules (their fields are that source's)."""
         self.rules = list(rules)
         self.match_all = match_all
         self.errors = 0           # predicates that raised: counted, never fatal
@@ -72,6 +74,8 @@ class Ruleset:
         self._catchall: tuple[CompiledRule, ...] = ()
         self._plans: dict[str, Plan] = {}
         self._other: dict[str, tuple[CompiledRule, ...]] = {}   # source -> its enabled rules
+        self._source_compile = source_compile
+        self._other_plans: dict[str, Plan] = {}
         self._rebuild()
 
     @property
@@ -139,6 +143,7 @@ class Ruleset:
         everything = self.enabled_rules()
         enabled = [r for r in everything if r.source == "syscall"]
         self._other = {}
+        self._other_plans = {}
         for r in everything:
             if r.source != "syscall":
                 self._other[r.source] = (*self._other.get(r.source, ()), r)
@@ -189,9 +194,28 @@ class Ruleset:
 
     def match_source(self, source: str, event: Event) -> list[Match]:
         """As `match`, for an event of another source: its enabled rules in definition order."""
+        plan = self._other_plans.get(source)
+        if plan is None:
+            plan = self._other_plans[source] = self._source_plan(source)
         hits: list[CompiledRule] = []
-        self._one_by_one(self._other.get(source, ()), event, hits)
-        return [Match(r, event) for r in hits]
+        try:
+            plan(event, hits)
+        except Exception:  # as `match`: retry rule by rule
+            self.errors += 1
+            hits = []
+            self._one_by_one(self._other.get(source, ()), event, hits)
+        if len(hits) > 1:
+            hits.sort(key=_rule_id)
+        return [Match(r, event) for r in (hits if self.match_all else hits[:1])]
+
+    def _source_plan(self, source: str) -> Plan:
+        rules = self._other.get(source, ())
+        if self._source_compile is not None and all(r.node is not None for r in rules):
+            try:
+                return build_plan(rules, source, self._source_compile(source))
+            except Exception:  # a plan is an optimisation
+                self.errors += 1
+        return lambda ev, out: self._one_by_one(rules, ev, out)
 
     def _plan(self, evttype: str) -> Plan:
         rules = self.candidates(evttype)
