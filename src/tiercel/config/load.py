@@ -12,7 +12,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tiercel.common.errors import printable
 from tiercel.config.binding import bind
-from tiercel.config.overrides import apply_override
+from tiercel.config.overrides import apply_overrides
 from tiercel.config.schema import Config
 from tiercel.config.yamlfile import ConfigError, empty_mapping, read_file, where
 
@@ -29,12 +29,10 @@ def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str
         raise ConfigError(f"{where(root)}: the configuration must be a mapping of keys")
     base = Path(path).resolve().parent if path is not None else Path.cwd()
     included = [arg for arg in overrides if _sets_config_files(arg)]
-    for arg in included:  # as Falco: `-o config_files=...` is applied before the files are included
-        apply_override(root, arg, errors)
+    # as Falco: `-o config_files=...` is applied before the files are included, the rest after
+    apply_overrides(root, included, errors)
     _include(root, base, errors, warnings)
-    for arg in overrides:
-        if arg not in included:
-            apply_override(root, arg, errors)
+    apply_overrides(root, [arg for arg in overrides if not _sets_config_files(arg)], errors)
     cfg = bind(Config, root, errors, warnings)
     if errors:
         raise ConfigError("invalid configuration (nothing was started):\n  "
