@@ -141,7 +141,8 @@ def run(
         "-L", help="every rule's name and description, and exit")] = False,
     describe: Annotated[str | None, typer.Option("-l", help="this rule's description, and exit")] = None,
     list_source: Annotated[str | None, typer.Option(
-        "--list", help="the fields (of SOURCE: syscall), and exit", flag_value="", is_flag=False)] = None,
+        "--list", help="the fields (of SOURCE: syscall or k8s_audit), and exit", flag_value="",
+        is_flag=False)] = None,
     names_only: Annotated[bool, typer.Option("-N", help="with --list: field names only")] = False,
     list_format: Annotated[str, typer.Option(
         "--format", help="with --list: text, markdown or json")] = "text",
@@ -325,13 +326,15 @@ def rule_unit_tests(
 @app.command("list-fields")
 def list_fields(
     json_out: Annotated[bool, typer.Option("--json", help="JSON instead of text")] = False,
+    source: Annotated[str, typer.Option(
+        "--source", help="the event source: syscall or k8s_audit")] = "syscall",
 ) -> None:
     """Every field with its type and description."""
     try:
         from tiercel.rules import list_fields_command
     except ImportError as e:
         raise _import_failed("the rules engine", e) from None
-    raise typer.Exit(list_fields_command(json_out))
+    raise typer.Exit(list_fields_command(json_out, source=source))
 
 
 @app.command()

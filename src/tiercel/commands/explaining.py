@@ -121,6 +121,32 @@ def explain_capture(x: Explainer, capture: Path, sel: Selection) -> None:
         source.stop()
 
 
+def explain_audit(x: Explainer, trace: Path, sel: Selection) -> None:
+    """The same over a file of Kubernetes audit events (a k8s_audit rule)."""
+    from tiercel.k8saudit.replay import AuditFileSource
+
+    source: AuditFileSource
+
+    def sink(ev: Event) -> None:
+        doc = getattr(ev, "doc", {})
+        who = f"ka.user.name={doc.get('user', {}).get('username')} ka.verb={doc.get('verb')}"
+        sel.offer(x, ev, ev.num, ev.type, who)
+        if sel.done():
+            source.interrupt()
+
+    def stop_with(message: str) -> None:
+        sel.failure = message
+
+    source = AuditFileSource(trace, sink, stop_with)
+    try:
+        source.start()
+        source.run(None)
+    except TiercelError as e:
+        sel.failure = str(e)
+    finally:
+        source.stop()
+
+
 def run_explain(rule_name: str, rules: Iterable[Path | str], *, capture: Path | None,
                 events_file: Path | None, nums: Sequence[int], all_events: bool, as_json: bool,
                 out: IO[str]) -> int:
@@ -141,7 +167,9 @@ def run_explain(rule_name: str, rules: Iterable[Path | str], *, capture: Path | 
         raise ExplainError(f"explain: no rule named '{rule_name}'")
     offsets = exception_offsets(read_sources(rule_files(paths, LoadResult())), rule_name)
     sel = Selection(frozenset(nums), all_events)
-    if capture is not None:
+    if capture is not None and rule.source != "syscall":
+        explain_audit(Explainer(rule, FieldTable().for_source(rule.source), offsets), capture, sel)
+    elif capture is not None:
         explain_capture(Explainer(rule, FieldTable(), offsets), capture, sel)
     else:
         assert events_file is not None

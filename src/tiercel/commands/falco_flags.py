@@ -73,13 +73,16 @@ def dry_run(cfg: Config, err: IO[str]) -> int:
 
 
 def list_fields(source: str | None, names_only: bool, fmt: str, out: IO[str]) -> int:
-    """--list [SOURCE]: tiercel's fields (only the syscall source exists)."""
-    from tiercel.rules.fields.table import FIELDS
+    """--list [SOURCE]: the fields of one source (syscall, k8s_audit), or of both."""
+    from tiercel.rules.fields.table import FieldTable
 
-    if source not in (None, "syscall"):
-        out.write(f"tiercel: no event source '{source}' (tiercel has one: syscall)\n")
+    table = FieldTable()
+    sources = ["syscall", "k8s_audit"] if source is None else [source]
+    if source not in (None, "syscall", "k8s_audit"):
+        out.write(f"tiercel: no event source '{source}' (tiercel has syscall and k8s_audit)\n")
         return 1
-    fields = [(spec.name, spec.type, spec.desc) for spec in FIELDS.values()]
+    fields = list({spec.name: (spec.name, spec.type, spec.desc)
+                   for s in sources for spec in table.for_source(s).fields.values()}.values())
     if names_only:
         out.write("".join(f"{n}\n" for n, _, _ in fields))
     elif fmt == "json":

@@ -11,6 +11,7 @@ from tiercel.rules.fields.spec import ArgKind, FieldSpec
 _CLASS_TITLES = {
     "evt": "Event", "proc": "Process and thread", "fd": "File descriptors and paths",
     "user": "User and group", "container": "Container and Kubernetes",
+    "ka": "Kubernetes audit event", "jevt": "The audit event as JSON",
 }
 _ARG_SYNTAX = {
     ArgKind.NONE: "", ArgKind.INDEX: "[N]", ArgKind.INDEX_OPTIONAL: "[N]?", ArgKind.KEY: "[key]",
@@ -18,12 +19,17 @@ _ARG_SYNTAX = {
 }
 
 
-def list_fields_command(json_out: bool, out: TextIO | None = None) -> int:
-    """Print every field: grouped by class as text, or as one JSON array of {name,type,desc,arg}."""
-    from tiercel.rules.fields.table import FIELDS, field_class
+def list_fields_command(json_out: bool, out: TextIO | None = None, source: str = "syscall") -> int:
+    """Print every field of a source: grouped by class as text, or as one JSON array of
+    {name,type,desc,arg}."""
+    from tiercel.rules.fields.table import FieldTable, field_class
 
     stream = out if out is not None else sys.stdout
-    specs = list(FIELDS.values())
+    try:
+        specs = list(FieldTable().for_source(source).fields.values())
+    except KeyError:
+        stream.write(f"tiercel: no event source '{source}' (tiercel has syscall and k8s_audit)\n")
+        return 1
     if json_out:
         rows = [{"name": f.name, "type": f.type, "desc": f.desc, "arg": f.arg.value} for f in specs]
         stream.write(json.dumps(rows, indent=2) + "\n")
