@@ -75,7 +75,12 @@ class ReplaySource:
             if self._stopping:
                 break
             self._counters.records += 1
-            self._one(raw)
+            try:
+                self._one(raw)
+            except MemoryError:  # never one more "failed event" under an exit status of 0
+                raise ScapError(f"{self.path}: out of memory replaying record "
+                                f"{self._counters.records}: the state it builds does not fit "
+                                "this process's memory") from None
             if self.progress is not None and self._counters.records % 4096 == 0:
                 now = time.monotonic()
                 if now - last >= PROGRESS_EVERY_S:
@@ -101,7 +106,7 @@ class ReplaySource:
                 after_apply(ev, tup, self.enricher.table.threads)
             self._counters.events += 1
             self.sink(ev)
-        except ScapError:
+        except (ScapError, MemoryError):
             raise
         except Exception:  # one bad event is counted, never fatal (STYLE 9)
             self._counters.event_errors += 1
