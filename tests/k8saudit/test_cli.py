@@ -57,3 +57,25 @@ def test_disable_source_names_a_source(tmp_path: Path) -> None:
                              "-r", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "not an event source" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_rule_unit_tests_take_audit_rules(tmp_path: Path) -> None:
+    (tmp_path / "audit.yaml").write_text(
+        "- rule: Exec into kube-system\n  desc: d\n  output: exec (user=%ka.user.name)\n"
+        "  condition: ka.verb = create and ka.target.subresource = exec\n"
+        "    and ka.target.namespace = kube-system\n"
+        "  priority: WARNING\n  source: k8s_audit\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "audit.yaml").write_text(
+        "tests:\n"
+        "  - name: exec in kube-system\n"
+        "    events: [{ka.verb: create, ka.target.subresource: exec, ka.target.namespace: kube-system}]\n"
+        "    fire: [Exec into kube-system]\n"
+        "  - name: exec elsewhere\n"
+        "    events: [{ka.verb: create, ka.target.subresource: exec, ka.target.namespace: default}]\n"
+        "    not_fire: [Exec into kube-system]\n")
+    result = CliRunner().invoke(app, ["test", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (tmp_path / "tests" / "audit.yaml").write_text(
+        "tests:\n  - name: wrong\n    events: [{ka.verb: get}]\n    fire: [Exec into kube-system]\n")
+    assert CliRunner().invoke(app, ["test", str(tmp_path)]).exit_code == 1

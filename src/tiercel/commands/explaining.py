@@ -173,7 +173,8 @@ def run_explain(rule_name: str, rules: Iterable[Path | str], *, capture: Path | 
         explain_capture(Explainer(rule, FieldTable(), offsets), capture, sel)
     else:
         assert events_file is not None
-        explain_maps(Explainer(rule, MapFields(), offsets), read_field_maps(events_file), sel)
+        table = FieldTable(hostname="").for_source(rule.source)
+        explain_maps(Explainer(rule, MapFields(table), offsets), read_field_maps(events_file), sel)
     if as_json:
         out.write(orjson.dumps([e.as_json() for e in sel.found], option=orjson.OPT_INDENT_2).decode()
                   + "\n")

@@ -181,13 +181,15 @@ Fired = Callable[[RuleTest, Sequence[CompiledRule]], set[str]]
 
 def fired_by_maps(test: RuleTest, rules: Sequence[CompiledRule]) -> set[str]:
     from tiercel.rules.fieldmap import MapFields
+    from tiercel.rules.fields.table import FieldTable
     from tiercel.rules.language.compiler import compile_condition
 
-    fields = MapFields()
+    table = FieldTable(hostname="")
+    fields = {source: MapFields(table.for_source(source)) for source in {r.source for r in rules}}
     out = set()
     for r in rules:
         assert r.node is not None
-        check: Callable[[Any], bool] = compile_condition(r.node, fields).check
+        check: Callable[[Any], bool] = compile_condition(r.node, fields[r.source]).check
         if any((r.evttypes is None or e.get("evt.type") in r.evttypes) and check(e) for e in test.events):
             out.add(r.name)
     return out
