@@ -221,6 +221,8 @@ class Webhook:
         self.stats.requests += 1
         try:
             self._check(request)
+            if conn.they_are_waiting_for_100_continue:   # curl's way with bodies over 1 MiB
+                writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b"")
             body = await self._body(conn, reader)
             status, text = self._accept(body)
         except _Refused as e:
