@@ -19,7 +19,9 @@ FALCO_YAML = ORACLES / "falco-config/falco.yaml"
 SUITE = ORACLES / "falco-regression/test"
 IGNORED = ["capture", "plugins_hostinfo", "buffer_format_base64",
            "libs_logger", "output_timeout", "syscall_event_timeouts", "metrics", "base_syscalls",
-           "falco_libs", "http_output.mtls", "http_output.client_cert", "http_output.client_key",
+           "falco_libs.thread_table_auto_purging_interval_s",
+           "falco_libs.thread_table_auto_purging_thread_timeout_s", "falco_libs.snaplen",
+           "http_output.mtls", "http_output.client_cert", "http_output.client_key",
            "http_output.echo", "http_output.compress_uploads", "http_output.keep_alive",
            "http_output.max_consecutive_timeouts", "webserver.threadiness", "webserver.ssl_certificate"]
 

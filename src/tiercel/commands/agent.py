@@ -193,6 +193,7 @@ class Agent:
 
         self.opts.capture.syscalls = syscalls_for(self.matcher.ruleset, SyscallTable())
         self.opts.capture.engines = engine_options(self.cfg)
+        self.opts.capture.thread_table_size = self.cfg.falco_libs.thread_table_size
         source, beside = self._sources()
         self.source = source
         control = Control(self, self.matcher.hostname)
@@ -262,6 +263,9 @@ class Agent:
         assert self.source is not None
         self.source.start()
         self.started = True
+        table = getattr(getattr(self.source, "enricher", None), "table", None)
+        if table is not None:  # live: seeded from /proc; a table over the size shrinks at its next task
+            table.max_threads = self.opts.capture.thread_table_size
         self._load_filter(self.matcher.ruleset, self.cfg)
 
     def _watch_stdout(self) -> None:

@@ -240,6 +240,15 @@ class AppendOutput:
 
 
 @dataclass(frozen=True)
+class FalcoLibs:
+    # the process table's size in tasks; past it the task added longest ago is evicted
+    thread_table_size: int = setting(262_144, check=at_least(1, "must be 1 or more"))
+    thread_table_auto_purging_interval_s: object = ignored("exited tasks leave the table at once")
+    thread_table_auto_purging_thread_timeout_s: object = ignored("exited tasks leave the table at once")
+    snaplen: object = ignored("the probe reads what the rules' fields need")
+
+
+@dataclass(frozen=True)
 class Webserver:
     enabled: bool = False
     listen_address: str = "127.0.0.1"
@@ -333,7 +342,7 @@ class Config:
     syscall_event_timeouts: object = ignored("the probe does not time out")
     metrics: object = ignored("statistics are on SIGUSR2, --stats and /metrics")
     base_syscalls: object = ignored("tiercel attaches the syscalls the rules and its state need")
-    falco_libs: object = ignored("tiercel's tables are sized by itself")
+    falco_libs: FalcoLibs = field(default_factory=FalcoLibs)
     path: str | None = not_a_key(None)  # the file this was read from
     warnings: tuple[str, ...] = not_a_key(())  # Falco keys accepted and ignored, one line each
 

@@ -9,7 +9,7 @@ from tiercel.events.flags import open_flags_to_linux
 from tiercel.events.model import Container, Fd, Process
 from tiercel.scap import blocks as B
 from tiercel.scap.header import Header
-from tiercel.state.processes import ProcessTable
+from tiercel.state.processes import THREAD_TABLE_SIZE, ProcessTable
 from tiercel.state.users import UserTable
 
 # A /proc that does not exist: a replayed process must never be looked up on this host.
@@ -80,9 +80,11 @@ def _process(t: B.ThreadInfo) -> Process:
     return proc
 
 
-def table_from_header(header: Header) -> ProcessTable:
-    """Every process of the capture's process list, with its threads, fds and parent."""
-    table = ProcessTable(NO_PROC, users=CaptureUsers(header.users, header.groups))
+def table_from_header(header: Header, max_threads: int = THREAD_TABLE_SIZE) -> ProcessTable:
+    """Every process of the capture's process list, with its threads, fds and parent (at most
+    `max_threads` tasks: the newest)."""
+    table = ProcessTable(NO_PROC, users=CaptureUsers(header.users, header.groups),
+                         max_threads=max_threads)
     by_pid: dict[int, list[B.ThreadInfo]] = {}
     for t in header.threads.values():
         by_pid.setdefault(t.pid, []).append(t)
@@ -95,7 +97,9 @@ def table_from_header(header: Header) -> ProcessTable:
     for pid, threads in by_pid.items():
         main = next((t for t in threads if t.tid == pid), threads[0])
         parent = table.threads.get(main.ptid)
-        proc = table.procs[pid]
-        proc.parent = parent
-        proc.ppid = parent.pid if parent is not None else main.ptid
+        kept = table.procs.get(pid)
+        if kept is None:
+            continue  # evicted: more tasks than the table holds (ProcessTable.max_threads)
+        kept.parent = parent
+        kept.ppid = parent.pid if parent is not None else main.ptid
     return table

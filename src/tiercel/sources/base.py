@@ -18,6 +18,7 @@ from tiercel.common.errors import TiercelError
 from tiercel.container.registry import EngineOptions
 from tiercel.events.model import Event
 from tiercel.probe.filtertables import FilterTables
+from tiercel.state.processes import THREAD_TABLE_SIZE
 
 Sink = Callable[[Event], None]
 
@@ -33,6 +34,7 @@ class CaptureOptions:
     containers: bool = True           # ask the container runtime for metadata
     engines: EngineOptions = field(default_factory=EngineOptions)  # container_engines, --cri
     ringbuf_pages: int = 2048         # the ring buffer's size in pages (a power of two)
+    thread_table_size: int = THREAD_TABLE_SIZE   # falco_libs.thread_table_size: tasks in the state
 
 
 @dataclass

@@ -39,7 +39,7 @@ class ReplaySource:
 
     def start(self) -> None:
         self.reader = CaptureReader(self.path)
-        table = table_from_header(self.reader.header)
+        table = table_from_header(self.reader.header, self.opts.thread_table_size)
         self.enricher = Enricher(table=table)
         self.converter = Converter(table)
         size = self.path.stat().st_size

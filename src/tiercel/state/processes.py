@@ -1,7 +1,14 @@
 """The process table: seeded from /proc, kept current by clone/exec/exit events.
 
 Threads of a process share one Process; the table maps both tids and tgids to it. Entries of
-exited processes are dropped at once, so the table's size follows the host's live processes. Its
+exited processes are dropped at once, so the table's size follows the host's live processes.
+
+Bounded whatever a capture holds (a million distinct thread ids, argv of 64 KB in tiny arguments):
+at most `max_threads` tasks (Falco's `falco_libs.thread_table_size`, 262,144 by default): past it the
+task added longest ago is evicted (`evicted` counts them), so the newest, which the next events
+name, stay; and a process keeps at most ARGV_MAX_ARGS arguments and ARGV_MAX_BYTES characters of
+them, as the live probe reads them (probe/events.h), with `argv_truncated` set (`argv_cut` counts
+them). Its
 memory follows them too: a dict does not shrink when entries are deleted, so after a burst of tasks
 (COMPACT_FROM or more, three quarters of them gone) both dicts are copied to right-sized ones and the
 heap's free pages are given back (state.memory).
@@ -10,6 +17,7 @@ heap's free pages are given back (state.memory).
 from __future__ import annotations
 
 import os
+from collections import deque
 from pathlib import Path
 
 from tiercel.container import cgroup
@@ -22,12 +30,19 @@ from tiercel.state.users import UserTable
 CLONE_THREAD = 0x00010000
 CLONE_FILES = 0x00000400
 COMPACT_FROM = 4096     # tasks gone since the table's largest before its memory is given back
+THREAD_TABLE_SIZE = 262_144   # Falco's falco_libs.thread_table_size default
+ARGV_MAX_ARGS = 64            # as the live probe: probe/events.h ARGV_MAX_ARGS
+ARGV_MAX_BYTES = 4096
 
 
 class ProcessTable:
     def __init__(self, host_proc: Path = Path("/proc"), users: UserTable | None = None,
-                 containers: Containers | None = None) -> None:
+                 containers: Containers | None = None, max_threads: int = THREAD_TABLE_SIZE) -> None:
         self.host_proc = host_proc
+        self.max_threads = max_threads
+        self.evicted = 0                        # tasks dropped to stay within max_threads
+        self.argv_cut = 0                       # argv cut to ARGV_MAX_ARGS / ARGV_MAX_BYTES
+        self._added: deque[int] = deque()       # tids in the order they were added: oldest first
         self.users = users if users is not None else UserTable(host_proc)
         self.containers = containers
         self.procs: dict[int, Process] = {}     # tgid -> process
@@ -58,9 +73,47 @@ class ProcessTable:
         if c is not None and self.containers is not None and c.full_id:
             proc.container = self.containers.get(c.type, c.full_id)
         self.procs[proc.pid] = proc
+        self.bound_argv(proc)
         for tid in tids or [proc.pid]:
             proc.threads.add(tid)
-            self.threads[tid] = proc
+            self._put_thread(tid, proc)
+
+    def _put_thread(self, tid: int, proc: Process) -> None:
+        """tid -> proc, a new task: the oldest one goes when the table is full."""
+        self.threads[tid] = proc
+        self._added.append(tid)
+        if len(self.threads) > self.max_threads:
+            self._evict()
+        elif len(self._added) > 2 * max(len(self.threads), 1024):  # exited tids pile up: drop them
+            self._added = deque(self.threads)
+
+    def _evict(self) -> None:
+        while len(self.threads) > self.max_threads and self._added:
+            tid = self._added.popleft()
+            proc = self.threads.pop(tid, None)
+            if proc is None:
+                continue  # exited already
+            self.evicted += 1
+            proc.threads.discard(tid)
+            if not proc.threads and self.procs.get(proc.pid) is proc:
+                del self.procs[proc.pid]
+
+    def bound_argv(self, proc: Process) -> None:
+        """At most ARGV_MAX_ARGS arguments and ARGV_MAX_BYTES characters of them, as the live probe
+        reads them: a capture's argv of 64 KB in one-character arguments is 30,000 Python strings."""
+        args = proc.args
+        if not isinstance(args, list) or (len(args) <= ARGV_MAX_ARGS
+                                          and sum(map(len, args)) <= ARGV_MAX_BYTES):
+            return  # (a capture's execve may have no argv at all: None)
+        kept, size = [], 0
+        for a in args[:ARGV_MAX_ARGS]:
+            size += len(a)
+            if size > ARGV_MAX_BYTES:
+                break
+            kept.append(a)
+        proc.args = kept
+        proc.argv_truncated = True
+        self.argv_cut += 1
 
     def _name_users(self, proc: Process) -> None:
         proc.user = self.users.user(proc.uid)
@@ -82,8 +135,9 @@ class ProcessTable:
             # only the task seen: its leader may have exited already (its exit record read before
             # this late record of another thread), and a leader tid kept here would never leave
             self.add(proc, [ev.tid])
-        proc.threads.add(ev.tid)
-        self.threads[ev.tid] = proc
+        if ev.tid not in proc.threads:
+            proc.threads.add(ev.tid)
+            self._put_thread(ev.tid, proc)
         return proc
 
     def on_clone(self, ev: Event, parent: Process) -> None:
@@ -91,7 +145,7 @@ class ProcessTable:
         flags = ev.args.get("flags", 0)
         if flags & CLONE_THREAD:
             parent.threads.add(child_tid)
-            self.threads[child_tid] = parent
+            self._put_thread(child_tid, parent)
             return
         child = Process(
             # in the host's pid namespace the pid is the vpid; in another, the probe does not know
@@ -139,6 +193,7 @@ class ProcessTable:
         proc.exepath = exepath
         proc.comm = ev.comm
         proc.argv_truncated = bool(args.get("args_truncated"))
+        self.bound_argv(proc)
         if ev.uid != proc.uid or ev.gid != proc.gid:
             proc.uid, proc.gid = ev.uid, ev.gid
             self._name_users(proc)
@@ -181,6 +236,7 @@ class ProcessTable:
         """Copy both dicts to ones sized for what they hold now, and give the heap's free pages back."""
         self.procs = dict(self.procs)
         self.threads = dict(self.threads)
+        self._added = deque(self.threads)
         self._high = len(self.threads)
         self.compactions += 1
         memory.trim_heap()

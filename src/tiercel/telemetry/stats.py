@@ -50,7 +50,8 @@ def render_text(s: AgentStats) -> str:
              f"tiercel: errors: {s.decode_errors} undecodable records, {s.event_errors} failed events, "
              f"{s.rule_errors} failed rule evaluations",
              f"tiercel: state: {s.state.processes} processes, {s.state.threads} threads, "
-             f"{s.state.fds} fds, {s.state.containers} containers"]
+             f"{s.state.fds} fds, {s.state.containers} containers; {s.state.evicted} threads evicted "
+             f"(table full), {s.state.argv_cut} argv cut"]
     for name, o in s.outputs.items():
         lines.append(f"tiercel: output {name}: {_output_counts(o)}")
     if len(s.outputs) > 1:
@@ -119,6 +120,11 @@ def render_prometheus(s: AgentStats) -> str:
     metric("state_fds", "gauge", "File descriptors in the processes' fd tables.", [("", s.state.fds)])
     metric("state_containers", "gauge", "Containers the runtime registries hold.",
            [("", s.state.containers)])
+    metric("state_threads_evicted_total", "counter",
+           "Tasks evicted from a full process table (falco_libs.thread_table_size).",
+           [("", s.state.evicted)])
+    metric("state_argv_cut_total", "counter",
+           "Processes whose argv was cut to 64 arguments / 4096 characters.", [("", s.state.argv_cut)])
     metric("reloads_total", "counter", "Reloads by result.",
            [('{result="ok"}', s.reloads - s.reloads_failed), ('{result="failed"}', s.reloads_failed)])
     return "\n".join(out) + "\n"
