@@ -11,7 +11,8 @@ from typing import Any
 
 from tiercel.events.model import Event
 from tiercel.k8saudit.events import SOURCE
-from tiercel.k8saudit.fields import KA_FIELDS, Doc, text
+from tiercel.k8saudit.extract import Doc, text
+from tiercel.k8saudit.fields import KA_FIELDS
 from tiercel.rules.fields import evt
 from tiercel.rules.fields.spec import ArgKind, Extractor, FieldArgumentError, FieldEnv, FieldSpec, spec
 
