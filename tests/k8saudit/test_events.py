@@ -20,6 +20,7 @@ from tiercel.k8saudit.events import (
     parse_document,
     parse_lines,
     parse_rfc3339,
+    parse_text,
 )
 
 EV = {"kind": "Event", "auditID": "1", "verb": "get"}
@@ -58,7 +59,7 @@ def test_bounds() -> None:
 
 def test_lines_stop_at_the_first_bad_one_with_falcos_message() -> None:
     text = orjson.dumps(EV).decode() + '\n{"kind": 0}\n' + orjson.dumps(EV).decode() + "\n"
-    items = list(parse_lines(text))
+    items = list(parse_lines(text.splitlines()))
     assert _ids(items[0]) == ["1"]  # type: ignore[arg-type]
     assert isinstance(items[1], LineError) and len(items) == 2
     assert items[1].message == ('Could not read k8s audit event line #2, "{"kind": 0}": '
@@ -67,7 +68,7 @@ def test_lines_stop_at_the_first_bad_one_with_falcos_message() -> None:
 
 def test_an_indented_eventlist_file_is_read_whole() -> None:
     text = orjson.dumps({"kind": "EventList", "items": [EV, EV]}, option=orjson.OPT_INDENT_2).decode()
-    assert [len(i) for i in parse_lines(text)] == [2]  # type: ignore[arg-type]
+    assert [len(i) for i in parse_text(text)] == [2]  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("text,ns", [
@@ -94,3 +95,32 @@ def test_replay_of_a_file_that_is_no_audit_events_is_one_line(tmp_path: Path) ->
     assert run_agent(RunOptions(rules=[tmp_path], trace=trace), out, err) == 0
     assert 'Could not read k8s audit event line #1, "{"kind": 0}"' in err.getvalue()
     assert "Events detected: 0" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+def _replay(path: Path, limits: Limits | None = None) -> tuple[int, list[str]]:
+    from tiercel.k8saudit.replay import AuditFileSource
+
+    got: list[object] = []
+    said: list[str] = []
+    source = AuditFileSource(path, got.append, said.append, limits)
+    source.start()
+    try:
+        source.run(None)
+    finally:
+        source.stop()
+    return len(got), said
+
+
+@pytest.mark.parametrize("text,events,said", [
+    ("\n".join(orjson.dumps({**EV, "auditID": str(i)}).decode() for i in range(20_000)) + "\n", 20_000, []),
+    (orjson.dumps({"kind": "EventList", "items": [EV] * 3}, option=orjson.OPT_INDENT_2).decode(), 3, []),
+    (orjson.dumps([EV, EV], option=orjson.OPT_INDENT_2).decode(), 2, []),
+    (orjson.dumps(EV).decode() + "\n" + "{" + " " * 300 + "}\n", 1, ["line #2", "over 200 bytes"]),
+    ("{\n  nope\n", 0, ["line #1"]),
+], ids=["20000-lines", "indented-eventlist", "indented-array", "long-line", "broken-indented"])
+def test_file_replay_forms(tmp_path: Path, text: str, events: int, said: list[str]) -> None:
+    trace = tmp_path / "t.json"
+    trace.write_text(text)
+    n, messages = _replay(trace, Limits(max_batch_size=200) if said and events else None)
+    assert n == events
+    assert all(any(s in m for m in messages) for s in said) and bool(messages) == bool(said)

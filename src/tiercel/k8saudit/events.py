@@ -3,7 +3,8 @@
 The API server writes them as one JSON object per event (`"kind": "Event"`), or batches them in an
 `EventList` (`"items": [...]`): its webhook backend posts an EventList, its log backend writes one
 Event per line. `parse_document` accepts either, and a JSON array of them; `parse_lines` reads a
-file of them one per line (Falco 0.31's `-e FILE.json`), `parse_body` one webhook request body.
+file of them one per line (Falco 0.31's `-e FILE.json`), `parse_text` a whole file of either form,
+`parse_body` one webhook request body.
 
 Anything else (`{"kind": 0}`, an array of numbers) is not an audit event: `NotAuditEvent`, with
 Falco's words. Sizes and counts are bounded by `Limits` before anything is kept.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -138,7 +139,9 @@ def parse_body(body: bytes, limits: Limits = Limits()) -> list[dict[str, Any]]:
         if body.count(b"\n") < 1:
             raise
     out: list[dict[str, Any]] = []
-    for _num, line in _lines(body.decode("utf-8", "replace")):
+    for line in body.splitlines():
+        if not line.strip():
+            continue
         out.extend(parse_document(line, limits))
         if len(out) > limits.max_batch_events:
             raise NotAuditEvent(f"more than {limits.max_batch_events} events in one batch")
@@ -158,12 +161,11 @@ class LineError:
         return f'Could not read k8s audit event line #{self.line_num}, "{self.line}": {self.why}, stopping'
 
 
-def parse_lines(text: str, limits: Limits = Limits()) -> Iterator[list[dict[str, Any]] | LineError]:
-    """A file of audit events, one JSON value per line (blank lines skipped): each line's events,
-    then a LineError and nothing more at the first line that is not one. A file that is one JSON
-    value over several lines (an indented EventList) is read whole."""
-    stripped = text.lstrip()
-    if stripped[:1] in ("[", "{") and "\n" in stripped.strip():
+def parse_text(text: str, limits: Limits = Limits()) -> Iterator[list[dict[str, Any]] | LineError]:
+    """A whole file's text: one JSON value over several lines (an indented EventList, a JSON
+    array), else one JSON value per line (`parse_lines`)."""
+    stripped = text.strip()
+    if stripped[:1] in ("[", "{") and "\n" in stripped:
         try:
             value = orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -174,9 +176,19 @@ def parse_lines(text: str, limits: Limits = Limits()) -> Iterator[list[dict[str,
             except NotAuditEvent as e:
                 yield LineError(1, _shown(text), str(e))
             return
-    for num, line in _lines(text):
+    yield from parse_lines(text.splitlines(), limits)
+
+
+def parse_lines(lines: Iterable[str | bytes], limits: Limits = Limits()
+                ) -> Iterator[list[dict[str, Any]] | LineError]:
+    """One JSON value per line (blank lines skipped), as the API server's log backend writes them:
+    each line's events, then a LineError and nothing more at the first line that is not one (or
+    is longer than max_batch_size)."""
+    for num, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
         if len(line) > limits.max_batch_size:
-            yield LineError(num, _shown(line), f"line of {len(line)} bytes is over the limit")
+            yield LineError(num, _shown(line), f"a line over {limits.max_batch_size} bytes")
             return
         try:
             yield parse_document(line, limits)
@@ -185,13 +197,7 @@ def parse_lines(text: str, limits: Limits = Limits()) -> Iterator[list[dict[str,
             return
 
 
-def _lines(text: str) -> Iterator[tuple[int, str]]:
-    for num, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            yield num, line
-
-
-def _shown(line: str) -> str:
+def _shown(line: str | bytes) -> str:
     """A line as the error message quotes it: whole when short, else its start."""
-    line = line.strip()
-    return line if len(line) <= 200 else line[:200] + "..."
+    text = (line.decode("utf-8", "replace") if isinstance(line, bytes) else line).strip()
+    return text if len(text) <= 200 else text[:200] + "..."

@@ -1,25 +1,28 @@
 """`tiercel run -e FILE.json`: a file of Kubernetes audit events as an event source (Falco 0.31's form;
 tiercel.sources.base.Source).
 
-The file holds one JSON value per line (an Event or an EventList: the API server's log backend),
-or one JSON value over several lines (an indented EventList, a JSON array). Reading stops at the
-first line that is not one, with Falco's message (`Could not read k8s audit event line #N ...`);
-the events before it count.
+The file holds one JSON value per line (an Event or an EventList: the API server's log backend), read
+as it goes, or one JSON value over several lines (an indented EventList, a JSON array), read whole.
+Reading stops at the first line that is not one, with Falco's message (`Could not read k8s audit
+event line #N ...`); the events before it count.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator, Set
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+import orjson
 
 from tiercel.common.errors import TiercelError
 from tiercel.common.files import NotRegularFile, open_regular
-from tiercel.k8saudit.events import Limits, LineError, make_event, parse_lines
+from tiercel.k8saudit.events import Limits, LineError, make_event, parse_lines, parse_text
 from tiercel.sources.base import Counters, Sink
 
-# A file read whole (not line by line) is bounded by this; lines by Limits.max_batch_size.
+# A file that is one JSON value is read whole, up to this; lines are bounded by Limits.max_batch_size.
 MAX_WHOLE_FILE = 64 << 20
 
 
@@ -37,7 +40,11 @@ def is_audit_file(path: Path) -> bool:
 
 
 class AuditFileSource:
-    """Replays an audit-event file to the end (or until `interrupt()`); `run` ignores the duration."""
+    """Replays an audit-event file to the end (or until `interrupt()`); `run` ignores the duration.
+
+    One event per line is read as it goes (a log of any size, each line bounded by the limits); a
+    file that is one JSON value over several lines is read whole, up to MAX_WHOLE_FILE.
+    """
 
     def __init__(self, path: Path, sink: Sink, log: Callable[[str], None],
                  limits: Limits | None = None) -> None:
@@ -47,7 +54,7 @@ class AuditFileSource:
         self.limits = limits or Limits()
         self._counters = Counters()
         self._stopping = False
-        self._text = ""
+        self._file: BinaryIO | None = None
 
     @property
     def counters(self) -> Counters:
@@ -61,19 +68,12 @@ class AuditFileSource:
 
     def start(self) -> None:
         try:
-            fd, st = open_regular(self.path)
+            fd, _st = open_regular(self.path)
         except NotRegularFile as e:
             raise TiercelError(f"cannot read the audit event file {self.path}: {e}") from None
         except OSError as e:
             raise TiercelError(f"cannot read the audit event file {self.path}: {e.strerror}") from None
-        try:
-            if st.st_size > MAX_WHOLE_FILE:
-                raise TiercelError(f"cannot read the audit event file {self.path}: larger than "
-                                   f"{MAX_WHOLE_FILE >> 20} MiB ({st.st_size} bytes)")
-            with os.fdopen(os.dup(fd), "rb") as f:
-                self._text = f.read(MAX_WHOLE_FILE + 1).decode("utf-8", "replace")
-        finally:
-            os.close(fd)
+        self._file = os.fdopen(fd, "rb")
 
     def run(self, duration: float | None) -> None:
         del duration    # a file is replayed to its end
@@ -88,8 +88,19 @@ class AuditFileSource:
                 self._deliver(doc)
 
     def _batches(self) -> Iterator[list[dict[str, Any]] | LineError]:
-        text, self._text = self._text, ""
-        return parse_lines(text, self.limits)
+        f = self._file
+        if f is None:
+            return iter(())
+        limit = self.limits.max_batch_size
+        first = f.readline(limit + 1)
+        if first.strip()[:1] in (b"{", b"[") and not _whole_line(first):
+            # not a value on its own line: the file is one value over several lines
+            rest = f.read(MAX_WHOLE_FILE + 1 - len(first))
+            if len(first) + len(rest) > MAX_WHOLE_FILE:
+                raise TiercelError(f"cannot read the audit event file {self.path}: one JSON value "
+                                   f"of more than {MAX_WHOLE_FILE >> 20} MiB")
+            return parse_text((first + rest).decode("utf-8", "replace"), self.limits)
+        return parse_lines(itertools.chain([first], iter(lambda: f.readline(limit + 1), b"")), self.limits)
 
     def _deliver(self, doc: dict[str, Any]) -> None:
         self._counters.records += 1
@@ -104,7 +115,19 @@ class AuditFileSource:
 
     def stop(self) -> None:
         self._stopping = True
+        f, self._file = self._file, None
+        if f is not None:
+            f.close()
 
     def attach(self, syscalls: Set[str]) -> frozenset[str]:
         del syscalls
         return frozenset()
+
+
+def _whole_line(line: bytes) -> bool:
+    """Whether the line is a JSON value by itself."""
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
