@@ -8,6 +8,7 @@ import pytest
 
 from tiercel.common.errors import TiercelError
 from tiercel.config import load_config
+from tiercel.k8saudit.follow import AuditLogFollower
 from tiercel.k8saudit.replay import AuditFileSource
 from tiercel.k8saudit.settings import audit_settings
 from tiercel.k8saudit.source import AuditWebhookSource
@@ -86,6 +87,7 @@ def _sink(_ev: object) -> None:
     ([], ["syscall"], False, AuditWebhookSource),
     ([], ["k8s_audit"], True, None),
     (["plugins[0].open_params=/tmp/x.json"], ["syscall"], False, AuditFileSource),
+    (["plugins[0].open_params=file:///tmp/x.json"], ["syscall"], False, AuditLogFollower),
 ])
 def test_which_sources_run(tmp_path: Path, overrides: list[str], disabled: list[str], syscall: bool,
                            audit: type | None) -> None:

@@ -185,16 +185,24 @@ def parse_lines(lines: Iterable[str | bytes], limits: Limits = Limits()
     each line's events, then a LineError and nothing more at the first line that is not one (or
     is longer than max_batch_size)."""
     for num, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        if len(line) > limits.max_batch_size:
-            yield LineError(num, _shown(line), f"a line over {limits.max_batch_size} bytes")
-            return
-        try:
-            yield parse_document(line, limits)
-        except NotAuditEvent as e:
-            yield LineError(num, _shown(line), str(e))
-            return
+        item = parse_line(num, line, limits)
+        if item is not None:
+            yield item
+            if isinstance(item, LineError):
+                return
+
+
+def parse_line(num: int, line: str | bytes, limits: Limits = Limits()
+               ) -> list[dict[str, Any]] | LineError | None:
+    """Line `num` of a file: its events, a LineError, or None for a blank line."""
+    if not line.strip():
+        return None
+    if len(line) > limits.max_batch_size:
+        return LineError(num, _shown(line), f"a line over {limits.max_batch_size} bytes")
+    try:
+        return parse_document(line, limits)
+    except NotAuditEvent as e:
+        return LineError(num, _shown(line), str(e))
 
 
 def _shown(line: str | bytes) -> str:

@@ -12,9 +12,10 @@ A Falco values file that enables the k8saudit plugin works unchanged:
         library_path: libjson.so
 
 `open_params` as the plugin reads it: `http://<host>:<port>/<path>` (the webhook), `https://...` (the
-same with `sslCertificate`, a PEM holding the certificate and its key), `file://<path>` or a plain
-path (a file of audit events, replayed once: not followed as it grows). No library is loaded; what
-was named is said once. Plugins other than k8saudit and json are not loaded either (said once).
+same with `sslCertificate`, a PEM holding the certificate and its key), `file://<path>` (an audit
+log, followed as it grows and rotates) or a plain path (a file of audit events, read once). No
+library is loaded; what was named is said once. Plugins other than k8saudit and json are not loaded
+either (said once).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ BUILT_IN = ("k8saudit", "json")
 class AuditSettings:
     webhook: WebhookConfig | None = None     # listen for the API server's posts
     file: Path | None = None                 # or read this file of events
+    follow: bool = False                     # file://: follow it as it grows (a live audit log)
     notices: tuple[str, ...] = field(default=())
 
 
@@ -62,7 +64,7 @@ def audit_settings(cfg: Config) -> AuditSettings | None:
     if url.scheme in ("http", "https"):
         return AuditSettings(webhook=_webhook(url.scheme, params, init), notices=tuple(notices))
     if url.scheme == "file":
-        return AuditSettings(file=Path(url.path), notices=tuple(notices))
+        return AuditSettings(file=Path(url.path), follow=True, notices=tuple(notices))
     if url.scheme:
         raise TiercelError(f"plugins: k8saudit: open_params '{params}': expected http://, https://, "
                            "file:// or a file path")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tiercel.common.errors import TiercelError
 from tiercel.config import Config
+from tiercel.k8saudit.follow import AuditLogFollower
 from tiercel.k8saudit.replay import AuditFileSource, is_audit_file
 from tiercel.k8saudit.settings import audit_settings
 from tiercel.k8saudit.source import AuditWebhookSource
@@ -46,6 +47,8 @@ def audit_source(cfg: Config, disabled: list[str], sink: Sink, log: Log,
     if settings is not None and "k8s_audit" not in disabled:
         if settings.webhook is not None:
             source = AuditWebhookSource(settings.webhook, sink)
+        elif settings.file is not None and settings.follow:
+            source = AuditLogFollower(settings.file, sink, log)
         elif settings.file is not None:
             source = AuditFileSource(settings.file, sink, log)
     if not syscall_on and source is None:
