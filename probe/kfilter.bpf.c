@@ -6,6 +6,7 @@
  * each; a record passes when some slot's tests all hold:
  *   ret    success (ret >= 0) or failure                          kf_class.ret_ok / ret_fail
  *   comm   the comm at the process's last exec (exec_comm)      kf_comms[{nr, comm}] | comm_any
+ *   host   the process exec'd outside any container (exec_comm)  ~not_host
  *   path   the path argument, absolute and normal              kf_paths (exact + prefix, LPM) |
  *                                                               kf_suffixes (reversed, LPM) | path_any
  *   flags  open flags: the access mode is one the slot accepts (acc_slots), or a bit it names is
@@ -53,8 +54,11 @@ struct kf_class {
     __u8 needle_len[KF_NEEDLES];
     __u64 port_any;         /* slots with no test of the server port (fd.sport) */
     __u64 kind_any;         /* slots with no test of the socket's kind (family and l4proto) */
-    __u64 not_local;        /* slots that cannot hold when the server address (fd.sip) is a loopback
-                             * or the unspecified address (sock_values: KF_SOCK_LOCAL) */
+    __u64 not_local;        /* slots that cannot hold when the server address (fd.sip) is an IPv4
+                             * loopback or 0.0.0.0 (sock_values: KF_SOCK_LOCAL) */
+    __u64 not_local6;       /* ... is ::1 or :: */
+    __u64 not_host;         /* slots that cannot hold for a process on the host (exec_comm.host):
+                             * their rule asks for a container */
 };
 
 struct kf_path_key {
@@ -80,6 +84,9 @@ struct kf_enum_key {
 
 struct kf_comm {
     char comm[16];
+    __u8 host;          /* 1: the cgroup the process exec'd in names no container (lifecycle:
+                         * cgroup_names_host), so user space has it on the host (container.id host) */
+    __u8 pad[7];
 };
 
 struct kf_scratch {
@@ -98,7 +105,7 @@ struct kf_scratch {
     __u64 fdgen;
     __u64 file[3];      /* the opened file's dentry, its parent and inode (kf_file) */
     __u32 file_ok;      /* 1: kf_file read them */
-    __u32 pad2;
+    __u32 hexrun;       /* cgroup_names_host's count of hex digits in a row */
     __u8 spare[256];    /* masked offsets into fwd/rev stay inside the value */
 };
 
@@ -264,7 +271,7 @@ static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid
             __u64 *m = kf_enums.lookup(&kk);
             cand &= (m ? *m : 0) | cls->kind_any;
             if (args[7] & KF_SOCK_LOCAL)
-                cand &= ~cls->not_local;
+                cand &= ~(((args[7] >> 8) & 0xff) == FD_AF_INET6 ? cls->not_local6 : cls->not_local);
         }
         if (!cand)
             return 0;
@@ -273,9 +280,11 @@ static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid
     struct kf_scratch *s = kf_scratch_map.lookup(&zero);
     if (!s)
         return 1;
-    if (cls->has_comm) {
+    if (cls->has_comm || cls->not_host) {
         struct kf_comm *c = exec_comm.lookup(&tgid);
-        if (c) {
+        if (c && c->host)
+            cand &= ~cls->not_host;
+        if (c && cls->has_comm) {
             s->comm.nr = nr;
             __builtin_memcpy(s->comm.comm, c->comm, 16);
             __u64 *m = kf_comms.lookup(&s->comm);

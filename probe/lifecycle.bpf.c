@@ -4,11 +4,13 @@
 
 /* execve's filename and argv must be copied at enter: at exit the old memory is gone. */
 BPF_F_TABLE("hash", __u32, struct rec_syscall, exec_stash, 4096, BPF_F_NO_PREALLOC);
+#define CGROUP_NAME_BUF 256     /* kf_scratch.tmp: a cgroup's name (a kernfs name: at most 255 bytes) */
 
-static __always_inline void remember_comm(__u32 tgid)
+static __always_inline void remember_comm(__u32 tgid, __u8 host)
 {
     struct kf_comm c = {};
     bpf_get_current_comm(&c.comm, sizeof(c.comm));
+    c.host = host;
     exec_comm.update(&tgid, &c);
 }
 
@@ -95,6 +97,69 @@ static __always_inline __u16 read_cgroup_leaf(struct rec_syscall *rec)
     }
     return n > 1 ? n : 0;
 }
+
+static __always_inline long kn_name_buf(char *buf, __u64 cgrp)
+{
+    __u64 kn = 0, name = 0;
+    if (!cgrp)
+        return 0;
+    bpf_probe_read_kernel(&kn, sizeof(kn), (void *)(cgrp + OFF_CGROUP_KN));
+    if (kn)
+        bpf_probe_read_kernel(&name, sizeof(name), (void *)(kn + OFF_KN_NAME));
+    if (!name)
+        return 0;
+    return bpf_probe_read_kernel_str(buf, CGROUP_NAME_BUF, (void *)name);
+}
+
+/* 1 when the cgroup read_cgroup_leaf names for this task has no run of 64 lowercase hex digits in its
+ * name: every runtime names a container's cgroup with its 64-digit id (src/tiercel/container/cgroup.py
+ * from_name), so user space will put the program being exec'd on the host (container.id "host"), and
+ * the filter may drop records only a container's could match (kf_class.not_host). An empty name is
+ * the host's there too. Read again here, in sched_process_exec's own program, so that the loop over
+ * the name adds nothing to sys_exit's verification. */
+static __always_inline __u8 cgroup_names_host(void)
+{
+    __u32 zero = 0;
+    struct kf_scratch *s = kf_scratch_map.lookup(&zero);
+    __u64 task = bpf_get_current_task(), cset = 0, cgrp = 0, css = 0;
+    if (!s)
+        return 0;
+    char *buf = (char *)s->tmp;
+    bpf_probe_read_kernel(&cset, sizeof(cset), (void *)(task + OFF_TASK_CGROUPS));
+    if (!cset)
+        return 0;
+    bpf_probe_read_kernel(&cgrp, sizeof(cgrp), (void *)(cset + OFF_CSS_SET_DFL_CGRP));
+    long n = kn_name_buf(buf, cgrp);
+    if (n <= 1) {
+        bpf_probe_read_kernel(&css, sizeof(css),
+                              (void *)(cset + OFF_CSS_SET_SUBSYS + 8 * CGROUP_V1_SUBSYS));
+        cgrp = 0;
+        if (css)
+            bpf_probe_read_kernel(&cgrp, sizeof(cgrp), (void *)(css + OFF_CSS_CGROUP));
+        n = kn_name_buf(buf, cgrp);
+    }
+    if (n <= 1)
+        return 1;
+    /* branch-free, the count in map memory: a value that differs by path and stays live across the
+     * loop would make the verifier walk every path of every iteration */
+    volatile __u32 *run = &s->hexrun;
+    *run = 0;
+    for (__u32 i = 0; i < CGROUP_NAME_BUF; i++) {
+        __u8 c = buf[i];
+        if (!c)
+            break;          /* the read always ends the name with one within the buffer */
+        __u32 hex = ((__u8)(c - '0') < 10) | ((__u8)(c - 'a') < 6);
+        *run = (*run + 1) * hex;
+        if (*run >= 64)
+            break;
+    }
+    return *run < 64;
+}
+#else
+static __always_inline __u8 cgroup_names_host(void)
+{
+    return 0;       /* user space reads the container from /proc: nothing is known here */
+}
 #endif
 
 static __always_inline int exit_exec(struct tp_sys_exit *ctx, __u64 id)
@@ -176,8 +241,6 @@ static __always_inline int exit_exec(struct tp_sys_exit *ctx, __u64 id)
         }
     }
 #endif
-    if (ctx->ret == 0)
-        remember_comm(id >> 32);
     rec->repeats = 0;
     __u32 size = offsetof(struct rec_syscall, data) + SLOT1_OFF +
                  BOUNDED(rec->len1, SLOT1_SIZE * 2 - 1) + BOUNDED(rec->len2, SLOT2_SIZE * 2 - 1);
@@ -229,6 +292,7 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
         if (pc) {
             struct kf_comm copy = {};
             __builtin_memcpy(copy.comm, pc->comm, 16);
+            copy.host = pc->host;
             exec_comm.update(&child, &copy);
         }
         /* The child's fd table is a copy of its parent's, so are its known fds: without them a
@@ -252,6 +316,11 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
 
 TRACEPOINT_PROBE(sched, sched_process_exec)
 {
+    /* the new program's comm, and whether it runs on the host, for the filter (exec_comm): here,
+     * where a successful exec is past its point of no return, before execve returns */
+    __u64 id = bpf_get_current_pid_tgid();
+    if ((id >> 32) != AGENT_TGID)
+        remember_comm(id >> 32, cgroup_names_host());
     /* A non-leader thread that execs takes over the leader's id before execve returns:
      * move its stashed arguments to the id that sys_exit will see. */
     __u32 old = args->old_pid, now = args->pid;

@@ -3,6 +3,7 @@ needed for the fd state, and the socket's server port and kind are tested in the
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +81,38 @@ def test_an_empty_list_holds_nothing(tmp_path: Path) -> None:
 def test_kinds_are_distinct(typechar: str, l4proto: str) -> None:
     kinds = {kind_of(t, p) for t in "46uno" for p in ("", "tcp", "udp", "raw", "icmp")}
     assert len(kinds) == 25 and kind_of(typechar, l4proto) in kinds
+
+
+def test_rules_for_containers_hold_nothing_on_the_host(oracles: Path) -> None:
+    """Upstream's `container` rules on connect (K8s API server, cloud metadata) cannot match a host
+    process: `ab` on the host connecting to a local web server stays in the kernel, the same connect
+    from a container leaves."""
+    rules = [oracles / "rules" / f for f in ("falco_rules.yaml", "falco-incubating_rules.yaml")]
+    _rs, tables = _tables(rules, kernel_fds=True)
+    connect = tables.syscalls["connect"]
+    k8s = next(s for s in connect.slots if "Contact K8S API Server From Container" in s.rules)
+    assert not k8s.host
+    assert all(s.host for s in connect.slots if "System procs network activity" in s.rules)
+    ab = KernelView("connect", 0, b"ab", port=80, kind=TCP4, local=True, host=True)
+    assert not passes(tables, ab)
+    assert passes(tables, dataclasses.replace(ab, host=False))
+
+
+def test_address_conjuncts_are_judged_together(tmp_path: Path) -> None:
+    """`fd.ip != 0.0.0.0 and fd.net != 127.0.0.0/8` (upstream's outbound macro) excludes every local
+    IPv4 server address only as a whole, and none of the IPv6 ones (::1 is outside both)."""
+    f = tmp_path / "r.yaml"
+    f.write_text("""
+- rule: Out
+  desc: d
+  condition: evt.type = connect and fd.ip != "0.0.0.0" and fd.net != "127.0.0.0/8" and proc.name = ssh
+  output: o
+  priority: WARNING
+""")
+    _rs, tables = _tables([f], kernel_fds=True)
+    (slot,) = tables.syscalls["connect"].slots
+    assert not slot.local and slot.local6
+    tcp6 = kind_of("6", "tcp")
+    assert not passes(tables, KernelView("connect", 0, b"ssh", port=22, kind=TCP4, local=True))
+    assert passes(tables, KernelView("connect", 0, b"ssh", port=22, kind=tcp6, local=True))
+    assert passes(tables, KernelView("connect", 0, b"ssh", port=22, kind=TCP4, local=False))

@@ -29,7 +29,7 @@ from itertools import combinations
 from typing import Any, Protocol, TypeVar
 
 from tiercel.events.flags import ENUM, FLAGS, MODE, PARAM_TABLES
-from tiercel.events.model import Event, Fd
+from tiercel.events.model import Event, Fd, Process
 from tiercel.events.syscalls import NONE, STATE_SYSCALLS, SYSCALLS_X86_64, Fx, SyscallTable, having
 from tiercel.probe.filtertables import (
     ACC_ALL,
@@ -90,6 +90,9 @@ OPEN_BITS = (0o100, 0o200, 0o1000, 0o2000, 0o4000, 0o10000, 0o40000, 0o100000, 0
 # What fds a rule may consult when its event type reads the table: fd fields, rendered fd arguments.
 FD_FIELD_PREFIXES = ("fd.", "fs.path")
 FD_FIELD_NAMES = frozenset({"evt.arg.fd", "evt.args", "evt.info", "evt.arg"})
+# Fields of the process's container and pod: on the host (container.id "host") each has one value
+# whatever the process and event (rules/fields/container.py), which the probe tells by exec_comm.host.
+HOST_FIELD_PREFIXES = ("container.", "k8s.")
 
 
 class Rule(Protocol):
@@ -190,8 +193,8 @@ def _syscall_filter(name: str, nr: int, params: dict[str, str], rules: Sequence[
         return SyscallFilter(name, nr, True, f"more than {MAX_SLOTS} distinct rule conditions")
     return SyscallFilter(name, nr, False, "", tuple(slots.values()), path_slot, flags_arg, enum_arg,
                          fd_result=fd_result, fd_close=fd_close, fd_track=fd_track,
-                         sock_test=any(s.ports is not None or s.kinds is not None or not s.local
-                                       for s in slots.values()))
+                         sock_test=any(s.ports is not None or s.kinds is not None
+                                       or not (s.local and s.local6) for s in slots.values()))
 
 
 def path_param(params: dict[str, str]) -> str | None:
@@ -238,6 +241,28 @@ def _dimensions(name: str, path_arg: str | None, flag_param: str | None,
     return dims
 
 
+def _dim(key: FieldKey, dims: dict[str, str]) -> str | None:
+    """Which test judges this field on this event type, if any."""
+    if key[0].startswith(HOST_FIELD_PREFIXES):
+        return "host"
+    return dims.get(_field_name(key))
+
+
+def _narrow_host(slot: Slot, atoms: list[ast.Node], evttype: str, compile_: Compile) -> Slot:
+    """`slot` further restricted by the `or` of these atoms on the process's container: a host
+    process's container fields are the same for every host process and event, so one event tells
+    whether they can hold on the host at all."""
+    def holds() -> bool:
+        return _safe(_or_predicate([_check(compile_, a) for a in atoms]), _host_event(evttype))
+    return slot if _memo(("host", tuple(atoms), evttype), holds) else _replace(slot, host=False)
+
+
+def _host_event(evttype: str) -> Event:
+    ev = _probe_event(evttype)
+    ev.proc = Process(pid=1, ppid=0, comm="init")
+    return ev
+
+
 def _field_name(key: FieldKey) -> str:
     name, arg = key
     if arg is None:
@@ -253,15 +278,16 @@ def _rule_slot(node: ast.Node, evttype: str, params: frozenset[str], dims: dict[
     if spec is False:
         return None
     slot = Slot()
+    local: list[tuple[ast.Node, ...]] = []      # the conjuncts on the server address, judged together
 
     def usable(key: FieldKey) -> bool:
-        return _field_name(key) in dims
+        return _dim(key, dims) is not None
 
     for conj in conjuncts(spec):
         atoms = necessary(conj, usable)
         if not atoms:
             continue
-        kinds = {dims[_field_name(k)] for k, _ in atoms}
+        kinds = {_dim(k, dims) or "" for k, _ in atoms}
         if len(kinds) != 1:
             continue
         kind = kinds.pop()
@@ -271,14 +297,20 @@ def _rule_slot(node: ast.Node, evttype: str, params: frozenset[str], dims: dict[
         if kind.startswith("values:"):
             slot = _narrow_values(slot, kind[7:], [n for _, n in atoms], evttype, compile_)
             continue
-        if kind in ("port", "kind", "local"):
+        if kind == "local":
+            local.append(tuple(n for _, n in atoms))
+            continue
+        if kind in ("port", "kind"):
             slot = _narrow_socket(slot, kind, [n for _, n in atoms], evttype, compile_)
+            continue
+        if kind == "host":
+            slot = _narrow_host(slot, [n for _, n in atoms], evttype, compile_)
             continue
         if kind == "path" and any(k[0] == "fd.directory" for k, _ in atoms):
             # fd.name starts with fd.directory, so a prefix of the directory is one of the name
             atoms = [(k, n if k[0] != "fd.directory" else _directory_prefix(n)) for k, n in atoms]
         slot = _narrow(slot, kind, [n for _, n in atoms], evttype, compile_)
-    return slot
+    return _narrow_local(slot, local, evttype, compile_) if local else slot
 
 
 def _directory_prefix(node: ast.Node) -> ast.Node:
@@ -360,12 +392,17 @@ def _narrow_values(slot: Slot, param: str, atoms: list[ast.Node], evttype: str, 
 
 # Fields of a socket the probe reads from the kernel (fd_describe) before it decides: the server port,
 # and what its family and l4 protocol make of fd.typechar, fd.type, fd.sockfamily and fd.l4proto.
-SOCKET_DIMS = {"fd.sport": "port", "fd.sip": "local", "fd.snet": "local",
+SOCKET_DIMS = {"fd.sport": "port", "fd.sip": "local", "fd.snet": "local", "fd.ip": "local", "fd.net": "local",
                **dict.fromkeys(("fd.l4proto", "fd.typechar", "fd.type", "fd.sockfamily"), "kind")}
 # Server addresses the probe calls local (filtertables.is_local_addr): each a sample of the class, to
 # which every constant of an atom that lies in it is added, with its neighbours
 LOCAL_SAMPLES = ("127.0.0.1", "127.0.0.0", "127.255.255.255", "127.0.0.53", "127.1.2.3", "0.0.0.0",
                  "::1", "::")
+# Client addresses tried with each local server address, for atoms on either end (fd.ip, fd.net): the
+# kernel's local bit says nothing of the client, so every class of client address is tried: none, these,
+# and every constant an atom names with its neighbours.
+CLIENT_SAMPLES = ("", "10.1.2.3", "172.16.0.9", "192.168.1.1", "192.0.2.1", "203.0.113.7", "8.8.8.8",
+                  "2001:db8::1", "fe80::1", "fd00::1")
 PORTS = range(65536)
 
 
@@ -375,9 +412,6 @@ def _narrow_socket(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, c
     def pred() -> Predicate:         # compiled only when the memo has not got the answer
         return _or_predicate([_check(compile_, a) for a in atoms])
 
-    if kind == "local":
-        local = _memo(("local", tuple(atoms), evttype), lambda: _holds_on_local(pred(), evttype, atoms))
-        return slot if local else _replace(slot, local=False)
     if kind == "port":
         ports = _memo(("ports", tuple(atoms), evttype), lambda: _port_set(pred(), evttype))
         if ports is None:
@@ -387,9 +421,29 @@ def _narrow_socket(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, c
     return _replace(slot, kinds=kinds if slot.kinds is None else slot.kinds & kinds)
 
 
-def _holds_on_local(pred: Predicate, evttype: str, atoms: list[ast.Node]) -> bool:
-    return any(_safe(pred, _socket_event(evttype, Fd(3, "6" if ":" in a else "4", l4proto="tcp", sip=a)))
-               for a in _local_samples(atoms))
+def _narrow_local(slot: Slot, groups: list[tuple[ast.Node, ...]], evttype: str, compile_: Compile) -> Slot:
+    """`slot` further restricted by the `and` of these conjuncts on the socket's addresses (each the
+    `or` of its atoms): whether they can hold when the server address is an IPv4 local one, and when
+    it is an IPv6 one. Judged together: `fd.ip != 0.0.0.0 and fd.net != 127.0.0.0/8` each leave
+    part of the class, and only both leave none of it."""
+    def holds() -> tuple[bool, bool]:
+        preds = [_or_predicate([_check(compile_, a) for a in g]) for g in groups]
+        atoms = [a for g in groups for a in g]
+        return _holds_on_local(lambda ev: all(p(ev) for p in preds), evttype, atoms)
+    v4, v6 = _memo(("local", tuple(groups), evttype), holds)
+    return _replace(slot, local=slot.local and v4, local6=slot.local6 and v6)
+
+
+def _holds_on_local(pred: Predicate, evttype: str, atoms: list[ast.Node]) -> tuple[bool, bool]:
+    """Whether `pred` can hold on a socket whose server address is a local IPv4 one, a local IPv6 one;
+    with any client address (fd.ip and fd.net read either end)."""
+    clients = [*CLIENT_SAMPLES, *_named_addresses(atoms, lambda a: True)]
+
+    def holds(v6: bool) -> bool:
+        return any(_safe(pred, _socket_event(evttype, Fd(3, "6" if v6 else "4", l4proto="tcp", sip=s, cip=c)))
+                   for s in _local_samples(atoms) if (":" in s) == v6
+                   for c in clients if not c or (":" in c) == v6)
+    return holds(False), holds(True)
 
 
 def _kind_set(pred: Predicate, evttype: str) -> frozenset[int]:
@@ -401,7 +455,13 @@ def _local_samples(atoms: list[ast.Node]) -> list[str]:
     """Addresses of the local class to try an atom on: the fixed samples, and each address an atom
     names (alone or as a network) that lies in the class, with the addresses on either side of it:
     an atom of =, in and network tests is constant between the addresses it names."""
-    out = list(LOCAL_SAMPLES)
+    return [*LOCAL_SAMPLES, *_named_addresses(atoms, is_local_addr)]
+
+
+def _named_addresses(atoms: list[ast.Node], keep: Callable[[str], bool]) -> list[str]:
+    """Each address the atoms name (alone or as a network's ends), with its neighbours, that `keep`
+    takes."""
+    out: list[str] = []
     for atom in atoms:
         for node in ast.walk(atom):
             if not isinstance(node, ast.Value):
@@ -416,7 +476,7 @@ def _local_samples(atoms: list[ast.Node]) -> list[str]:
                     if not 0 <= n <= top:
                         continue
                     a = str(ipaddress.IPv4Address(n) if net.version == 4 else ipaddress.IPv6Address(n))
-                    if is_local_addr(a):
+                    if keep(a):
                         out.append(a)
     return out
 

@@ -17,6 +17,7 @@ from tiercel.kfilter.derive import enum_param, flags_param, path_param
 from tiercel.probe.filtertables import (
     ACC_ALL,
     COMM_LEN,
+    FAMILY_INET6,
     PATH_MAX_K,
     STATE_OPEN_FLAGS,
     FilterTables,
@@ -42,6 +43,7 @@ class KernelView:
     port: int | None = None         # its socket's server port, as the kernel has it (None: untold)
     kind: int | None = None         # ... its kind (probe/filtertables.sock_values)
     local: bool | None = None       # ... its server address is a loopback or unspecified one
+    host: bool = False              # the process exec'd outside any container (exec_comm.host)
 
 
 def judgeable(path: bytes | None) -> bool:
@@ -82,7 +84,10 @@ def passes(tables: FilterTables, view: KernelView) -> bool:
             continue
         if s.kinds is not None and view.kind is not None and view.kind not in s.kinds:
             continue
-        if not s.local and view.local:
+        if view.local and not (s.local6 if view.kind is not None and view.kind >> 8 == FAMILY_INET6
+                               else s.local):
+            continue
+        if not s.host and view.host:
             continue
         if f.flags_arg is not None and s.acc_ok != ACC_ALL and not (
                 s.acc_ok >> acc & 1 or view.flags & s.bits_any):
@@ -108,7 +113,8 @@ def view_of(ev: Event, proc: Process | None, fd_kinds: str = "any") -> KernelVie
     value = ev.args.get(value_arg)
     port, kind, local = sock_values(ev.kfd)
     return KernelView(ev.type, res, comm, path, flags if isinstance(flags, int) else 0, known, arg_known,
-                      value & (1 << 64) - 1 if isinstance(value, int) else None, port, kind, local)
+                      value & (1 << 64) - 1 if isinstance(value, int) else None, port, kind, local,
+                      proc is not None and not proc.container_id)
 
 
 @functools.cache

@@ -51,7 +51,7 @@ class FilterKeeper:
         in its index order (the decoder's inode_paths)."""
         if not self._seeded:     # what the state read from /proc, the probe learns once
             known = list(procs.values())
-            filtermaps.seed_exec_comms(self.bpf, ((p.pid, p.comm) for p in known))
+            filtermaps.seed_exec_comms(self.bpf, ((p.pid, p.comm, not p.container_id) for p in known))
             filtermaps.seed_known_fds(self.bpf, ((p.pid, n) for p in known for n, fd in p.fds.items()
                                                  if tracked(fd, tables.fd_kinds)))
             self._seeded = True

@@ -206,6 +206,10 @@ def _class_leaf(leaf: Any, f: SyscallFilter) -> Any:
             leaf.kind_any |= bit
         if not s.local:
             leaf.not_local |= bit
+        if not s.local6:
+            leaf.not_local6 |= bit
+        if not s.host:
+            leaf.not_host |= bit
         for n in s.needles or ():
             leaf.needle_slots[needles.index(n)] |= bit
         for acc in range(4):
@@ -251,16 +255,18 @@ def _fill_trie(trie: Any, entries: dict[bytes, int]) -> None:
         trie[key] = ctypes.c_uint64(mask)
 
 
-def seed_exec_comms(bpf: Any, procs: Iterable[tuple[int, str]]) -> int:
+def seed_exec_comms(bpf: Any, procs: Iterable[tuple[int, str, bool]]) -> int:
     """The comm the state holds for processes that exec'd before the probe was attached (tiercel's
-    proc.name for them). Never overwrites what the kernel wrote at an exec since."""
+    proc.name for them), and whether the state has them on the host. Never overwrites what the
+    kernel wrote at an exec since."""
     table = bpf[b"exec_comm"]
     lib = _bcc_lib()
     n = 0
-    for pid, comm in procs:
+    for pid, comm, host in procs:
         leaf = table.Leaf()
         raw = comm.encode("utf-8", "surrogateescape")[:15]
         _put(leaf, "comm", raw)
+        leaf.host = int(host)
         key = ctypes.c_uint32(pid)
         if lib.bpf_update_elem(table.map_fd, ctypes.byref(key), ctypes.byref(leaf), BPF_NOEXIST) == 0:
             n += 1

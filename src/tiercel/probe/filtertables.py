@@ -20,7 +20,10 @@ probe can decide on what it reads anyway:
     values   an enumerated argument (ptrace's request, ...) is one of these values
     ports    the socket's server port (fd.sport), as the kernel has it, is one of these
     kinds    the socket's kind (its family and l4 protocol: sock_kind) is one of these
-    local    the server address (fd.sip) may be a loopback or the unspecified address (LOCAL_ADDRS)
+    local    the server address (fd.sip) may be an IPv4 loopback or the unspecified address
+             (is_local_addr); local6: the same for IPv6 (::1, ::)
+    host     the process may be on the host (container.id host): False when the rule asks for a
+             container
 
 A record leaves the kernel when some slot holds. A test the probe cannot decide for a record (no exec
 comm known, a relative or non-normal path, a path longer than PATH_MAX_K, a socket end not yet known)
@@ -59,6 +62,9 @@ def kind_of(typechar: str, l4proto: str) -> int:
     return KIND_FAMILIES[typechar] << 8 | L4_CODES[l4proto]
 
 
+FAMILY_INET6 = KIND_FAMILIES["6"]
+
+
 def is_local_addr(addr: str) -> bool:
     """127.0.0.0/8, ::1, 0.0.0.0 or :: (the probe's KF_SOCK_LOCAL)."""
     return addr.startswith("127.") or addr in ("0.0.0.0", "::", "::1")
@@ -71,7 +77,8 @@ def sock_values(k: KernelFd | None) -> tuple[int | None, int | None, bool | None
         return None, None, None
     port = k.lport if k.role == ROLE_SERVER else k.rport if k.role == ROLE_CLIENT else 0
     addr = k.laddr if k.role == ROLE_SERVER else k.raddr
-    local = bool(port) and k.family in (2, 10) and is_local_addr(addr)
+    # as the probe reads the address: four bytes of an IPv4 socket's, sixteen of an IPv6 one's
+    local = bool(port) and k.family in (2, 10) and is_local_addr(addr) and (":" in addr) == (k.family == 10)
     return port or None, kind_of(k.typechar, k.l4proto), local
 
 
@@ -105,11 +112,15 @@ class Slot:
     ports: frozenset[int] | None = None
     kinds: frozenset[int] | None = None
     local: bool = True
+    local6: bool = True
+    host: bool = True               # False: cannot hold for a process on the host (its rule asks
+    #                                 for a container; the probe: kf_class.not_host)
 
     @property
     def key(self) -> tuple[object, ...]:
         return (self.ret_ok, self.ret_fail, self.comms, self.paths, self.acc_ok, self.bits_any,
-                self.needles, self.values, self.ports, self.kinds, self.local)
+                self.needles, self.values, self.ports, self.kinds, self.local, self.local6,
+                self.host)
 
 
 @dataclass(frozen=True, slots=True)
