@@ -5,12 +5,19 @@
 #   ci/build-binary.sh            build into dist/ (reuses .cache/ccache: a rebuild takes a minute or two)
 #   ci/build-binary.sh --standalone-only    only dist/tiercel.dist/ (the image's build stage)
 # A build whose inputs (the files it is made of: ci/build-inputs.sh) have not changed
-# is reused; TIERCEL_REBUILD=1 builds anyway. Concurrent builds in one checkout wait for each other.
+# is reused; TIERCEL_REBUILD=1 builds anyway; TIERCEL_BINARY_BUILT=1 (the packaging tests set it once
+# they have built and tested dist/) reuses dist/ whatever changed since, so every package of one run
+# carries the binary that run tested. Concurrent builds in one checkout wait for each other.
 # Environment: TIERCEL_BUILD_VENV (default .build/venv), CCACHE_DIR (default .cache/ccache),
 #              TIERCEL_BUILD_JOBS (default: number of CPUs).
 # BCC stays a system library: its Python module (python3-bpfcc) is compiled in, and it loads
 # libbcc.so.0 (Debian: libbpfcc) at run time. rich, pygments, markdown_it and cryptography are left
 # out: typer works without rich (TYPER_USE_RICH=0, set by the entry script) and nothing needs the rest.
+# So are numpy (protobuf's repeated fields import it only when converted to an array, and a Debian
+# host may have it) and pydantic: typer 0.29 made it a hard dependency, to coerce parameter values
+# that click's types coerce already, so the binary is built with typer < 0.29 (the same CLI, 17 MB less).
+# Nuitka's compilation report (dist/tiercel-build-report.xml) lists every module compiled in and its
+# distribution: ci/build-sbom.sh makes the SBOM from it.
 set -eu
 cd "$(dirname "$0")/.."
 say() { echo "tiercel build-binary: $*" >&2; }
@@ -21,6 +28,10 @@ mode=--onefile name=tiercel
 mkdir -p .build dist
 exec 9>.build/build-binary.lock
 flock 9
+if [ "${TIERCEL_BINARY_BUILT:-0}" = 1 ] && [ -x dist/tiercel.dist/tiercel.bin ]; then
+    say "reusing dist/ (TIERCEL_BINARY_BUILT=1: built earlier in this run)"
+    exit 0
+fi
 . ci/build-inputs.sh
 if [ "${TIERCEL_REBUILD:-0}" != 1 ] && [ "$(cat dist/.inputs-binary 2>/dev/null)" = "$inputs$mode" ] \
    && [ -x dist/tiercel.dist/tiercel.bin ]; then
@@ -60,7 +71,7 @@ fi
 # The project's own code changes often: install it each time (a second or two, no dependencies
 # fetched when they are present).
 "$venv/bin/pip" install -q --disable-pip-version-check ${TIERCEL_PIP_ARGS:-} --no-build-isolation . \
-    >/dev/null
+    'typer<0.29' >/dev/null
 
 # What the binary reports in --version (no git in the binary, nor necessarily at run time).
 commit=${TIERCEL_COMMIT:-}
@@ -97,6 +108,9 @@ say "compiling tiercel $version ($commit) with Nuitka: about 10 minutes on 2 cor
     --nofollow-import-to=markdown_it \
     --nofollow-import-to=mdurl \
     --nofollow-import-to=cryptography \
+    --nofollow-import-to=numpy \
+    --nofollow-import-to=pydantic \
+    --nofollow-import-to=pydantic_core \
     --nofollow-import-to=OpenSSL \
     --nofollow-import-to=paramiko \
     --nofollow-import-to=urllib3.contrib.pyopenssl \
@@ -121,11 +135,18 @@ say "compiling tiercel $version ($commit) with Nuitka: about 10 minutes on 2 cor
     --no-deployment-flag=self-execution \
     --file-version="$version" --product-version="$version" \
     --company-name=tiercel --product-name=tiercel \
+    --report="$out/report.xml" \
     --quiet \
     .build/tiercel_main.py
 
 rm -rf dist/tiercel dist/tiercel.dist
 cp -a "$out/tiercel_main.dist" dist/tiercel.dist
+cp "$out/report.xml" dist/tiercel-build-report.xml
+# Wheels ship some extension modules with their symbol tables (PyYAML, google-re2, protobuf's upb):
+# they are not needed to run.
+find dist/tiercel.dist -name '*.so*' -type f | while read -r so; do
+    if readelf -S "$so" 2>/dev/null | grep -q ' \.symtab'; then strip --strip-unneeded "$so"; fi
+done
 dsize=$(du -sh dist/tiercel.dist | cut -f1)
 what="dist/tiercel.dist/ ($dsize)"
 if [ -n "$mode" ]; then

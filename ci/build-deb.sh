@@ -1,9 +1,8 @@
 #!/bin/sh
-# Build dist/tiercel_<version>_<arch>.deb with dpkg-deb from the Nuitka build (ci/build-binary.sh):
-#   /usr/lib/tiercel/        the program (Nuitka standalone folder; no unpacking at each start)
-#   /usr/bin/tiercel         -> /usr/lib/tiercel/tiercel.bin
-#   /etc/tiercel/tiercel.yaml, /etc/tiercel/rules.d/   configuration and default rules (conffiles)
-#   /lib/systemd/system/tiercel.service
+# Build dist/tiercel_<version>_<arch>.deb with dpkg-deb from the Nuitka build (ci/build-binary.sh),
+# laid out by ci/package-tree.sh (the .rpm's layout too): the program in /usr/lib/tiercel, config
+# and rules in /etc/tiercel (conffiles), /lib/systemd/system/tiercel.service (enabled on install).
+# The control file names the commit the binary was built from (X-Vcs-Commit).
 # Depends on BCC's runtime library (libbpfcc) and the kernel headers meta-package.
 #   ci/build-deb.sh          (runs ci/build-binary.sh first: it reuses an up-to-date dist/)
 set -eu
@@ -12,26 +11,12 @@ say() { echo "tiercel build-deb: $*" >&2; }
 start=$(date +%s)
 
 ci/build-binary.sh   # reuses dist/ when its inputs have not changed
-version=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' src/tiercel/__init__.py)
+. ci/build-info.sh   # $version and $commit, as the binary reports them
 arch=$(dpkg --print-architecture)
 pkg=.build/deb/tiercel
 rm -rf .build/deb
-mkdir -p "$pkg/DEBIAN" "$pkg/usr/lib" "$pkg/usr/bin" "$pkg/etc/tiercel" "$pkg/lib/systemd/system" \
-    "$pkg/usr/share/doc/tiercel"
-
-cp -a dist/tiercel.dist "$pkg/usr/lib/tiercel"
-ln -s ../lib/tiercel/tiercel.bin "$pkg/usr/bin/tiercel"
-cp -a rules "$pkg/etc/tiercel/rules.d"
-find "$pkg/etc/tiercel/rules.d" -name '*~' -delete
-# The shipped config, its rules pointed at /etc/tiercel/rules.d.
-sed 's#^\(  - \)rules$#\1/etc/tiercel/rules.d#' tiercel.yaml > "$pkg/etc/tiercel/tiercel.yaml"
-grep -q '^  - /etc/tiercel/rules.d$' "$pkg/etc/tiercel/tiercel.yaml" || {
-    say "tiercel.yaml: could not point rules_files at /etc/tiercel/rules.d"; exit 1; }
-cp ci/deb/tiercel.service "$pkg/lib/systemd/system/tiercel.service"
-cp README.md "$pkg/usr/share/doc/tiercel/README.md"
-printf 'tiercel\nCopyright: the tiercel authors\nLicense: Apache-2.0\n' > "$pkg/usr/share/doc/tiercel/copyright"
-chmod -R u=rwX,go=rX "$pkg"
-chmod 755 "$pkg/usr/lib/tiercel/tiercel.bin"
+ci/package-tree.sh "$pkg" lib/systemd/system
+mkdir -p "$pkg/DEBIAN"
 
 (cd "$pkg" && find etc -type f | sed 's#^#/#' | sort) > "$pkg/DEBIAN/conffiles"
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
@@ -46,6 +31,7 @@ Depends: libbpfcc, $headers
 Section: admin
 Priority: optional
 Homepage: https://github.com/tiercel/tiercel
+X-Vcs-Commit: $commit
 Description: runtime security agent for Linux hosts and containers (Falco rules)
  tiercel watches system calls through an eBPF probe that BCC compiles at start-up
  against the host's kernel headers, evaluates Falco-compatible rules on every event

@@ -1,4 +1,5 @@
-"""The .deb (ci/build-deb.sh): installs with dpkg -i once its dependencies are installed with apt,
+"""The .deb (ci/build-deb.sh): installs as the README says (apt-get install ./file, which brings its
+dependencies),
 runs from /usr/bin/tiercel with the packaged config and rules (no systemctl needed), and purge
 removes every file it installed."""
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.packaging.agentproc import AgentProcess
+from tests.packaging.readme import install_line
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
@@ -27,6 +29,8 @@ def deb_field(deb: Path, name: str) -> str:
 def test_deb_installs_runs_and_purges(deb_file: Path) -> None:
     if sh("dpkg", "-s", "tiercel").returncode == 0:
         pytest.skip("a tiercel package is already installed on this host: not touching it")
+    built = sh(str(deb_file.parent / "tiercel.dist" / "tiercel.bin"), "--version").stdout.split("\n")[0]
+    assert f"(commit {deb_field(deb_file, 'X-Vcs-Commit')})" in built  # the build it carries
     depends = deb_field(deb_file, "Depends")
     assert "libbpfcc" in depends and "linux-headers-" in depends
     files = sh("dpkg-deb", "-c", str(deb_file)).stdout
@@ -34,13 +38,10 @@ def test_deb_installs_runs_and_purges(deb_file: Path) -> None:
                  "./etc/tiercel/rules.d/tiercel_rules.yaml", "./lib/systemd/system/tiercel.service"):
         assert path in files
 
-    # Its dependencies from the archive (the first alternative of each), then the package itself.
-    deps = [d.split("|")[0].split("(")[0].strip() for d in depends.split(",")]
-    missing = [d for d in deps if sh("dpkg", "-s", d).returncode != 0]
-    if missing:
-        p = sh("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing)
-        assert p.returncode == 0, p.stderr
-    p = sh("dpkg", "-i", str(deb_file))
+    # The README's line: apt-get installs the file and its dependencies from the archive.
+    readme = install_line("apt-get")
+    assert readme[-1] == f"./{deb_file.name}", readme
+    p = sh(*readme[:-1], "-y", "-qq", "--no-install-recommends", str(deb_file))
     try:
         assert p.returncode == 0, p.stdout + p.stderr
         assert sh("dpkg", "-s", "tiercel").stdout.count("Status: install ok installed") == 1
