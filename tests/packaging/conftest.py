@@ -1,4 +1,5 @@
-"""Slow packaging tests: build the binary, the .deb and the image once per run and test each.
+"""Slow packaging tests: build the binary once per run, pack it as the .deb, the .rpm and the image,
+and test each.
 
 They run last, and only when the time budget allows (CI stops a run after 90 minutes on a fresh
 machine): before each artifact is built, the time already spent plus the build's expected cost is
@@ -13,6 +14,7 @@ prints it, and a summary line lists what ran and what was skipped).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -25,14 +27,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LOG_DIR = ROOT / ".build" / "test-logs"
 SESSION_START = time.monotonic()
-# Measured on the 2-core VM (docs/deploy.md): a cold Nuitka build, one with a warm ccache, the image (its
-# build stage compiles again, with the host's ccache), the .deb once the binary exists.
+# Measured on the 2-core VM (docs/deploy.md): a cold Nuitka build, one with a warm ccache, the image once
+# the binary exists (its base made by debootstrap, Debian's packages fetched, the root assembled), the
+# .deb once the binary exists.
 COLD_BINARY = 25 * 60
 WARM_BINARY = 12 * 60
-IMAGE = 25 * 60
+IMAGE = 6 * 60
 DEB = 60
+RPM = 60  # packing only, twice (the upgrade test's second release)
+SBOM = 60  # the SBOMs and checksums, once the artefacts exist
 RESERVE = 5 * 60  # what the slow tests themselves and the report need after the last build
-ORDER = ("test_binary.py", "test_deb.py", "test_image.py")
+ORDER = ("test_binary.py", "test_deb.py", "test_rpm.py", "test_image.py", "test_provenance.py")
 
 
 @dataclass
@@ -83,14 +88,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(line)
 
 
-def build(script: str, log_name: str, timeout: float) -> str:
+def build(script: str, log_name: str, timeout: float, env: dict[str, str] | None = None) -> str:
     """Run a ci/ build script, its output kept in .build/test-logs/; fail with the log's tail."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = LOG_DIR / log_name
     start = time.monotonic()
     with log.open("w") as f:
         proc = subprocess.run([str(ROOT / "ci" / script)], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                              timeout=timeout, check=False)
+                              timeout=timeout, check=False, env={**os.environ, **(env or {})})
     text = log.read_text(errors="replace")
     assert proc.returncode == 0, f"ci/{script} failed ({log}):\n" + "\n".join(text.splitlines()[-40:])
     BUDGET.notes.append(f"ran ci/{script} in {time.monotonic() - start:.0f} s: "
@@ -115,6 +120,8 @@ def binary_dist() -> Path:
     build("build-binary.sh", "build-binary.log", timeout=60 * 60)
     assert (ROOT / "dist" / "tiercel").is_file()
     assert (ROOT / "dist" / "tiercel.dist" / "tiercel.bin").is_file()
+    # the .deb, the .rpm and the image of this run carry this binary, even if the tree changes meanwhile
+    os.environ["TIERCEL_BINARY_BUILT"] = "1"
     return ROOT / "dist"
 
 
@@ -126,9 +133,32 @@ def deb_file(binary_dist: Path) -> Path:
     return deb
 
 
+def built_path(log: str, script: str) -> Path:
+    """The artefact a ci/build-*.sh names in its last line ("... built dist/x (15M) in 3 s")."""
+    found = re.search(rf"tiercel {script}: built (\S+) ", log)
+    assert found, log[-2000:]
+    return ROOT / found.group(1)
+
+
 @pytest.fixture(scope="session")
-def image() -> Iterator[str]:
-    need_root_tools()
+def rpm_file(binary_dist: Path) -> Path:
+    BUDGET.require(".rpm build", RPM)
+    if not shutil.which("setpriv"):
+        BUDGET.skip("the .rpm tests need setpriv (util-linux)")
+    return built_path(build("build-rpm.sh", "build-rpm.log", timeout=10 * 60), "build-rpm")
+
+
+@pytest.fixture(scope="session")
+def next_rpm_file(rpm_file: Path) -> Iterator[Path]:
+    """The next release of the same build, for the upgrade test; removed after the run."""
+    path = built_path(build("build-rpm.sh", "build-rpm-2.log", timeout=10 * 60,
+                            env={"TIERCEL_RPM_RELEASE": "2"}), "build-rpm")
+    yield path
+    path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def image(binary_dist: Path) -> Iterator[str]:
     if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
         BUDGET.skip("image test: no Docker engine answers")
     BUDGET.require("container image build", IMAGE)
@@ -143,3 +173,12 @@ def wait_for(pred, timeout: float, interval: float = 0.1) -> bool:  # type: igno
             return True
         time.sleep(interval)
     return bool(pred())
+
+
+@pytest.fixture(scope="session")
+def provenance(binary_dist: Path, deb_file: Path, rpm_file: Path) -> Path:
+    """dist/ with SHA256SUMS and the SBOMs (ci/build-sbom.sh), once the artefacts are built; the
+    image's too when the image test has built it."""
+    BUDGET.require("SBOMs and checksums", SBOM)
+    build("build-sbom.sh", "build-sbom.log", timeout=10 * 60)
+    return binary_dist

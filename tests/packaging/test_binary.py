@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.packaging.agentproc import AgentProcess
+from tests.packaging.readme import install_line
 from tiercel.probe.loader import FRAGMENTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
@@ -75,7 +76,8 @@ def test_replay_matches_the_python_package(oracles: Path, binary_dist: Path) -> 
 
 
 def test_live_run_alerts_on_reading_etc_shadow(binary_dist: Path) -> None:
-    agent = AgentProcess([str(binary_dist / "tiercel"), "run", "--duration", "60"])
+    program, *args = install_line("./tiercel")  # the README's line, run from dist/
+    agent = AgentProcess([str(binary_dist / program), *args, "--duration", "60"])
     try:
         agent.wait_ready()
         subprocess.run(["cat", "/etc/shadow"], stdout=subprocess.DEVNULL, check=True)

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.packaging.readme import install_line
+
 client = pytest.importorskip("kubernetes.client")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,3 +140,10 @@ def test_the_documented_docker_run_command_has_the_same_mounts() -> None:
     (command,) = [b for b in re.findall(r"```sh\n(.*?)```", text, re.S) if "docker run" in b]
     assert {m.split(":")[1] for m in re.findall(r"-v (\S+)", command)} == AGENT_MOUNTS
     assert "--pid=host" in command and "--cap-add SYS_ADMIN" in command
+
+
+def test_the_readmes_install_lines_use_these_mounts_and_this_daemonset() -> None:
+    docker = install_line("docker")
+    assert {docker[i + 1].split(":")[1] for i, a in enumerate(docker) if a == "-v"} == AGENT_MOUNTS
+    kubectl = install_line("kubectl")
+    assert kubectl[:3] == ["kubectl", "apply", "-f"] and ROOT / kubectl[3] == K8S / "daemonset.yaml"
