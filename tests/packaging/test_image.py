@@ -60,10 +60,11 @@ def test_image_size_and_contents(image: str, binary_dist: Path) -> None:
 
 
 def gzipped_size(image: str) -> int:
-    """What a registry stores: each layer gzipped (docker save's tar, compressed as it streams)."""
+    """At most what a registry stores (its layers gzipped): docker save's tar, gzipped at level 1 as it
+    streams (a few times faster than the registries' level 6, and larger: 99 MB against 89)."""
     with subprocess.Popen([DOCKER, "save", image], stdout=subprocess.PIPE) as save:
         assert save.stdout is not None
-        z, total = zlib.compressobj(6, zlib.DEFLATED, 31), 0
+        z, total = zlib.compressobj(1, zlib.DEFLATED, 31), 0
         while chunk := save.stdout.read(1 << 20):
             total += len(z.compress(chunk))
         total += len(z.flush())
