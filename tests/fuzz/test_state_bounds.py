@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.fuzz.conftest import bounded
 from tiercel.config import load_config
 from tiercel.events.model import Event, Process
+from tiercel.scap.events import PATH_MAX
 from tiercel.scap.writer import ScapWriter
 from tiercel.sources.base import CaptureOptions
 from tiercel.sources.replay import ReplaySource
@@ -77,3 +78,21 @@ def test_eviction_keeps_the_newest_and_stays_consistent() -> None:
     for pid in range(4600, 5001):   # exits keep their bookkeeping bounded too
         table.on_exit(E.procexit(pid=pid, tid=pid))
     assert len(table._added) <= 2 * max(len(table.threads), 1024)
+
+
+def test_capture_paths_are_kernel_paths(tmp_path: Path) -> None:
+    """Issue 27 row 1: 65 KB open names, thousands of them, were kept whole (3,000 of 60 KB: 500 MB
+    RSS). A kernel path has at most PATH_MAX bytes; a capture's longer ones are cut there."""
+    w = ScapWriter(tmp_path / "names.scap", hostname="h")
+    cat = E.process("cat", pid=100, exepath="/bin/cat")
+    names = ["/tmp/" + f"{i:06d}" * 10_000 for i in range(200)]
+    for i, name in enumerate(names):
+        w.write(E.event("openat", {"fd": 3 + i, "dirfd": -100, "name": name, "flags": 0, "mode": 0},
+                        res=3 + i, proc=cat, ts=T0 + i, num=i + 1))
+    w.close()
+    with bounded(seconds=20, megabytes=60):
+        table = _replay(tmp_path / "names.scap", CaptureOptions(containers=False))
+    fds = table.procs[100].fds
+    assert len(fds) == 200
+    for i, name in enumerate(names):
+        assert fds[3 + i].name == name[:PATH_MAX]

@@ -26,6 +26,8 @@ GENERIC_E, GENERIC_X = 0, 1
 _SIGNED = frozenset({1, 2, 3, 4, 11, 14, 15, 47, 48})
 _UNSIGNED = frozenset({5, 6, 7, 8, 18, 19, 20, 21, 22, 23, 24, 28, 29, 30, 31, 32, 34, 42, 44, 45, 46})
 _STRINGS = frozenset({9, 17, 43})
+_PATHS = frozenset({17, 43})   # PT_FSPATH, PT_FSRELPATH: a kernel path has at most PATH_MAX bytes
+PATH_MAX = 4096
 PT_BYTEBUF, PT_SOCKADDR, PT_SOCKTUPLE, PT_FDLIST, PT_BOOL = 10, 12, 13, 16, 25
 PT_IPV4ADDR, PT_DYN, PT_DOUBLE, PT_IPV6ADDR, PT_IPADDR = 26, 27, 33, 38, 40
 # Parameters holding NUL-separated lists
@@ -87,6 +89,8 @@ def decode_value(type_id: int, name: str, raw: bytes) -> Any:
     if type_id in _UNSIGNED:
         return int.from_bytes(raw, "little")
     if type_id in _STRINGS:
+        if type_id in _PATHS and len(raw) > PATH_MAX:  # a forged capture: no kernel path is longer
+            raw = raw[:PATH_MAX]
         return nul_list(raw) if name in _LIST_PARAMS else _text(raw)
     if type_id == PT_BYTEBUF:
         return nul_list(raw) if name in _LIST_PARAMS else bytes(raw)

@@ -8,6 +8,7 @@ from tiercel.container import cgroup
 from tiercel.events.flags import open_flags_to_linux
 from tiercel.events.model import Container, Fd, Process
 from tiercel.scap import blocks as B
+from tiercel.scap.events import PATH_MAX
 from tiercel.scap.header import Header
 from tiercel.state.processes import THREAD_TABLE_SIZE, ProcessTable
 from tiercel.state.users import UserTable
@@ -35,8 +36,9 @@ class CaptureUsers(UserTable):
 
 
 def fd_from_info(info: B.FdInfo) -> Fd:
-    fd = Fd(num=info.fd, typechar=_TYPECHARS.get(info.type, "o"), name=info.name, ino=info.ino,
-            dev=info.dev)
+    # a name of at most PATH_MAX characters, as a kernel path: a capture may claim 64 KB for each
+    fd = Fd(num=info.fd, typechar=_TYPECHARS.get(info.type, "o"), name=info.name[:PATH_MAX],
+            ino=info.ino, dev=info.dev)
     if info.type in (B.FD_FILE, B.FD_FILE_V2, B.FD_DIRECTORY):
         fd.openflags = open_flags_to_linux(info.flags) if info.flags else 0
     elif info.type in (B.FD_IPV4_SOCK, B.FD_IPV6_SOCK):
