@@ -61,7 +61,7 @@ static __always_inline int stash_exec(struct tp_sys_enter *ctx, struct shape *sh
 }
 
 #ifdef OFF_TASK_CGROUPS
-static __always_inline long kn_name(struct rec_syscall *rec, __u64 cgrp, __u32 at)
+static __always_inline long kn_name(char *dst, __u32 size, __u64 cgrp)
 {
     __u64 kn = 0, name = 0;
     if (!cgrp)
@@ -71,74 +71,52 @@ static __always_inline long kn_name(struct rec_syscall *rec, __u64 cgrp, __u32 a
         bpf_probe_read_kernel(&name, sizeof(name), (void *)(kn + OFF_KN_NAME));
     if (!name)
         return 0;
-    return bpf_probe_read_kernel_str(&rec->data[SLOT1_OFF + at], SLOT2_SIZE, (void *)name);
+    return bpf_probe_read_kernel_str(dst, size, (void *)name);
 }
 
-/* The name of the cgroup the task runs in right after exec: of the v2 hierarchy, or, when the task
- * sits at the v2 root (a cgroup v1 host), of one v1 controller's hierarchy. Runtimes move a process
- * into its container's cgroup before exec, so this names the container even for a process that is
- * gone before user space could read /proc. It goes right after argv in slot 1. */
-static __always_inline __u16 read_cgroup_leaf(struct rec_syscall *rec)
+/* The name of the cgroup the task runs in, into dst: of the v2 hierarchy, or, when the task sits at
+ * the v2 root (a cgroup v1 host), of one v1 controller's hierarchy. Its length with the NUL, or 0. */
+static __always_inline long task_cgroup_name(char *dst, __u32 size)
 {
     __u64 task = bpf_get_current_task(), cset = 0, cgrp = 0, css = 0;
-    __u32 at = BOUNDED(rec->len1, SLOT1_SIZE * 2 - 1);
     bpf_probe_read_kernel(&cset, sizeof(cset), (void *)(task + OFF_TASK_CGROUPS));
     if (!cset)
         return 0;
     bpf_probe_read_kernel(&cgrp, sizeof(cgrp), (void *)(cset + OFF_CSS_SET_DFL_CGRP));
-    long n = kn_name(rec, cgrp, at);
+    long n = kn_name(dst, size, cgrp);
     if (n <= 1) {
         bpf_probe_read_kernel(&css, sizeof(css),
                               (void *)(cset + OFF_CSS_SET_SUBSYS + 8 * CGROUP_V1_SUBSYS));
         cgrp = 0;
         if (css)
             bpf_probe_read_kernel(&cgrp, sizeof(cgrp), (void *)(css + OFF_CSS_CGROUP));
-        n = kn_name(rec, cgrp, at);
+        n = kn_name(dst, size, cgrp);
     }
     return n > 1 ? n : 0;
 }
 
-static __always_inline long kn_name_buf(char *buf, __u64 cgrp)
+/* The cgroup name right after exec, right after argv in slot 1. Runtimes move a process into its
+ * container's cgroup before exec, so this names the container even for a process that is gone
+ * before user space could read /proc. */
+static __always_inline __u16 read_cgroup_leaf(struct rec_syscall *rec)
 {
-    __u64 kn = 0, name = 0;
-    if (!cgrp)
-        return 0;
-    bpf_probe_read_kernel(&kn, sizeof(kn), (void *)(cgrp + OFF_CGROUP_KN));
-    if (kn)
-        bpf_probe_read_kernel(&name, sizeof(name), (void *)(kn + OFF_KN_NAME));
-    if (!name)
-        return 0;
-    return bpf_probe_read_kernel_str(buf, CGROUP_NAME_BUF, (void *)name);
+    __u32 at = BOUNDED(rec->len1, SLOT1_SIZE * 2 - 1);
+    return task_cgroup_name(&rec->data[SLOT1_OFF + at], SLOT2_SIZE);
 }
 
-/* 1 when the cgroup read_cgroup_leaf names for this task has no run of 64 lowercase hex digits in its
- * name: every runtime names a container's cgroup with its 64-digit id (src/tiercel/container/cgroup.py
- * from_name), so user space will put the program being exec'd on the host (container.id "host"), and
- * the filter may drop records only a container's could match (kf_class.not_host). An empty name is
- * the host's there too. Read again here, in sched_process_exec's own program, so that the loop over
- * the name adds nothing to sys_exit's verification. */
+/* 1 when that name has no run of 64 lowercase hex digits: every runtime names a container's cgroup
+ * with its 64-digit id (src/tiercel/container/cgroup.py from_name), so user space will put the program
+ * being exec'd on the host (container.id "host"; an empty name too), and the filter may drop records
+ * only a container's could match (kf_class.not_host). Read again here, in sched_process_exec's own
+ * program, so that the loop over the name adds nothing to sys_exit's verification. */
 static __always_inline __u8 cgroup_names_host(void)
 {
     __u32 zero = 0;
     struct kf_scratch *s = kf_scratch_map.lookup(&zero);
-    __u64 task = bpf_get_current_task(), cset = 0, cgrp = 0, css = 0;
     if (!s)
         return 0;
     char *buf = (char *)s->tmp;
-    bpf_probe_read_kernel(&cset, sizeof(cset), (void *)(task + OFF_TASK_CGROUPS));
-    if (!cset)
-        return 0;
-    bpf_probe_read_kernel(&cgrp, sizeof(cgrp), (void *)(cset + OFF_CSS_SET_DFL_CGRP));
-    long n = kn_name_buf(buf, cgrp);
-    if (n <= 1) {
-        bpf_probe_read_kernel(&css, sizeof(css),
-                              (void *)(cset + OFF_CSS_SET_SUBSYS + 8 * CGROUP_V1_SUBSYS));
-        cgrp = 0;
-        if (css)
-            bpf_probe_read_kernel(&cgrp, sizeof(cgrp), (void *)(css + OFF_CSS_CGROUP));
-        n = kn_name_buf(buf, cgrp);
-    }
-    if (n <= 1)
+    if (!task_cgroup_name(buf, CGROUP_NAME_BUF))
         return 1;
     /* branch-free, the count in map memory: a value that differs by path and stays live across the
      * loop would make the verifier walk every path of every iteration */

@@ -4,12 +4,15 @@ host, a socket dup'ed onto stdin and a shadow read made in the middle of it all 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +24,7 @@ from tiercel.generator import actions_net
 from tiercel.generator.base import Context
 from tiercel.generator.nettarget import TestHost
 from tiercel.kfilter.derive import derive
+from tiercel.probe.filtertables import FilterTables
 from tiercel.rules.files.loader import load_rules
 from tiercel.sources.base import CaptureOptions
 from tiercel.sources.live import LiveSource
@@ -49,10 +53,26 @@ def _server() -> tuple[socket.socket, threading.Thread]:
     return srv, t
 
 
+@contextlib.contextmanager
+def _filtered(rs: Any, sink: Callable[[Event], None]) -> Iterator[tuple[LiveSource, FilterTables]]:
+    """A live source with these rules' kernel filter, the probe describing sockets (or a skip)."""
+    table = SyscallTable()
+    source = LiveSource(CaptureOptions(syscalls=syscalls_for(rs, table), containers=False), sink)
+    source.start()
+    try:
+        if not source.kernel_fds:
+            pytest.skip("this kernel's BTF lacks the socket fields fd_describe reads")
+        tables = derive(rs, rs.compiler, table, table.by_name, source.kernel_fds)
+        source.set_filter(tables)
+        assert source.probe is not None
+        yield source, tables
+    finally:
+        source.stop()
+
+
 def test_a_connection_storm_stays_in_the_kernel_and_attacks_alert(tmp_path: Path) -> None:
     rs, result = load_rules([CHECKOUT / "rules"])
     assert not result.errors
-    table = SyscallTable()
     alerts: list[tuple[str, Event]] = []
     connects: list[Event] = []
 
@@ -65,32 +85,26 @@ def test_a_connection_storm_stays_in_the_kernel_and_attacks_alert(tmp_path: Path
     srv, _t = _server()
     host = TestHost.create()
     ctx = Context(target=host.target)
-    source = LiveSource(CaptureOptions(syscalls=syscalls_for(rs, table), containers=False), sink)
-    source.start()
     try:
-        if not source.kernel_fds:
-            pytest.skip("this kernel's BTF lacks the socket fields fd_describe reads")
-        tables = derive(rs, rs.compiler, table, table.by_name, source.kernel_fds)
-        assert not tables.syscalls["connect"].open and not tables.syscalls["socket"].open
-        source.set_filter(tables)
-        assert source.probe is not None
-        kept_before = source.probe.filter_counts()[0]
-        load = subprocess.Popen([str(storm), str(srv.getsockname()[1]), str(CONNECTS)])
-        shadow = subprocess.Popen(["cat", "/etc/shadow"], stdout=subprocess.DEVNULL)
-        out = actions_net.system_binary_connects(ctx)
-        redirect = actions_net.reverse_shell_redirect(ctx)
-        while load.poll() is None or shadow.poll() is None:
-            source.poll(50)
-        for _ in range(40):
-            source.poll(50)
-            names = {name for name, _ev in alerts}
-            if {"System procs network activity", "Redirect STDOUT/STDIN to network connection",
-                    "Read sensitive file untrusted"} <= names:
-                break
-        source.reader.drain()
-        kept = source.probe.filter_counts()[0] - kept_before
+        with _filtered(rs, sink) as (source, tables):
+            assert not tables.syscalls["connect"].open and not tables.syscalls["socket"].open
+            assert source.probe is not None
+            kept_before = source.probe.filter_counts()[0]
+            load = subprocess.Popen([str(storm), str(srv.getsockname()[1]), str(CONNECTS)])
+            shadow = subprocess.Popen(["cat", "/etc/shadow"], stdout=subprocess.DEVNULL)
+            out = actions_net.system_binary_connects(ctx)
+            redirect = actions_net.reverse_shell_redirect(ctx)
+            while load.poll() is None or shadow.poll() is None:
+                source.poll(50)
+            for _ in range(40):
+                source.poll(50)
+                names = {name for name, _ev in alerts}
+                if {"System procs network activity", "Redirect STDOUT/STDIN to network connection",
+                        "Read sensitive file untrusted"} <= names:
+                    break
+            source.reader.drain()
+            kept = source.probe.filter_counts()[0] - kept_before
     finally:
-        source.stop()
         ctx.close()
         host.close()
         srv.close()
@@ -132,7 +146,6 @@ def test_host_connects_stay_in_the_kernel_under_a_rule_for_containers(tmp_path: 
     rules.write_text(CONTAINER_RULE)
     rs, result = load_rules([rules])
     assert not result.errors
-    table = SyscallTable()
     alerts: list[Event] = []
     host_connects: list[Event] = []
 
@@ -147,34 +160,28 @@ def test_host_connects_stay_in_the_kernel_under_a_rule_for_containers(tmp_path: 
     early = subprocess.Popen([sys.executable, "-c", EARLY_CLIENT, str(port), str(CONNECTS)],
                              stdin=subprocess.PIPE)
     name = f"tiercel-kf-host-{os.getpid()}"
-    source = LiveSource(CaptureOptions(syscalls=syscalls_for(rs, table), containers=False), sink)
-    source.start()
     try:
-        if not source.kernel_fds:
-            pytest.skip("this kernel's BTF lacks the socket fields fd_describe reads")
-        tables = derive(rs, rs.compiler, table, table.by_name, source.kernel_fds)
-        assert not tables.syscalls["connect"].open
-        assert all(not s.host for s in tables.syscalls["connect"].slots)
-        source.set_filter(tables)
-        assert source.probe is not None
-        kept_before = source.probe.filter_counts()[0]
-        assert early.stdin is not None
-        early.stdin.write(b"go\n")
-        early.stdin.close()
-        load = subprocess.Popen([str(storm), str(port), str(CONNECTS)])
-        boxed = subprocess.Popen(["docker", "run", "--rm", "--name", name, "--network", "host",
-                                  "tiercel-test/busybox:1", "busybox", "nc", "-w", "5", "127.0.0.1",
-                                  str(port)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        while load.poll() is None or early.poll() is None or boxed.poll() is None:
-            source.poll(50)
-        for _ in range(40):
-            if alerts:
-                break
-            source.poll(50)
-        source.reader.drain()
-        kept = source.probe.filter_counts()[0] - kept_before
+        with _filtered(rs, sink) as (source, tables):
+            assert not tables.syscalls["connect"].open
+            assert all(not s.host for s in tables.syscalls["connect"].slots)
+            assert source.probe is not None
+            kept_before = source.probe.filter_counts()[0]
+            assert early.stdin is not None
+            early.stdin.write(b"go\n")
+            early.stdin.close()
+            load = subprocess.Popen([str(storm), str(port), str(CONNECTS)])
+            boxed = subprocess.Popen(["docker", "run", "--rm", "--name", name, "--network", "host",
+                                      "tiercel-test/busybox:1", "busybox", "nc", "-w", "5", "127.0.0.1",
+                                      str(port)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            while load.poll() is None or early.poll() is None or boxed.poll() is None:
+                source.poll(50)
+            for _ in range(40):
+                if alerts:
+                    break
+                source.poll(50)
+            source.reader.drain()
+            kept = source.probe.filter_counts()[0] - kept_before
     finally:
-        source.stop()
         subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True)
         srv.close()
     assert load.returncode == 0 and early.returncode == 0 and boxed.returncode == 0
