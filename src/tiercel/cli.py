@@ -196,7 +196,9 @@ def run(
             config, list(option or ()), list(rules or ()), json_out, list_rules=list_rules,
             describe=describe, list_source=list_source, names_only=names_only, list_format=list_format,
             list_events=list_events, validate_files=validate_files, support=support, version=version,
-            dry_run=dry_run))
+            dry_run=dry_run, selection=RunOptions(disable=list(disable or ()),
+                                                  disable_tags=list(disable_tag or ()),
+                                                  only_tags=list(only_tag or ()), priority=priority)))
     if pidfile is not None:
         pidfile.write_text(f"{os.getpid()}\n")
     capture_opts = CaptureOptions(duration=duration, host_proc=host_proc,
@@ -258,14 +260,17 @@ def _falco_flag(config: Path | None, option: list[str], rules: list[Path], json_
     if flags["list_rules"] or flags["describe"] is not None:
         describe = flags["describe"]
         return falco_flags.describe_rules(cfg, describe if isinstance(describe, str) else None, out)
-    return _dry_run(cfg)
+    from tiercel.commands.options import RunOptions
+
+    selection = flags["selection"]
+    return _dry_run(cfg, selection if isinstance(selection, RunOptions) else RunOptions())
 
 
-def _dry_run(cfg: Config) -> int:
+def _dry_run(cfg: Config, selection: RunOptions) -> int:
     """--dry-run: config and rules loaded and checked (every error printed), nothing started."""
     from tiercel.commands import falco_flags
 
-    return falco_flags.dry_run(cfg, sys.stderr)
+    return falco_flags.dry_run(cfg, sys.stderr, selection)
 
 
 @app.command()

@@ -14,17 +14,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import platform
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 import orjson
 
 from tiercel.common.files import Unreadable, read_regular
 from tiercel.common.safeyaml import MAX_FILE_BYTES
 from tiercel.config import Config
+
+if TYPE_CHECKING:
+    from tiercel.commands.options import RunOptions
 
 
 def _dump(doc: Any, out: IO[str]) -> None:
@@ -57,13 +61,17 @@ def describe_rules(cfg: Config, only: str | None, out: IO[str]) -> int:
     return 0
 
 
-def dry_run(cfg: Config, err: IO[str]) -> int:
+def dry_run(cfg: Config, err: IO[str], selection: RunOptions | None = None) -> int:
     """--dry-run: config and rules loaded, selected and checked as a run would (Falco's `rules:`
-    list, the priority), every error printed; what a run would load is said; nothing started."""
+    list, -D, -T, -t, --priority), every error printed; what a run would load is said; nothing
+    started."""
     from tiercel.commands.options import RulesProblem, RunOptions, load
 
+    opts = selection or RunOptions()
+    if opts.priority:
+        cfg = dataclasses.replace(cfg, priority=opts.priority)
     try:
-        ruleset = load(cfg, RunOptions(), err)
+        ruleset = load(cfg, opts, err)
     except RulesProblem as e:
         err.write(f"tiercel: {e}\n")
         return 1
