@@ -19,7 +19,8 @@ import pytest
 
 from tiercel.events.model import Container, Event, Process
 from tiercel.events.syscalls import STATE_SYSCALLS, SyscallTable
-from tiercel.kfilter.derive import OPEN_BITS, derive
+from tiercel.kfilter.derive import derive
+from tiercel.kfilter.judge import OPEN_BITS
 from tiercel.kfilter.offline import KernelView, passes
 from tiercel.probe.filtertables import FilterTables
 from tiercel.rules.files.loader import load_rules
