@@ -31,7 +31,8 @@ def test_case(ruleset: Ruleset, rule: str, event: Event, alerts: bool) -> None:
 
 
 def test_every_rule_has_a_positive_and_a_negative_case(ruleset: Ruleset) -> None:
-    names = {r.name for r in ruleset.rules}
+    # the k8s_audit rules' cases are audit events: tests/k8saudit/test_tiercel_rules.py
+    names = {r.name for r in ruleset.rules if r.source == "syscall"}
     pos = {r for r, _, _, a in CASES if a}
     neg = {r for r, _, _, a in CASES if not a}
     assert names - pos == set() and names - neg == set()
