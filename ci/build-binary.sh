@@ -2,13 +2,13 @@
 # Build the tiercel single binary with Nuitka: dist/tiercel (onefile) and dist/tiercel.dist/ (the same
 # program as a folder, run as dist/tiercel.dist/tiercel.bin, for the image and the .deb: it need not
 # unpack itself at every start; the folder's tiercel/ holds the probe source and default rules).
-#   ci/build-binary.sh            build into dist/ (reuses .cache/ccache: a rebuild takes a minute or two)
+#   ci/build-binary.sh            build into dist/ (a warm compiler cache makes a rebuild take 2-3 minutes)
 #   ci/build-binary.sh --standalone-only    only dist/tiercel.dist/ (the image's build stage)
 # A build whose inputs (the files it is made of: ci/build-inputs.sh) have not changed
 # is reused; TIERCEL_REBUILD=1 builds anyway; TIERCEL_BINARY_BUILT=1 (the packaging tests set it once
 # they have built and tested dist/) reuses dist/ whatever changed since, so every package of one run
 # carries the binary that run tested. Concurrent builds in one checkout wait for each other.
-# Environment: TIERCEL_BUILD_VENV (default .build/venv), CCACHE_DIR (default .cache/ccache),
+# Environment: TIERCEL_BUILD_VENV (default .build/venv), CCACHE_DIR (default /var/cache/tiercel/ccache),
 #              TIERCEL_BUILD_JOBS (default: number of CPUs).
 # BCC stays a system library: its Python module (python3-bpfcc) is compiled in, and it loads
 # libbcc.so.0 (Debian: libbpfcc) at run time. rich, pygments, markdown_it and cryptography are left
@@ -40,9 +40,9 @@ if [ "${TIERCEL_REBUILD:-0}" != 1 ] && [ "$(cat dist/.inputs-binary 2>/dev/null)
 fi
 rm -f dist/.inputs-binary
 venv=${TIERCEL_BUILD_VENV:-.build/venv}
-# The compiler cache is keyed so that another checkout (or the image's build stage, at /src) hits it:
+# One compiler cache per machine, keyed so that every checkout hits it (CI builds in a fresh clone):
 # paths below the checkout are hashed relative to it, and the compiler by its content, not its mtime.
-export CCACHE_DIR=${CCACHE_DIR:-$PWD/.cache/ccache}
+export CCACHE_DIR=${CCACHE_DIR:-/var/cache/tiercel/ccache}
 export CCACHE_BASEDIR=$PWD CCACHE_COMPILERCHECK=content CCACHE_NOHASHDIR=1
 mkdir -p "$CCACHE_DIR" dist .build
 

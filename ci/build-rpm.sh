@@ -3,7 +3,8 @@
 # same Nuitka build as the .deb (ci/build-binary.sh reuses it: nothing is compiled here), laid out by
 # ci/package-tree.sh and described by ci/rpm/tiercel.spec.
 #   ci/build-rpm.sh                      release 1
-#   TIERCEL_RPM_RELEASE=2 ci/build-rpm.sh   another release of the same build (the upgrade test's)
+#   TIERCEL_RPM_RELEASE=2 TIERCEL_RPM_DIR=.build/rpm-next ci/build-rpm.sh
+#                                        another release of the same build elsewhere (the upgrade test's)
 set -eu
 cd "$(dirname "$0")/.."
 say() { echo "tiercel build-rpm: $*" >&2; }
@@ -28,16 +29,17 @@ libc=$(find "$tree/usr/lib/tiercel" -type f \( -name '*.so*' -o -name tiercel.bi
         | /usr/lib/rpm/elfdeps --requires | grep '^libc\.so\.6(GLIBC_[0-9.]*)' | sort -V | tail -n 1)
 [ -n "$libc" ] || { say "elfdeps found no libc requirement in the binary"; exit 1; }
 
-mkdir -p dist
-rm -f dist/tiercel-"$version"-"$release".*.rpm
+outdir=${TIERCEL_RPM_DIR:-dist}
+mkdir -p "$outdir"
+rm -f "$outdir"/tiercel-*.rpm   # one .rpm beside the other artefacts: this build's
 # xz at level 2: a fraction of the default level's time for a few percent more size.
 rpmbuild -bb --quiet \
-    --define "_topdir $top" --define "_rpmdir $PWD/dist" \
+    --define "_topdir $top" --define "_rpmdir $(cd "$outdir" && pwd)" \
     --define '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm' \
     --define '_binary_payload w2.xzdio' \
     --define "tiercel_version $version" --define "tiercel_release $release" \
     --define "tiercel_commit $commit" --define "tiercel_tree $tree" --define "tiercel_libc $libc" \
     ci/rpm/tiercel.spec
-out=$(ls dist/tiercel-"$version"-"$release".*.rpm)
+out=$(ls "$outdir"/tiercel-"$version"-"$release".*.rpm)
 rm -rf "$top"
 say "built $out ($(du -h "$out" | cut -f1), commit $commit) in $(($(date +%s) - start)) s"

@@ -1,15 +1,16 @@
 #!/bin/sh
 # The runtime image's root filesystem, assembled in the Containerfile's `rootfs` stage from the Debian
-# packages installed there (libbpfcc, python3-minimal, busybox, ca-certificates):
+# packages installed there (libbpfcc, python3-minimal, busybox, ca-certificates; binutils to make
+# the stubs below):
 #   ci/image/rootfs.sh OUT APP APP_OUT   OUT: the new root; APP: the tiercel folder (dist/tiercel.dist);
 #                                        APP_OUT: where its copy goes (/opt/tiercel in the image)
 # Only what is loaded or run is copied: the shared libraries that libbcc.so.0 (BCC, with its LLVM and
 # clang), the tiercel folder's own files and python3 (the event generator's helper processes) need,
 # as ldd resolves them; python3's standard library; a busybox shell with a few applets; the CA
-# bundle; the passwd/group/os-release files. No apt, dpkg, perl, docs, locales or gconv. A copy of a
-# library the tiercel folder bundles that is the system's own file is replaced by a link to it (one
-# copy of each library). /var/lib/dpkg/status keeps the entries of the packages the files came from,
-# so image scanners and the SBOM see them.
+# bundle; the passwd/group/os-release files. No apt, dpkg, perl, docs, locales or gconv. A library
+# the tiercel folder bundles that the system has too becomes a link to the system's (one copy of
+# each). /var/lib/dpkg/status keeps the entries of the packages the files came from, so image
+# scanners and the SBOM see them.
 set -eu
 out=$1 app=$2 app_out=$3
 say() { echo "tiercel rootfs: $*" >&2; }
@@ -56,14 +57,15 @@ python=$(readlink -f /usr/bin/python3)
 copy "$libbcc" /usr/bin/python3 $(needs "$libbcc" "$python")
 
 # python3's standard library (python3-minimal's: the generator's helpers use nothing else)
-for pkg in libpython3.11-minimal python3.11-minimal python3-minimal; do
+pyver=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+for pkg in "libpython$pyver-minimal" "python$pyver-minimal" python3-minimal; do
     dpkg -L "$pkg" | while read -r f; do
         case $f in /usr/share/*) continue;; esac
         [ -f "$f" ] || [ -L "$f" ] || continue
         copy "$f"
     done
 done
-copy $(needs $(find /usr/lib/python3.11/lib-dynload -name '*.so'))
+copy $(needs $(find "/usr/lib/python$pyver/lib-dynload" -name '*.so'))
 
 # busybox: /bin/sh and the applets the image's users run (compose's generator loop, tests)
 copy /bin/busybox $(needs /bin/busybox)
@@ -105,9 +107,9 @@ stub() {  # stub SONAME
     nm -D --undefined-only $users | awk '{print $2}' | sed 's/@.*//' | sort -u > /tmp/stub-wanted
     nm -D --defined-only "$real" | awk '{print $3, $2}' | sed 's/@[^ ]*//' | sort -u \
         | awk 'NR == FNR {want[$1] = 1; next} ($1 in want) {print}' /tmp/stub-wanted - > /tmp/stub-syms
-    awk '$2 ~ /^[TtWi]$/ {printf ".text\n.globl %s\n.type %s, @function\n%s: ud2\n", $1, $1, $1}
-         $2 !~ /^[TtWi]$/ {printf ".section .rodata\n.balign 16\n.globl %s\n.type %s, @object\n%s: .zero 64\n.size %s, 64\n", $1, $1, $1, $1}' \
-        /tmp/stub-syms > /tmp/stub.s
+    awk '$2 ~ /^[TtWi]$/ {printf ".text\n.globl %s\n.type %s, @function\n%s: ud2\n", $1, $1, $1; next}
+         {printf ".section .rodata\n.balign 16\n.globl %s\n.type %s, @object\n", $1, $1
+          printf "%s: .zero 64\n.size %s, 64\n", $1, $1}' /tmp/stub-syms > /tmp/stub.s
     as /tmp/stub.s -o /tmp/stub.o
     ld -shared -soname "$1" -o "$out$real" /tmp/stub.o
     say "$1: a stub with the $(wc -l < /tmp/stub-syms) symbols $(echo $users | xargs -n1 basename | tr '\n' ' ')takes from it"

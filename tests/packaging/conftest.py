@@ -115,7 +115,8 @@ def need_root_tools() -> None:
 def binary_dist() -> Path:
     """dist/ with the onefile binary and the standalone folder, built once per run (or reused)."""
     need_root_tools()
-    warm = (ROOT / ".cache" / "ccache").is_dir()
+    cache = Path(os.environ.get("CCACHE_DIR", "/var/cache/tiercel/ccache"))  # ci/build-binary.sh's
+    warm = cache.is_dir() and any(cache.iterdir())
     BUDGET.require("Nuitka binary build", WARM_BINARY if warm else COLD_BINARY)
     build("build-binary.sh", "build-binary.log", timeout=60 * 60)
     assert (ROOT / "dist" / "tiercel").is_file()
@@ -151,8 +152,8 @@ def rpm_file(binary_dist: Path) -> Path:
 @pytest.fixture(scope="session")
 def next_rpm_file(rpm_file: Path) -> Iterator[Path]:
     """The next release of the same build, for the upgrade test; removed after the run."""
-    path = built_path(build("build-rpm.sh", "build-rpm-2.log", timeout=10 * 60,
-                            env={"TIERCEL_RPM_RELEASE": "2"}), "build-rpm")
+    env = {"TIERCEL_RPM_RELEASE": "2", "TIERCEL_RPM_DIR": ".build/rpm-next"}  # not among the artefacts
+    path = built_path(build("build-rpm.sh", "build-rpm-2.log", timeout=10 * 60, env=env), "build-rpm")
     yield path
     path.unlink(missing_ok=True)
 
