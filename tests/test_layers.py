@@ -32,6 +32,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "tiercel.rules": ("tiercel.sources", "tiercel.commands"),
     "tiercel.sources": ("tiercel.commands",),
     "tiercel.outputs": ("tiercel.commands", "tiercel.sources"),
+    # within the kernel filter's derivation: derive -> sockets, paths -> judge
+    "tiercel.kfilter.judge": ("tiercel.kfilter.derive", "tiercel.kfilter.paths", "tiercel.kfilter.sockets"),
+    "tiercel.kfilter.paths": ("tiercel.kfilter.derive", "tiercel.kfilter.sockets"),
+    "tiercel.kfilter.sockets": ("tiercel.kfilter.derive", "tiercel.kfilter.paths"),
 }
 
 # module -> the most lines it may have
