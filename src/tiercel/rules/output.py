@@ -6,6 +6,10 @@ leading `*` (Falco adds one to every rule output) means "render even when some v
 missing values render as `<NA>`. A field name is `ident(.ident)+`, so `(user=%user.name)` and
 `%fd.name.` end the name where a sentence would.
 
+A field may be wrapped in transformers, as in a condition (`%toupper(fd.name)`,
+`%len(proc.args)`, `%join(",", (proc.name, user.name))`): the message shows the transformed value,
+and output_fields holds both it (keyed by the expression) and each field it reads, as libsinsp does.
+
 `%container.info` is the old shorthand for the container's id and name; it is expanded here.
 
 Event data in the message is escaped (`escape_value`), so that the line says only what the template
@@ -80,6 +84,7 @@ class FieldToken:
     width: int
     pos: int
     extract: Callable[[Event], Any]
+    shown: bool = True      # false: a transformer's input, in output_fields but not in the message
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,7 @@ class RawToken:
     arg: str | None
     width: int
     pos: int
+    transformer: Any = None     # the parsed `%toupper(...)`, when the token is one
 
 
 def tokenize(template: str) -> list[str | RawToken]:
@@ -105,6 +111,15 @@ def tokenize(template: str) -> list[str | RawToken]:
         if c != "%":
             literal.append(c)
             i += 1
+            continue
+        opener = _transformer_at(text, i + 1)
+        if opener is not None:
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            node, end = _parse_transformer(text, i + 1, opener, base)
+            parts.append(RawToken(text[i + 1:end], opener, None, 0, base + i, node))
+            i = end
             continue
         m = _TOKEN.match(text, i + 1)
         if m is None:
@@ -131,6 +146,29 @@ def tokenize(template: str) -> list[str | RawToken]:
     return parts
 
 
+def _transformer_at(text: str, pos: int) -> str | None:
+    """The transformer's name if one opens at `pos` (`toupper(`), else None."""
+    from tiercel.rules.language.syntax import TRANSFORMERS
+    for name in TRANSFORMERS:
+        if text.startswith(name + "(", pos):
+            return name
+    return None
+
+
+def _parse_transformer(text: str, pos: int, name: str, base: int) -> tuple[Any, int]:
+    """`name( ... )` at `pos`, parsed by the condition grammar; the node and where it ends."""
+    from tiercel.rules.language.lexer import LexError
+    from tiercel.rules.language.parser import _Parser
+    parser = _Parser(text)
+    parser.sc.pos = pos + len(name) + 1
+    try:
+        node = parser.transformer_rest(name, pos)
+    except LexError as e:
+        raise OutputFormatError(f"invalid formatting token {_shown(text[pos:])}: {e.message}",
+                                base + pos - 1) from None
+    return node, parser.sc.pos
+
+
 @dataclass(frozen=True, slots=True)
 class OutputFormat:
     """A compiled template: render to text, or collect the typed values for output_fields."""
@@ -145,12 +183,14 @@ class OutputFormat:
         for i, p in enumerate(self.parts):
             if isinstance(p, str):
                 s = p
+            elif not p.shown:
+                continue
             else:
                 s = escape_value(render_value(p.extract(event), p.name))
                 if p.width:
                     s = s.ljust(p.width)
             if len(s) > room:
-                hidden = sum(1 for q in self.parts[i + 1:] if not isinstance(q, str))
+                hidden = sum(1 for q in self.parts[i + 1:] if not isinstance(q, str) and q.shown)
                 out.append(f"{s[:room]}...[cut: {len(s) - room} more characters"
                            + (f", {hidden} fields not shown]" if hidden else "]"))
                 break
@@ -202,6 +242,9 @@ def compile_output(template: str, fields: FieldResolver) -> OutputFormat:
         if isinstance(p, str):
             parts.append(p)
             continue
+        if p.transformer is not None:
+            parts += _compile_transformer(template, p, fields)
+            continue
         try:
             fdef = fields.resolve(p.name, p.arg)
         except Exception as e:
@@ -211,6 +254,41 @@ def compile_output(template: str, fields: FieldResolver) -> OutputFormat:
                                     + (f": {_shown(why)}" if why else ""), p.pos) from e
         parts.append(FieldToken(p.key, p.name, p.arg, p.width, p.pos, fdef.extract))
     return OutputFormat(template, tuple(parts))
+
+
+def _compile_transformer(template: str, p: RawToken, fields: FieldResolver) -> list[FieldToken]:
+    """The transformer's token, then a hidden token for each field it reads (libsinsp puts both in
+    output_fields: its formatter test `field_with_transformer_and_arg`)."""
+    from tiercel.rules.language import syntax
+    from tiercel.rules.language.compiler import _Compiler
+
+    def failed(e: Exception) -> OutputFormatError:
+        why = getattr(e, "message", None) or str(e)
+        return OutputFormatError(f"invalid formatting token {_shown(template[p.pos + 1:])}"
+                                 + (f": {_shown(why)}" if why else ""), p.pos)
+    try:
+        operand = _Compiler(fields, []).operand(p.transformer)
+    except Exception as e:
+        raise failed(e) from e
+    out = [FieldToken(p.key, p.key, None, 0, p.pos, operand.get)]
+    stack: list[Any] = [p.transformer]
+    inputs: list[Any] = []
+    while stack:     # the fields it reads, in the order written
+        node = stack.pop()
+        if isinstance(node, syntax.FieldRef):
+            inputs.append(node)
+        elif isinstance(node, syntax.Transformer):
+            stack.extend(reversed(node.args))
+        elif isinstance(node, syntax.ListValue):
+            stack.extend(reversed(node.items))
+    for ref in inputs:
+        try:
+            fdef = fields.resolve(ref.name, ref.arg)
+        except Exception as e:
+            raise failed(e) from e
+        key = ref.name if ref.arg is None else f"{ref.name}[{ref.arg}]"
+        out.append(FieldToken(key, ref.name, ref.arg, 0, p.pos, fdef.extract, shown=False))
+    return out
 
 
 def render_value(value: Any, name: str = "") -> str:
