@@ -227,7 +227,8 @@ class SyscallEventDrops:
 @dataclass(frozen=True)
 class AppendMatch:
     source: str | None = None
-    tag: str | None = None
+    tags: tuple[str, ...] = ()   # Falco's form: the rule must have every one
+    tag: str | None = None       # tiercel's older form: one tag
     rule: str | None = None
 
 
