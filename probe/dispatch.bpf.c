@@ -167,11 +167,6 @@ int sys_exit(struct tp_sys_exit *ctx)
      * connect under way, EINPROGRESS, is a client already) */
     if (sh->role && (ctx->ret >= 0 || ctx->ret == -115) && sh->fd != SHAPE_NONE)
         fd_set_role(sh->fd == SHAPE_RET ? ctx->ret : (long)(int)kf_arg(args, sh->fd), sh->role);
-    if (sh->fd != SHAPE_NONE) {
-        struct kf_class *sc = kf_classes.lookup(&nr);
-        if (sc && sc->mode && sc->sock_test)
-            sock_values(ctx->ret, sh, args);
-    }
 #endif
     if (sh->str0 < 6) {
         /* the tables' generations before anything is decided from them: a decision remembered
@@ -190,7 +185,7 @@ int sys_exit(struct tp_sys_exit *ctx)
 #endif
         }
     }
-    int pass = kf_decide(nr, ctx->ret, args, id >> 32);
+    int pass = kf_decide(nr, ctx->ret, args, id >> 32, sh);
     if (pass == 1 && ctx->ret >= 0) {
         /* an open that passes anyway still has its file looked up: it may be one a rule names under
          * another name (a link), which the name it was opened under does not satisfy */

@@ -224,7 +224,7 @@ static __always_inline void sock_values(long ret, struct shape *sh, __u64 *args)
  * KF_PATH_PENDING when only slots with a path test still hold (kf_scratch says which): the path is
  * read and tested in kf_path_exit, a program of its own, whose loops verified on each of sys_exit's
  * many paths would take sys_exit past the verifier's limit. */
-static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid)
+static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid, struct shape *sh)
 {
     struct kf_class *cls = kf_classes.lookup(&nr);
     if (!cls || !cls->mode)
@@ -258,24 +258,6 @@ static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid
         if (!cand)
             return 0;
     }
-    if (cls->sock_test) {
-        /* the socket's server port and kind as the kernel has them (sys_exit: sock_values); a
-         * value it could not tell leaves the test holding */
-        if (args[6] & KF_SOCK_VALID) {
-            struct kf_enum_key pk = {.nr = nr, .dim = KF_DIM_PORT, .value = args[6] & 0xffff};
-            __u64 *m = kf_enums.lookup(&pk);
-            cand &= (m ? *m : 0) | cls->port_any;
-        }
-        if (args[7] & KF_SOCK_VALID) {
-            struct kf_enum_key kk = {.nr = nr, .dim = KF_DIM_KIND, .value = args[7] & 0xffff};
-            __u64 *m = kf_enums.lookup(&kk);
-            cand &= (m ? *m : 0) | cls->kind_any;
-            if (args[7] & KF_SOCK_LOCAL)
-                cand &= ~(((args[7] >> 8) & 0xff) == FD_AF_INET6 ? cls->not_local6 : cls->not_local);
-        }
-        if (!cand)
-            return 0;
-    }
     __u32 zero = 0;
     struct kf_scratch *s = kf_scratch_map.lookup(&zero);
     if (!s)
@@ -292,6 +274,29 @@ static __always_inline int kf_decide(__u32 nr, long ret, __u64 *args, __u32 tgid
             if (!cand)
                 return 0;
         }
+    }
+    if (cls->sock_test && (cand & ~(cls->port_any & cls->kind_any & ~cls->not_local & ~cls->not_local6))) {
+        /* the socket's server port and kind as the kernel has them (sock_values), read only now that
+         * the cheaper tests have left a slot that tests them; a value it could not tell leaves the
+         * test holding */
+#ifdef FD_DESCRIBED
+        if (sh->fd != SHAPE_NONE)
+            sock_values(ret, sh, args);
+#endif
+        if (args[6] & KF_SOCK_VALID) {
+            struct kf_enum_key pk = {.nr = nr, .dim = KF_DIM_PORT, .value = args[6] & 0xffff};
+            __u64 *m = kf_enums.lookup(&pk);
+            cand &= (m ? *m : 0) | cls->port_any;
+        }
+        if (args[7] & KF_SOCK_VALID) {
+            struct kf_enum_key kk = {.nr = nr, .dim = KF_DIM_KIND, .value = args[7] & 0xffff};
+            __u64 *m = kf_enums.lookup(&kk);
+            cand &= (m ? *m : 0) | cls->kind_any;
+            if (args[7] & KF_SOCK_LOCAL)
+                cand &= ~(((args[7] >> 8) & 0xff) == FD_AF_INET6 ? cls->not_local6 : cls->not_local);
+        }
+        if (!cand)
+            return 0;
     }
     if (fa < 6) {
         /* per slot: the access mode is one it accepts, or a bit it names is set; tables by mode and

@@ -41,11 +41,16 @@ def test_server_port_and_kind_are_tested(oracles: Path) -> None:
     _rs, tables = _tables(rules, kernel_fds=True)
     accept4 = tables.syscalls["accept4"]
     assert not accept4.open and accept4.sock_test
-    # a web server's accepts: TCP on port 80, by nginx, stay in the kernel; UDP leaves (Unexpected
-    # UDP Traffic); a port or kind the kernel could not tell lets it leave
+    # a web server's accepts: TCP on port 80, by nginx, stay in the kernel; a port or kind the
+    # kernel could not tell lets it leave; UDP leaves on a connect (Unexpected UDP Traffic)
     assert not passes(tables, KernelView("accept4", 5, b"nginx", port=80, kind=TCP4))
-    assert passes(tables, KernelView("accept4", 5, b"nginx", port=80, kind=UDP4))
-    assert passes(tables, KernelView("accept4", 5, b"nginx", port=80, kind=None))
+    assert passes(tables, KernelView("connect", 0, b"nginx", port=9999, kind=None))
+    assert passes(tables, KernelView("connect", 0, b"nginx", port=9999, kind=UDP4))
+    # no successful accept is UDP (the syscall table: Fx.CONNECTION): that rule's slot holds only on
+    # a failed one, so a success needs no description at all
+    udp = next(s for s in accept4.slots if "Unexpected UDP Traffic" in s.rules)
+    assert not udp.ret_ok and udp.ret_fail
+    assert passes(tables, KernelView("accept4", -95, b"nginx"))
 
 
 def test_crypto_pool_ports(tmp_path: Path) -> None:

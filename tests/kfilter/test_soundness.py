@@ -106,6 +106,14 @@ ANY_FDS = (0, 1, 2, *FILE_FDS, *SOCKET_FDS)
 SOCKET_CALLS = frozenset({"connect", "bind", "listen", "accept", "accept4"})
 
 
+def _listens_for_connections(truth: Enricher, pid: int, fd: Any) -> bool:
+    """Whether the fd is, in the truth's state (which sees every event), a socket accept can take a
+    connection from: not a datagram, raw or ICMP one."""
+    proc = truth.table.lookup(Event(num=0, ts=0, type="accept", dir="<", tid=pid, pid=pid))
+    entry = proc.fds.get(fd) if isinstance(fd, int) else None
+    return entry is not None and entry.typechar in "46u" and entry.l4proto in ("", "tcp")
+
+
 def _stream(rs: Any, tables: FilterTables, seed: int, count: int, *enrichers: Enricher) -> Iterator[Event]:
     """Random events of the filtered syscalls by processes put in each enricher's table (each its
     own objects: a truth state must share nothing with the state it describes)."""
@@ -162,6 +170,9 @@ def _stream(rs: Any, tables: FilterTables, seed: int, count: int, *enrichers: En
         ok = rng.choice(SOCKET_FDS if name in ("socket", "accept", "accept4") else
                         ANY_FDS if name in ("dup", "dup2", "dup3") else FILE_FDS)
         res = rng.choice([ok, ok, 0, -2, -13, -1])
+        if name in ("accept", "accept4") and res >= 0 and len(enrichers) > 1 and not _listens_for_connections(
+                enrichers[-1], p.pid, args.get("fd")):
+            res = -95       # the kernel accepts only on a stream or seqpacket socket (EOPNOTSUPP)
         yield Event(num=num, ts=num * 1000, type=name, dir="<", tid=p.pid, pid=p.pid, comm=p.comm,
                     uid=p.uid, res=res, args=args)
 

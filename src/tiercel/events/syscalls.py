@@ -49,6 +49,8 @@ class Fx(enum.Flag):
     NAMES_SOCKET = enum.auto()   # it sets the address of the socket it uses (connect, bind)
     SOCKET = enum.auto()         # the fd it creates or uses is a socket
     SERVER = enum.auto()         # that socket is the server's end (accept, bind, listen)
+    CONNECTION = enum.auto()     # the socket it makes is a connection's end, taken from a listening
+    #                              stream or seqpacket socket (accept): never datagram, raw or ICMP
     PROCESS = enum.auto()        # the process table needs every record of it (exec, clone, exit, cwd)
 
 
@@ -180,9 +182,9 @@ SYSCALLS_X86_64: tuple[Syscall, ...] = (
         fx=_SOCKET_ADDR | Fx.SERVER, uses_fd=0, handler="bind"),
     _sc("listen", 50, "net", "res=res fd=a0 backlog=a1", fx=Fx.SOCKET | Fx.SERVER, uses_fd=0, handler="fd"),
     _sc("accept", 43, "net", "fd=res tuple=addr", sock=1, socklen=2, socklen_ptr=True,
-        fx=_NEW_SOCKET | Fx.SERVER, uses_fd=0, handler="accept"),
+        fx=_NEW_SOCKET | Fx.SERVER | Fx.CONNECTION, uses_fd=0, handler="accept"),
     _sc("accept4", 288, "net", "fd=res tuple=addr flags=a3", sock=1, socklen=2, socklen_ptr=True,
-        fx=_NEW_SOCKET | Fx.SERVER, uses_fd=0, handler="accept"),
+        fx=_NEW_SOCKET | Fx.SERVER | Fx.CONNECTION, uses_fd=0, handler="accept"),
     _sc("execve", 59, "process", "res=res exe=- args=argv filename=s0", kind=SHAPE_EXEC, str0=0, str1=1,
         fx=Fx.PROCESS, paths="filename", render="flags=execve_flags", handler="exec"),
     _sc("execveat", 322, "process", "res=res exe=- args=argv dirfd=a0 filename=s0 flags=a4",

@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Callable
 
 from tiercel.events.model import Event, Fd, Process
+from tiercel.events.syscalls import Fx, having
 from tiercel.kfilter.judge import Compile, Predicate, check, memo, or_predicate, probe_event, replace, safe
 from tiercel.probe.filtertables import KIND_FAMILIES, L4_CODES, MAX_PORTS, Slot, is_local_addr, kind_of
 from tiercel.rules.language import syntax as ast
@@ -68,6 +69,12 @@ def _host_event(evttype: str) -> Event:
     return ev
 
 
+# The calls whose new socket is a connection's end (accept), and the kinds such a socket can have:
+# any family, with no l4 protocol or tcp (a stream or seqpacket socket: TCP, SCTP, MPTCP, unix).
+CONNECTION_MAKERS = having(Fx.CONNECTION)
+CONNECTION_KINDS = frozenset(kind_of(tc, l4) for tc in KIND_FAMILIES for l4 in ("", "tcp"))
+
+
 def narrow_socket(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, compile_: Compile) -> Slot:
     """`slot` further restricted by the `or` of these atoms on the socket's server port or its kind:
     the exact set of values they hold for, found by trying every port (every kind), when small."""
@@ -80,7 +87,12 @@ def narrow_socket(slot: Slot, kind: str, atoms: list[ast.Node], evttype: str, co
             return slot
         return replace(slot, ports=ports if slot.ports is None else slot.ports & ports)
     kinds = memo(("kinds", tuple(atoms), evttype), lambda: _kind_set(pred(), evttype))
-    return replace(slot, kinds=kinds if slot.kinds is None else slot.kinds & kinds)
+    kinds = kinds if slot.kinds is None else slot.kinds & kinds
+    if evttype in CONNECTION_MAKERS and not kinds & CONNECTION_KINDS:
+        # a successful accept's socket is never of these kinds: the slot holds only on a failure
+        # (whose kind the kernel cannot tell), and the probe need not describe a success for it
+        return replace(slot, kinds=kinds, ret_ok=False)
+    return replace(slot, kinds=kinds)
 
 
 def narrow_local(slot: Slot, groups: list[tuple[ast.Node, ...]], evttype: str, compile_: Compile) -> Slot:
