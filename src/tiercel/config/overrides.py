@@ -1,22 +1,32 @@
-"""`-o key=value`: one value grafted into the file's node tree before it is bound, as Falco's -o.
+r"""`-o key=value`: one value grafted into the file's node tree before it is bound, as Falco's -o.
 
 The key is a path of names and list indexes (`file_output.enabled`, `append_output[0].match.tag`);
-what is missing on the way is created. The value is read as YAML (`-o 'actions=[log, alert]'`) and
-its nodes are named after the option, so an error in it reads `-o key=value: key: expected ...`.
+what is missing on the way is created. As Falco 0.44's key parser (yaml_helper): `[]` appends an
+item to a list (`-o 'append_output[]={"extra_output": "x"}'`), and a backslash makes the next
+character part of a name (`-o 'static_fields.my\.key=v'`: the key `my.key`; also `\[`, `\]`, `\\`).
+The value is read as YAML (`-o 'actions=[log, alert]'`, `-o 'key={a: 1}'`, an object) and its nodes
+are named after the option, so an error in it reads `-o key=value: key: expected ...`. A scalar
+given for a list key is a list of that one item, as Falco reads a scalar where it wants a sequence
+(`-o rules_files=/etc/x.yaml`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import types
 from collections.abc import Iterable
+from typing import Any, Union, get_args, get_origin
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tiercel.common.safeyaml import child_nodes
+from tiercel.config.declare import keys_of
 from tiercel.config.yamlfile import compose, empty_mapping, mark, where, yaml_problems, yaml_reason
 
-_STEP = re.compile(r"([A-Za-z0-9_]+)|\[(\d+)\]")
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_-]")
+_INDEX = re.compile(r"\[(\d*)\]")
 _MAX_INDEX_DIGITS = 9   # no list has a billion items; 5,000 digits would not even convert
 
 
@@ -70,6 +80,8 @@ def apply_override(root: MappingNode, arg: str, errors: list[str], index: KeyInd
         errors += problems
         return
     _relabel(value, label)
+    if isinstance(value, ScalarNode) and not value.tag.endswith(":null") and _is_list(root, steps, index):
+        value = SequenceNode("tag:yaml.org,2002:seq", [value], mark(label), mark(label))
     node: Node = root
     for i, step in enumerate(steps):
         last = i == len(steps) - 1
@@ -84,21 +96,94 @@ class _LongIndex(str):
     """An index of more digits than any list can need, refused after parsing."""
 
 
-def _parse_path(key: str) -> list[str | int] | None:
-    steps: list[str | int] = []
-    for part in key.split("."):
-        pos = 0
-        while pos < len(part):
-            m = _STEP.match(part, pos)
+class _Append:
+    """`[]`: a new item at the end of the list."""
+
+    def __repr__(self) -> str:
+        return "[]"
+
+
+APPEND = _Append()
+Step = str | int | _Append
+
+
+def _parse_path(key: str) -> list[Step] | None:
+    """`a.b[1][]` into ['a', 'b', 1, APPEND]; None if it is not a key path. A backslash takes the
+    next character into the name, whatever it is."""
+    steps: list[Step] = []
+    name: list[str] = []
+    pos, after_index = 0, False
+    while pos < len(key):
+        c = key[pos]
+        if c == "\\" and pos + 1 < len(key):
+            name.append(key[pos + 1])
+            pos += 2
+        elif _NAME_CHAR.match(c) and not after_index:
+            name.append(c)
+            pos += 1
+        elif c == "." and (name or after_index) and pos + 1 < len(key):
+            if name:
+                steps.append("".join(name))
+                name = []
+            after_index = False
+            pos += 1
+        elif c == "[" and (name or after_index):
+            m = _INDEX.match(key, pos)
             if m is None:
                 return None
-            index = m.group(2)
-            if index is None:
-                steps.append(m.group(1))
+            if name:
+                steps.append("".join(name))
+                name = []
+            index = m.group(1)
+            if not index:
+                steps.append(APPEND)
             else:  # a too-long index stays text, refused by the caller
                 steps.append(int(index) if len(index) <= _MAX_INDEX_DIGITS else _LongIndex(index))
-            pos = m.end()
+            pos, after_index = m.end(), True
+        else:
+            return None
+    if name:
+        steps.append("".join(name))
     return steps or None
+
+
+def _is_list(root: MappingNode, steps: list[Step], index: KeyIndex) -> bool:
+    """Whether the key's value is a list: in the file already, or by the configuration's schema."""
+    node: Node | None = root
+    for step in steps:
+        if isinstance(node, MappingNode) and isinstance(step, str):
+            i = index.keys(node).get(step)
+            node = node.value[i][1] if i is not None else None
+        elif isinstance(node, SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+        else:
+            node = None
+        if node is None:
+            break
+    if node is not None:
+        return isinstance(node, SequenceNode)
+    from tiercel.config.schema import Config
+    tp: Any = Config
+    for step in steps:
+        tp = _unwrap(tp)
+        if isinstance(step, str) and isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            key = keys_of(tp).get(step)
+            if key is None:
+                return False
+            tp = key.type
+        elif not isinstance(step, str) and get_origin(tp) is tuple:
+            tp = get_args(tp)[0]
+        else:
+            return False
+    return get_origin(_unwrap(tp)) is tuple
+
+
+def _unwrap(tp: Any) -> Any:
+    """`X | None` as X."""
+    if get_origin(tp) in (Union, types.UnionType):
+        options = [t for t in get_args(tp) if t is not type(None)]
+        return options[0] if len(options) == 1 else tp
+    return tp
 
 
 def _relabel(node: Node, label: str) -> None:
@@ -107,15 +192,21 @@ def _relabel(node: Node, label: str) -> None:
         _relabel(child, label)
 
 
-def _empty(step: str | int, label: str) -> Node:
-    if isinstance(step, int):
+def _empty(step: Step, label: str) -> Node:
+    if not isinstance(step, str):
         return SequenceNode("tag:yaml.org,2002:seq", [], mark(label), mark(label))
     return empty_mapping(label)
 
 
-def _step_into(node: Node, step: str | int, new: Node, last: bool, label: str,
+def _step_into(node: Node, step: Step, new: Node, last: bool, label: str,
                errors: list[str], index: KeyIndex) -> Node | None:
     """Go one step down the path, creating what is missing (`new`); the last step puts `new` there."""
+    if isinstance(step, _Append):
+        if isinstance(node, SequenceNode):
+            node.value.append(new)
+            return new
+        errors.append(f"{label}: cannot append with '[]' to the value at {where(node)}: not a list")
+        return None
     if isinstance(step, str) and isinstance(node, MappingNode):
         keys = index.keys(node)
         i = keys.get(step)
