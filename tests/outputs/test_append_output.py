@@ -110,3 +110,20 @@ def test_a_bad_template_in_extra_fields_is_refused_with_its_entry(tmp_path: Path
     """An unknown field in a formatted extra field fails the config, naming the entry."""
     with pytest.raises(ConfigError, match=r"append_output\[0\]: invalid formatting token"):
         _extras(tmp_path, "append_output:\n  - extra_fields:\n      - f: \"%no.such\"\n")
+
+
+def test_transformers_in_extra_output_and_extra_fields(tmp_path: Path) -> None:
+    """Transformers are formatted wherever libsinsp's formatter is used (falcosecurity/libs PR #1847,
+    "support field transformers in formatters"), append_output's formats included."""
+    extras = _extras(tmp_path, """
+append_output:
+  - extra_output: "file=%toupper(fd.name)"
+    extra_fields:
+      - base: "%basename(fd.name)"
+      - len(fd.name)
+""")
+    alert = extras.apply(BASE, _Rule("a", ()), _event())
+    assert alert.output == "msg file=/ETC/SHADOW"
+    assert alert.output_fields["toupper(fd.name)"] == "/ETC/SHADOW"
+    assert alert.output_fields["base"] == "shadow"
+    assert alert.output_fields["len(fd.name)"] == 11
