@@ -98,3 +98,9 @@ def test_a_malformed_key_is_one_line(key: str) -> None:
     with pytest.raises(ConfigError) as e:
         load_config(None, [f"{key}=1"])
     assert f"-o {key}=1: expected -o key=value" in str(e.value)
+
+
+def test_an_empty_value_for_a_list_key_is_still_an_error() -> None:
+    """Only a scalar with content becomes a one-item list: `-o rules_files=` names no file."""
+    with pytest.raises(ConfigError, match="rules_files: expected a list"):
+        load_config(None, ["rules_files="])

@@ -80,7 +80,8 @@ def apply_override(root: MappingNode, arg: str, errors: list[str], index: KeyInd
         errors += problems
         return
     _relabel(value, label)
-    if isinstance(value, ScalarNode) and not value.tag.endswith(":null") and _is_list(root, steps, index):
+    if (isinstance(value, ScalarNode) and value.value and not value.tag.endswith(":null")
+            and _is_list(root, steps, index)):
         value = SequenceNode("tag:yaml.org,2002:seq", [value], mark(label), mark(label))
     node: Node = root
     for i, step in enumerate(steps):
