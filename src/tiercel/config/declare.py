@@ -18,7 +18,9 @@ is good; the binding puts the key's path and position in front.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+import functools
+import types
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, get_type_hints, runtime_checkable
 
@@ -107,9 +109,15 @@ class Key:
     ignored: str | None = None   # why a Falco key is accepted and ignored
 
 
-def keys_of(cls: type) -> dict[str, Key]:
-    """The keys a mapping of `cls` accepts, inline groups' keys included, in declaration order."""
-    return _keys(cls, ())
+def keys_of(cls: type) -> Mapping[str, Key]:
+    """The keys a mapping of `cls` accepts, inline groups' keys included, in declaration order.
+    Made once per class (get_type_hints is slow, and `-o` asks once per option)."""
+    return _keys_once(cls)
+
+
+@functools.cache
+def _keys_once(cls: type) -> Mapping[str, Key]:
+    return types.MappingProxyType(_keys(cls, ()))
 
 
 def _keys(cls: type, prefix: tuple[str, ...]) -> dict[str, Key]:
