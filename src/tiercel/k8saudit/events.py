@@ -23,6 +23,7 @@ import orjson
 
 from tiercel.common.errors import TiercelError
 from tiercel.events.model import Event
+from tiercel.sources.base import Counters, Sink
 
 SOURCE = "k8s_audit"
 # The plugin's own default (its init_config's webhookMaxBatchSize).
@@ -61,6 +62,16 @@ def make_event(doc: dict[str, Any], num: int | None = None) -> AuditEvent:
     ts = event_time(doc)
     return AuditEvent(num=next(_counter) if num is None else num, ts=ts, type=SOURCE, dir="",
                       tid=0, pid=0, doc=doc)
+
+
+def deliver(doc: dict[str, Any], counters: Counters, sink: Sink) -> None:
+    """One Event object to the sink as an event, counted; what the sink raises is counted, never
+    fatal (one bad event never stops a source)."""
+    counters.events += 1
+    try:
+        sink(make_event(doc, counters.events))
+    except Exception:
+        counters.event_errors += 1
 
 
 def event_time(doc: dict[str, Any]) -> int:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from tiercel.common.errors import TiercelError
 from tiercel.common.files import NotRegularFile, open_regular
-from tiercel.k8saudit.events import Limits, LineError, make_event, parse_line
+from tiercel.k8saudit.events import Limits, LineError, deliver, parse_line
 from tiercel.sources.base import Counters, Sink
 
 POLL_S = 0.25
@@ -91,11 +91,7 @@ class AuditLogFollower:
             return
         for doc in item or ():
             self._counters.records += 1
-            self._counters.events += 1
-            try:
-                self.sink(make_event(doc, self._counters.events))
-            except Exception:   # one bad event never stops the source
-                self._counters.event_errors += 1
+            deliver(doc, self._counters, self.sink)
 
     def _reopened(self) -> bool:
         """At the end of the file: open the path again if it is another file now, or shrank."""

@@ -19,7 +19,7 @@ import orjson
 
 from tiercel.common.errors import TiercelError
 from tiercel.common.files import NotRegularFile, open_regular
-from tiercel.k8saudit.events import Limits, LineError, make_event, parse_lines, parse_text
+from tiercel.k8saudit.events import Limits, LineError, deliver, parse_lines, parse_text
 from tiercel.sources.base import Counters, Sink
 
 # A file that is one JSON value is read whole, up to this; lines are bounded by Limits.max_batch_size.
@@ -104,11 +104,7 @@ class AuditFileSource:
 
     def _deliver(self, doc: dict[str, Any]) -> None:
         self._counters.records += 1
-        self._counters.events += 1
-        try:
-            self.sink(make_event(doc, self._counters.events))
-        except Exception:   # one bad event never stops the replay
-            self._counters.event_errors += 1
+        deliver(doc, self._counters, self.sink)
 
     def interrupt(self) -> None:
         self._stopping = True

@@ -11,7 +11,7 @@ import time
 from collections.abc import Set
 from typing import Any
 
-from tiercel.k8saudit.events import make_event
+from tiercel.k8saudit.events import deliver
 from tiercel.k8saudit.webhook import Webhook, WebhookConfig
 from tiercel.sources.base import Counters, Sink
 
@@ -50,11 +50,7 @@ class AuditWebhookSource:
 
     def _deliver(self, docs: list[dict[str, Any]] | None) -> None:
         for doc in docs or ():
-            self._counters.events += 1
-            try:
-                self.sink(make_event(doc, self._counters.events))
-            except Exception:   # one bad event never stops the source
-                self._counters.event_errors += 1
+            deliver(doc, self._counters, self.sink)
 
     def interrupt(self) -> None:
         self._stopping.set()
