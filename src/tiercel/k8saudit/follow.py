@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tiercel.common.errors import TiercelError
-from tiercel.common.files import NotRegularFile, open_regular
 from tiercel.k8saudit.events import Limits, LineError, deliver, parse_line
+from tiercel.k8saudit.replay import open_audit_file
 from tiercel.sources.base import Counters, Sink
 
 POLL_S = 0.25
@@ -53,14 +53,9 @@ class AuditLogFollower:
         self._file = self._open()
 
     def _open(self) -> BinaryIO:
-        try:
-            fd, _st = open_regular(self.path)
-        except NotRegularFile as e:
-            raise TiercelError(f"cannot read the audit log {self.path}: {e}") from None
-        except OSError as e:
-            raise TiercelError(f"cannot read the audit log {self.path}: {e.strerror}") from None
+        f = open_audit_file(self.path, "the audit log")
         self._line = 0
-        return os.fdopen(fd, "rb")
+        return f
 
     def run(self, duration: float | None) -> None:
         end = None if duration is None else time.monotonic() + duration

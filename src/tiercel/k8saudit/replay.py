@@ -39,6 +39,17 @@ def is_audit_file(path: Path) -> bool:
     return head.lstrip()[:1] in (b"{", b"[")
 
 
+
+def open_audit_file(path: Path, what: str) -> BinaryIO:
+    """A regular file of audit events, opened for reading; one clear line when it cannot be."""
+    try:
+        fd, _st = open_regular(path)
+    except NotRegularFile as e:
+        raise TiercelError(f"cannot read {what} {path}: {e}") from None
+    except OSError as e:
+        raise TiercelError(f"cannot read {what} {path}: {e.strerror}") from None
+    return os.fdopen(fd, "rb")
+
 class AuditFileSource:
     """Replays an audit-event file to the end (or until `interrupt()`); `run` ignores the duration.
 
@@ -67,13 +78,7 @@ class AuditFileSource:
         return f"replaying Kubernetes audit events from {self.path.name}"
 
     def start(self) -> None:
-        try:
-            fd, _st = open_regular(self.path)
-        except NotRegularFile as e:
-            raise TiercelError(f"cannot read the audit event file {self.path}: {e}") from None
-        except OSError as e:
-            raise TiercelError(f"cannot read the audit event file {self.path}: {e.strerror}") from None
-        self._file = os.fdopen(fd, "rb")
+        self._file = open_audit_file(self.path, "the audit event file")
 
     def run(self, duration: float | None) -> None:
         del duration    # a file is replayed to its end
